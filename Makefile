@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine with Python 3.11 and pip:
+#   make demo   — create .venv, install, run the offline demo (the main job)
+#   make test   — create .venv, install with dev tools, run lint, types and the whole test suite
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint rules bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vlm-car needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vlmcar demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+rules: $(STAMP)
+	$(BIN)/vlmcar audit --rules > docs/rules.md
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sandbox_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""rl package (grows with its issue)."""
+
+__all__: list[str] = []

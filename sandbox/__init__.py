@@ -1,0 +1,57 @@
+"""vlm-car's safety engine: audit, restricted compile, capability surface, budgets, result contract.
+
+Public API:
+    audit(source) -> AuditReport                  static audit (L1), never raises on bad input
+    compile_checker(source) -> Checker            audit + RestrictedPython + facades (L1–L5)
+    Checker(frame, first=None) -> bool            one frame; Checker.batch(frames) -> bool array
+    Budgets                                       per-call iteration/call/allocation budgets
+    RULES                                         the audit's documented rule table
+
+Errors are :class:`SandboxError` subclasses; see :mod:`sandbox.errors`. ``import sandbox`` loads only
+numpy, RestrictedPython and this package (numba loads on first use of the vision helpers).
+"""
+
+from sandbox.audit import AuditLimits, audit
+from sandbox.budgets import Budgets
+from sandbox.checker import Checker, compile_checker
+from sandbox.diagnostics import AuditReport, Finding
+from sandbox.errors import (
+    AuditError,
+    BudgetError,
+    CapabilityViolation,
+    CheckerFailed,
+    CheckerRuntimeError,
+    ContractViolation,
+    FrameError,
+    IsolationUnavailable,
+    SandboxError,
+    Status,
+    WorkerError,
+)
+from sandbox.rules import RULES, Rule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RULES",
+    "AuditError",
+    "AuditLimits",
+    "AuditReport",
+    "BudgetError",
+    "Budgets",
+    "CapabilityViolation",
+    "Checker",
+    "CheckerFailed",
+    "CheckerRuntimeError",
+    "ContractViolation",
+    "Finding",
+    "FrameError",
+    "IsolationUnavailable",
+    "Rule",
+    "SandboxError",
+    "Status",
+    "WorkerError",
+    "__version__",
+    "audit",
+    "compile_checker",
+]

@@ -1,0 +1,232 @@
+"""Compiling and calling checkers in the current process (layers L1–L5).
+
+Provides:
+    compile_checker: source -> :class:`Checker` (audit, restricted compile, namespace, load).
+    Checker: a loaded checker; ``checker(frame, first=None) -> bool`` and
+        ``checker.batch(frames, firsts=None) -> bool array``.
+
+This runs checker code *in the calling process*, behind the language-level layers only. That is what
+the worker processes of :class:`sandbox.Sandbox` do inside their OS boundary; a trainer should use
+:class:`sandbox.Sandbox`, never a bare :class:`Checker`, for untrusted code.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sandbox.audit import AuditLimits, audit
+from sandbox.budgets import Budgets, Meter
+from sandbox.contract import to_result
+from sandbox.errors import (
+    AuditError,
+    BudgetError,
+    BudgetExceeded,
+    CheckerFailed,
+    CheckerRuntimeError,
+)
+from sandbox.facade import make_math_facade, make_numpy_facade
+from sandbox.frames import Frame, FrameBatch, readonly_batch, validate_batch, validate_frame
+from sandbox.guards import make_namespace
+from sandbox.policy import restricted_compile
+
+__all__ = ["Checker", "compile_checker"]
+
+
+def _vision_helpers() -> dict[str, Any]:
+    from sandbox.vision import VISION_HELPERS
+
+    return dict(VISION_HELPERS)
+
+
+class Checker:
+    """A compiled, loaded checker. Create it with :func:`compile_checker`.
+
+    Not thread-safe: calls on one checker must not overlap (each worker owns its checkers).
+
+    Attributes:
+        path: where the source came from.
+        entry: the entry function's name.
+        arity: 1 for ``check(frame)``, 2 for ``check(frame, first)``.
+        sha256: hex digest of the source text.
+        budgets: the per-call budgets.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        path: str,
+        entry: str,
+        function: Callable[..., Any],
+        arity: int,
+        meter: Meter,
+    ) -> None:
+        self.source = source
+        self.path = path
+        self.entry = entry
+        self.arity = arity
+        self.sha256 = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        self.budgets = meter.budgets
+        self._function = function
+        self._meter = meter
+
+    def __repr__(self) -> str:
+        return f"Checker(path={self.path!r}, entry={self.entry!r}, sha256={self.sha256[:12]})"
+
+    def __call__(self, frame: Frame, first: Frame | None = None) -> bool:
+        """Evaluate the checker on one frame.
+
+        Args:
+            frame: (H, W, 3) uint8 RGB frame. It is copied; the caller's array is never changed.
+            first: the episode's first frame, same shape; defaults to ``frame`` when omitted.
+
+        Returns:
+            The checker's answer.
+
+        Raises:
+            FrameError: when ``frame`` or ``first`` is not an (H, W, 3) uint8 array.
+            CheckerRuntimeError: when the checker breaks a guard, a budget or the result contract,
+                or raises (subclasses say which; ``.status`` gives the per-checker status).
+        """
+        frame = validate_frame(frame, "frame")
+        if first is not None:
+            first = validate_frame(first, "first")
+            if first.shape != frame.shape:
+                from sandbox.errors import FrameError
+
+                raise FrameError("first", f"shape {first.shape} differs from frame {frame.shape}")
+        stacked = frame[None] if first is None else np.stack([frame, first])
+        ro = readonly_batch(stacked)
+        with np.errstate(all="ignore"):
+            return self._run(ro[0], ro[0] if first is None else ro[1])
+
+    def batch(self, frames: FrameBatch, firsts: FrameBatch | None = None) -> NDArray[np.bool_]:
+        """Evaluate the checker on every frame of a batch.
+
+        Args:
+            frames: (N, H, W, 3) uint8 frames. Copied once; never changed.
+            firsts: (N, H, W, 3) first frames of each frame's episode, or None (each frame is its
+                own first frame).
+
+        Returns:
+            Bool array of shape (N,).
+
+        Raises:
+            FrameError: for a malformed batch.
+            CheckerRuntimeError: on the first frame where the checker fails (with its status).
+        """
+        frames = validate_batch(frames, "frames")
+        ro = readonly_batch(frames)
+        ro_first = ro
+        if firsts is not None:
+            firsts = validate_batch(firsts, "firsts")
+            if firsts.shape != frames.shape:
+                from sandbox.errors import FrameError
+
+                raise FrameError("firsts", f"shape {firsts.shape} differs from {frames.shape}")
+            ro_first = readonly_batch(firsts)
+        out = np.empty(frames.shape[0], dtype=np.bool_)
+        with np.errstate(all="ignore"):
+            for i in range(frames.shape[0]):
+                out[i] = self._run(ro[i], ro_first[i])
+        return out
+
+    def _run(self, frame: Frame, first: Frame) -> bool:
+        self._meter.reset()
+        try:
+            value = self._function(frame) if self.arity == 1 else self._function(frame, first)
+            return to_result(value, checker=self.path)
+        except BudgetExceeded as err:
+            raise BudgetError(str(err), checker=self.path, line=self._line(err)) from None
+        except CheckerRuntimeError as err:
+            err.checker, err.line = self.path, err.line or self._line(err)
+            raise
+        except RecursionError as err:
+            raise BudgetError(
+                "recursion too deep", checker=self.path, line=self._line(err)
+            ) from None
+        except MemoryError as err:
+            raise BudgetError("out of memory", checker=self.path, line=self._line(err)) from None
+        except Exception as err:
+            raise CheckerFailed(
+                f"{type(err).__name__}: {_message(err)}", checker=self.path, line=self._line(err)
+            ) from None
+
+    def _line(self, err: BaseException) -> int | None:
+        line = None
+        for entry in traceback.extract_tb(err.__traceback__):
+            if entry.filename == self.path:
+                line = entry.lineno
+        return line
+
+
+def _message(err: BaseException) -> str:
+    try:
+        text = str(err)
+    except Exception:  # a message that cannot even be formatted
+        return "(message could not be formatted)"
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def compile_checker(
+    source: str,
+    *,
+    entry: str = "check",
+    path: str = "<checker>",
+    budgets: Budgets | None = None,
+    limits: AuditLimits | None = None,
+) -> Checker:
+    """Audit, compile and load a checker in this process.
+
+    Args:
+        source: the checker module's text.
+        entry: the function the engine calls.
+        path: label used in findings, errors and tracebacks.
+        budgets: per-call budgets; defaults to :class:`Budgets()`.
+        limits: audit size limits.
+
+    Returns:
+        The loaded :class:`Checker`.
+
+    Raises:
+        AuditError: when the audit rejects the source (``.findings`` lists why).
+        SandboxError: when the restricted compiler or loading the module fails.
+
+    Example:
+        >>> c = compile_checker("def check(frame):\\n    return bool(frame[..., 0].mean() > 100)\\n")
+        >>> c(np.full((4, 4, 3), 200, np.uint8))
+        True
+    """
+    report = audit(source, path=path, entry=entry, limits=limits)
+    if not report.ok:
+        raise AuditError(path, report.findings)
+    meter = Meter(budgets or Budgets())
+    namespace = make_namespace(meter, make_numpy_facade(meter), make_math_facade(),
+                               _vision_helpers())
+    code = restricted_compile(ast.parse(source, filename=path), path)
+    try:
+        exec(code, namespace)  # module level: defs, constants and imports only (audited)
+    except BaseException as err:  # even BudgetExceeded: the module must load cleanly
+        from sandbox.errors import SandboxError
+
+        raise SandboxError(f"{path}: loading the checker module failed: {err!r}") from None
+    function = namespace.get(entry)
+    if not callable(function):
+        from sandbox.errors import SandboxError
+
+        raise SandboxError(f"{path}: {entry!r} is not a function after loading")
+    tree = ast.parse(source)
+    arity = next(
+        len(n.args.posonlyargs) + len(n.args.args)
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == entry
+    )
+    return Checker(source=source, path=path, entry=entry, function=function, arity=arity,
+                   meter=meter)

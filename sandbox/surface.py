@@ -1,0 +1,123 @@
+"""The capability surface as data: every name, function and attribute a checker may reach.
+
+Provides:
+    BUILTIN_NAMES: builtins a checker may call (guarded versions are bound at run time).
+    EXCEPTION_NAMES: exception classes a checker may catch or raise.
+    NUMPY_FUNCTIONS, NUMPY_DTYPES, NUMPY_CONSTANTS: what ``np.<name>`` may be.
+    MATH_NAMES: what ``math.<name>`` may be.
+    VISION_NAMES: the vision helpers, bound as global names.
+    ATTRIBUTES: per-type attribute allow-lists (``ndarray``, ``generic``, ``dtype``, ``list`` ...).
+    ALL_ATTRIBUTES: the union of those lists (what the static audit accepts at all).
+    IMPORTABLE: module name -> the facade it binds.
+
+The static audit (L1) and the run-time guards (L2/L3) both read these tables, so a name is allowed
+in exactly one place. Everything is frozen; add a name only after reviewing what it can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = [
+    "ALL_ATTRIBUTES",
+    "ATTRIBUTES",
+    "BUILTIN_NAMES",
+    "EXCEPTION_NAMES",
+    "IMPORTABLE",
+    "MATH_NAMES",
+    "NUMPY_CONSTANTS",
+    "NUMPY_DTYPES",
+    "NUMPY_FUNCTIONS",
+    "PROVIDED_NAMES",
+    "VISION_NAMES",
+]
+
+#: Builtins a checker may use. Each one that iterates or allocates is replaced by a guarded version.
+BUILTIN_NAMES = frozenset(
+    "abs all any bool dict enumerate float int isinstance len list max min range reversed round "
+    "set slice sorted sum tuple zip".split()
+)
+
+#: Exceptions a checker may name in ``except``/``raise``. No BaseException, SystemExit,
+#: KeyboardInterrupt or GeneratorExit: those would escape the engine or swallow its signals.
+EXCEPTION_NAMES = frozenset(
+    "ArithmeticError AssertionError Exception FloatingPointError IndexError KeyError LookupError "
+    "OverflowError RuntimeError TypeError ValueError ZeroDivisionError".split()
+)
+
+#: numpy functions behind ``np.<name>``; each is wrapped (argument, dtype and size checks).
+NUMPY_FUNCTIONS = frozenset(
+    """
+    abs absolute add all allclose amax amin any arange arccos arcsin arctan arctan2 argmax argmin
+    argsort argwhere around array array_equal asarray average bincount ceil clip concatenate cos
+    count_nonzero cumsum deg2rad diff digitize divide equal exp expand_dims flatnonzero flip fliplr
+    flipud floor floor_divide fmax fmin full full_like greater greater_equal histogram hstack hypot
+    isclose isfinite isin isinf isnan less less_equal linspace log log10 log1p log2 logical_and
+    logical_not logical_or logical_xor max maximum mean median min minimum mod multiply nanmax
+    nanmean nanmin nonzero not_equal ones ones_like percentile prod ptp quantile rad2deg ravel
+    reshape rint rot90 round searchsorted sign sin sort sqrt square squeeze stack std subtract sum
+    tan transpose trunc unique var vstack where zeros zeros_like
+    """.split()
+)
+
+#: numpy scalar types behind ``np.<name>``: callable to convert, usable as ``dtype=``.
+NUMPY_DTYPES = frozenset(
+    "bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64".split()
+)
+
+#: numpy constants behind ``np.<name>``.
+NUMPY_CONSTANTS = frozenset("e inf nan newaxis pi".split())
+
+#: ``math.<name>``: pure functions on floats, plus constants. No factorial/comb/perm (unbounded).
+MATH_NAMES = frozenset(
+    """
+    acos asin atan atan2 ceil copysign cos degrees dist e exp fabs floor hypot inf isclose isfinite
+    isinf isnan log log10 log2 nan pi radians sin sqrt tan tau trunc
+    """.split()
+)
+
+#: Vision helpers (see :mod:`sandbox.vision`), bound as global names in every checker.
+VISION_NAMES = frozenset(
+    """
+    bbox centroid changed_fraction color_mask component_sizes connected_components count_color
+    largest_component mean_color pixel_count region_change region_mean
+    """.split()
+)
+
+#: Modules a checker may import, and the facade name the import binds.
+IMPORTABLE: Mapping[str, str] = MappingProxyType({"numpy": "numpy", "math": "math"})
+
+_ARRAY_METHODS = frozenset(
+    """
+    all any argmax argmin argsort astype clip copy cumsum dtype flatten item max mean min nbytes
+    ndim nonzero prod ravel reshape round shape size sort squeeze std sum swapaxes T tolist
+    transpose var itemsize
+    """.split()
+)
+
+#: Per-type attribute allow-lists, keyed by the type's name as the guards classify objects.
+ATTRIBUTES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "ndarray": _ARRAY_METHODS,
+        "generic": _ARRAY_METHODS,
+        "dtype": frozenset({"itemsize", "kind", "name"}),
+        "list": frozenset(
+            "append clear copy count extend index insert pop remove reverse sort".split()
+        ),
+        "dict": frozenset("clear copy get items keys pop setdefault update values".split()),
+        "set": frozenset(
+            "add clear copy difference discard intersection issubset issuperset remove union "
+            "update".split()
+        ),
+        "tuple": frozenset({"count", "index"}),
+        "str": frozenset({"endswith", "lower", "startswith", "strip", "upper"}),
+        "float": frozenset({"is_integer"}),
+    }
+)
+
+#: Every attribute name that is allowed on some type: what the static audit accepts at all.
+ALL_ATTRIBUTES = frozenset().union(*ATTRIBUTES.values())
+
+#: Every global name a checker can read without defining it.
+PROVIDED_NAMES = BUILTIN_NAMES | EXCEPTION_NAMES | VISION_NAMES

@@ -1,0 +1,3 @@
+"""synth package (grows with its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,53 @@
+"""``vlmcar``: dispatch a sub-command to the package that implements it.
+
+Each sub-command lives in the package that owns it (``sandbox.cli`` for ``audit``, ``check``,
+``doctor``; later ``rl`` and ``synth`` for training and synthesis). A command module provides
+``configure(parser)`` and ``run(args) -> int``; only the chosen command's module is imported, so
+``vlmcar audit`` never loads torch or litellm.
+
+Exit codes: 0 success, 1 findings / rejection, 2 usage or internal error, 3 run-time violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+__all__ = ["COMMANDS", "main"]
+
+#: sub-command -> (module implementing it, one-line help)
+COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "audit": ("sandbox.cli_audit", "statically audit checker sources (text, JSON, SARIF)"),
+        "demo": ("sandbox.demo", "run the offline demo (the README's main job)"),
+    }
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vlmcar`` with ``argv`` (defaults to ``sys.argv[1:]``) and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = argparse.ArgumentParser(
+        prog="vlmcar",
+        description="Safe, fast code-as-reward: audit, sandbox, JIT and batch reward checkers.",
+    )
+    subs = top.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        subs.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] not in COMMANDS:
+        top.parse_args(argv or ["--help"])  # prints usage; exits 2 on unknown commands
+        return 2
+    module_name, help_text = COMMANDS[argv[0]]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"vlmcar {argv[0]}", description=help_text)
+    module.configure(parser)
+    args = parser.parse_args(argv[1:])
+    code: int = module.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
