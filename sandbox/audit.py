@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import tokenize
 import unicodedata
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ class AuditLimits:
 def audit(
     source: str, *, path: str = "<checker>", entry: str = "check", limits: AuditLimits | None = None
 ) -> AuditReport:
-    """Audit a checker's source against the checker contract and the allow-lists.
+    r"""Audit a checker's source against the checker contract and the allow-lists.
 
     Never raises on bad input: a syntax error, an oversize source or a parser crash is a finding.
 
@@ -74,14 +75,14 @@ def audit(
         The report; ``report.ok`` is True when the checker may be compiled.
 
     Example:
-        >>> audit("def check(frame):\\n    return bool(frame.mean() > 10)\\n").ok
+        >>> audit("def check(frame):\n    return bool(frame.mean() > 10)\n").ok
         True
-        >>> audit("import os\\ndef check(frame):\\n    return True\\n").codes
+        >>> audit("import os\ndef check(frame):\n    return True\n").codes
         ('I301',)
     """
     limits = limits or AuditLimits()
-    if not isinstance(source, str):
-        return _single(path, "S101", f"source must be str, got {type(source).__name__}")
+    if not isinstance(source, str):  # callers without type checking
+        return _single(path, "S101", f"source must be str, got {type(source).__name__}")  # type: ignore[unreachable]
     findings: list[Finding] = []
     lines = source.splitlines()
     if len(source) > limits.max_chars or len(lines) > limits.max_lines:
@@ -106,7 +107,9 @@ def audit(
     depth = _depth(tree)
     if depth > limits.max_depth:
         findings.append(
-            _at(path, 1, 1, "S106", f"nesting depth {depth} exceeds the limit of {limits.max_depth}")
+            _at(
+                path, 1, 1, "S106", f"nesting depth {depth} exceeds the limit of {limits.max_depth}"
+            )
         )
         return AuditReport(path, tuple(sorted(findings)), source)
     auditor = _Auditor(path, lines, entry, limits)
@@ -119,7 +122,9 @@ def _single(path: str, code: str, message: str, *, source: str = "") -> AuditRep
     return AuditReport(path, (_at(path, 1, 1, code, message),), source)
 
 
-def _at(path: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> Finding:
+def _at(
+    path: str, line: int, col: int, code: str, message: str, hint: str | None = None
+) -> Finding:
     rule = RULES[code]
     return Finding(
         path=path,
@@ -191,16 +196,19 @@ def _bound_names(tree: ast.AST) -> set[str]:
     """Every name the checker binds anywhere (parameters, targets, defs, handlers, imports)."""
     names: set[str] = set()
     for node in ast.walk(tree):
+        name: str | None = None
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+            name = node.id
         elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
+            name = node.arg
+        elif isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler
+        ):
+            name = node.name
         elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
+            name = node.asname or node.name.split(".")[0]
+        if name is not None:
+            names.add(name)
     return names
 
 
@@ -335,7 +343,14 @@ class _Auditor(ast.NodeVisitor):
         else:
             a = entry.args
             n = len(a.posonlyargs) + len(a.args)
-            if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.kw_defaults or n not in (1, 2):
+            if (
+                a.vararg
+                or a.kwarg
+                or a.kwonlyargs
+                or a.defaults
+                or a.kw_defaults
+                or n not in (1, 2)
+            ):
                 self.error(
                     entry,
                     "M203",
@@ -409,7 +424,7 @@ class _Auditor(ast.NodeVisitor):
 
     for _op in (
         "Add Sub Mult Div FloorDiv Mod Pow LShift RShift BitOr BitXor BitAnd And Or Eq NotEq Lt "
-        "LtE Gt GtE Is IsNot In NotIn Not Invert UAdd USub"
+        "LtE Gt GtE Is IsNot In NotIn Not Invert UAdd USub MatMult"
     ).split():
         locals()[f"visit_{_op}"] = visit_operator
     del _op
@@ -440,8 +455,11 @@ class _Auditor(ast.NodeVisitor):
 
     def _check_arguments(self, args: ast.arguments, owner: str) -> None:
         if args.defaults or any(d is not None for d in args.kw_defaults):
-            self.error(args.defaults[0] if args.defaults else args.kwonlyargs[0], "N411",
-                       f"default parameter value in {owner!r}")
+            self.error(
+                args.defaults[0] if args.defaults else args.kwonlyargs[0],
+                "N411",
+                f"default parameter value in {owner!r}",
+            )
         for star in (args.vararg, args.kwarg):
             if star is not None:
                 self.error(star, "N410", f"variadic parameter {star.arg!r} in {owner!r}")
@@ -456,9 +474,11 @@ class _Auditor(ast.NodeVisitor):
         """Coroutines are refused (N404)."""
         self.error(node, "N404", f"async function {node.name!r}")
 
-    visit_Await = visit_AsyncFor = visit_AsyncWith = lambda self, node: self.error(  # noqa: E731
-        node, "N404", f"{type(node).__name__} is not allowed"
-    )
+    def visit_Await(self, node: ast.AST) -> None:
+        """``await``, ``async for`` and ``async with`` are refused (N404)."""
+        self.error(node, "N404", f"{type(node).__name__} is not allowed")
+
+    visit_AsyncFor = visit_AsyncWith = visit_Await
 
     def visit_Yield(self, node: ast.Yield | ast.YieldFrom) -> None:
         """``yield`` makes a generator function (N403)."""
@@ -483,8 +503,10 @@ class _Auditor(ast.NodeVisitor):
             self.error(node, "I302", "relative import")
         else:
             self.error(
-                node, "I301", f"'from {node.module} import ...' is not allowed; use `import numpy "
-                "as np` / `import math` and qualified names"
+                node,
+                "I301",
+                f"'from {node.module} import ...' is not allowed; use `import numpy "
+                "as np` / `import math` and qualified names",
             )
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -500,6 +522,8 @@ class _Auditor(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         """``x op= v``: attribute targets are N414; item targets must be simple (N417)."""
         target = node.target
+        if isinstance(node.op, ast.MatMult):
+            self.error(node, "N418", "matrix multiplication operator `@=`")
         if isinstance(target, ast.Subscript) and not (
             isinstance(target.value, ast.Name) and _simple_key(target.slice)
         ):
@@ -573,8 +597,10 @@ class _Auditor(ast.NodeVisitor):
         """Binary operators; ``@`` is refused (N418), ``str % x`` formatting is N415."""
         if isinstance(node.op, ast.MatMult):
             self.error(node, "N418", "matrix multiplication operator `@`")
-        elif isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and isinstance(
-            node.left.value, str
+        elif (
+            isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
         ):
             self.error(node, "N415", "%-formatting of a string")
         self.visit(node.left)
@@ -583,8 +609,7 @@ class _Auditor(ast.NodeVisitor):
     def visit_Compare(self, node: ast.Compare) -> None:
         """Comparisons; flags raw uint8 pixel values compared with impossible constants (K602)."""
         operands = [node.left, *node.comparators]
-        for (left, right), op in zip(zip(operands, operands[1:], strict=False), node.ops,
-                                     strict=True):
+        for (left, right), op in zip(itertools.pairwise(operands), node.ops, strict=True):
             self._check_pixel_compare(left, op, right)
         self.visit_children(node)
 
@@ -629,12 +654,12 @@ class _Auditor(ast.NodeVisitor):
         if isinstance(node.ctx, ast.Load):
             known = node.id in self.bound or node.id in PROVIDED_NAMES
             if not known:
-                self.error(
-                    node, "A502", f"name {node.id!r} is not available to checkers"
-                )
-        elif isinstance(node.ctx, ast.Store) and (
-            node.id in PROVIDED_NAMES or node.id in self.numpy_aliases | self.math_aliases
-        ) and self.function_depth:
+                self.error(node, "A502", f"name {node.id!r} is not available to checkers")
+        elif (
+            isinstance(node.ctx, ast.Store)
+            and (node.id in PROVIDED_NAMES or node.id in self.numpy_aliases | self.math_aliases)
+            and self.function_depth
+        ):
             self.error(node, "A505", f"assignment to provided name {node.id!r}")
 
     def visit_Del(self, node: ast.Del) -> None:
@@ -727,7 +752,10 @@ def _attribute_name_span(node: ast.Attribute) -> ast.Attribute:
 
 def _flip(op: ast.cmpop) -> type[ast.cmpop]:
     flips: dict[type[ast.cmpop], type[ast.cmpop]] = {
-        ast.Gt: ast.Lt, ast.Lt: ast.Gt, ast.GtE: ast.LtE, ast.LtE: ast.GtE
+        ast.Gt: ast.Lt,
+        ast.Lt: ast.Gt,
+        ast.GtE: ast.LtE,
+        ast.LtE: ast.GtE,
     }
     return flips.get(type(op), type(op))
 

@@ -45,8 +45,13 @@ class Budgets:
     max_sequence_len: int = 1_000_000
 
     def __post_init__(self) -> None:
-        for name in ("max_iterations", "max_calls", "max_array_bytes", "max_total_bytes",
-                     "max_sequence_len"):
+        for name in (
+            "max_iterations",
+            "max_calls",
+            "max_array_bytes",
+            "max_total_bytes",
+            "max_sequence_len",
+        ):
             value = getattr(self, name)
             if type(value) is not int or value <= 0:
                 raise ValueError(

@@ -183,7 +183,7 @@ def compile_checker(
     budgets: Budgets | None = None,
     limits: AuditLimits | None = None,
 ) -> Checker:
-    """Audit, compile and load a checker in this process.
+    r"""Audit, compile and load a checker in this process.
 
     Args:
         source: the checker module's text.
@@ -200,7 +200,7 @@ def compile_checker(
         SandboxError: when the restricted compiler or loading the module fails.
 
     Example:
-        >>> c = compile_checker("def check(frame):\\n    return bool(frame[..., 0].mean() > 100)\\n")
+        >>> c = compile_checker("def check(frame):\n    return bool(frame[..., 0].mean() > 100)\n")
         >>> c(np.full((4, 4, 3), 200, np.uint8))
         True
     """
@@ -208,8 +208,9 @@ def compile_checker(
     if not report.ok:
         raise AuditError(path, report.findings)
     meter = Meter(budgets or Budgets())
-    namespace = make_namespace(meter, make_numpy_facade(meter), make_math_facade(),
-                               _vision_helpers())
+    namespace = make_namespace(
+        meter, make_numpy_facade(meter), make_math_facade(), _vision_helpers()
+    )
     code = restricted_compile(ast.parse(source, filename=path), path)
     try:
         exec(code, namespace)  # module level: defs, constants and imports only (audited)
@@ -228,5 +229,6 @@ def compile_checker(
         for n in tree.body
         if isinstance(n, ast.FunctionDef) and n.name == entry
     )
-    return Checker(source=source, path=path, entry=entry, function=function, arity=arity,
-                   meter=meter)
+    return Checker(
+        source=source, path=path, entry=entry, function=function, arity=arity, meter=meter
+    )

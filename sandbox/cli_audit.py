@@ -21,8 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``audit`` arguments to ``parser``."""
     parser.add_argument("paths", nargs="*", metavar="PATH", help="checker source files")
     parser.add_argument("--format", choices=sorted(FORMATTERS), default="text")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="text format: show the rule name, source line, caret and help")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="text format: show the rule name, source line, caret and help",
+    )
     parser.add_argument("--entry", default="check", help="entry function name (default: check)")
     parser.add_argument("--rules", action="store_true", help="print the rule table (Markdown)")
 

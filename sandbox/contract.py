@@ -42,7 +42,7 @@ def to_result(value: Any, *, checker: str = "<checker>") -> bool:
     """  # noqa: E501
     t = type(value)
     if t is bool:
-        return value
+        return bool(value)
     if t is np.bool_:
         return bool(value)
     raise ContractViolation(

@@ -32,8 +32,9 @@ def check(frame):
 """
 
 
-def room_frame(*, key: bool, agent_x: int, goal: bool = True, size: int = 8,
-               tile: int = 8) -> NDArray[np.uint8]:
+def room_frame(
+    *, key: bool, agent_x: int, goal: bool = True, size: int = 8, tile: int = 8
+) -> NDArray[np.uint8]:
     """Draw a small MiniGrid-like room (highlight off) as an RGB uint8 frame.
 
     Args:
@@ -73,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and return 0."""
     out = sys.stdout
     examples = sorted(
-        p for p in resources.files("sandbox.examples").iterdir() if p.name.endswith(".py") and not p.name.startswith("_")
+        (
+            p
+            for p in resources.files("sandbox.examples").iterdir()
+            if p.name.endswith(".py") and not p.name.startswith("_")
+        ),
+        key=lambda p: p.name,
     )
     print("== 1. Static audit of the bundled example checkers ==", file=out)
     reports = [audit(p.read_text(encoding="utf-8"), path=f"examples/{p.name}") for p in examples]
@@ -81,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     print("\n== 2. Accepted checkers on synthetic frames ==", file=out)
     start = room_frame(key=True, agent_x=1)
-    frames = np.stack(
-        [start, room_frame(key=False, agent_x=3), room_frame(key=False, agent_x=6)]
-    )
+    frames = np.stack([start, room_frame(key=False, agent_x=3), room_frame(key=False, agent_x=6)])
     labels = ["start (key on floor)", "key taken, agent mid-room", "agent on the goal"]
     for report in reports:
         if not report.ok:
@@ -103,7 +107,5 @@ def run(args: argparse.Namespace) -> int:
         runaway(start)
     except CheckerRuntimeError as err:
         print(f"stopped after {time.perf_counter() - t0:.2f} s: {err}", file=out)
-    print(
-        "\nNext: `vlmcar audit --rules` for the rule table; see README.md for the API.", file=out
-    )
+    print("\nNext: `vlmcar audit --rules` for the rule table; see README.md for the API.", file=out)
     return 0

@@ -63,9 +63,7 @@ class Facade:
         try:
             return self._table[attr]
         except KeyError:
-            raise CapabilityViolation(
-                f"{self._name}.{attr} is not available to checkers"
-            ) from None
+            raise CapabilityViolation(f"{self._name}.{attr} is not available to checkers") from None
 
     def names(self) -> frozenset[str]:
         """Every attribute name of the facade."""
@@ -90,7 +88,7 @@ def check_dtype(spec: Any) -> None:
         >>> check_dtype(object)
         Traceback (most recent call last):
         ...
-        sandbox.errors.CapabilityViolation: dtype=object (type=type) is not allowed; use a numeric dtype such as np.int32 or np.float32
+        sandbox.errors.CapabilityViolation: <checker>: violation: dtype=object (type=type) is not allowed; use a numeric dtype such as np.int32 or np.float32
     """  # noqa: E501
     if spec is None:
         return

@@ -49,7 +49,7 @@ _ITERABLE_TYPES: frozenset[type] = frozenset(
         str,
         range,
         np.ndarray,
-        type(x for x in ()),
+        type(_ for _ in ()),
         type({}.keys()),
         type({}.values()),
         type({}.items()),
@@ -115,8 +115,9 @@ def _is_array(value: Any) -> bool:
     return type(value) is np.ndarray and value.ndim > 0
 
 
-def make_namespace(meter: Meter, np_facade: Facade, math_facade: Facade,
-                   helpers: dict[str, Any]) -> dict[str, Any]:
+def make_namespace(
+    meter: Meter, np_facade: Facade, math_facade: Facade, helpers: dict[str, Any]
+) -> dict[str, Any]:
     """Build the globals dict for one checker module.
 
     Args:
@@ -246,8 +247,9 @@ def make_namespace(meter: Meter, np_facade: Facade, math_facade: Facade,
     def refuse_apply(*args: Any, **kwargs: Any) -> Any:
         raise CapabilityViolation("calls with *args/**kwargs are not allowed")
 
-    def import_(name: str, globals_: Any = None, locals_: Any = None, fromlist: Any = (),
-                level: int = 0) -> Facade:
+    def import_(
+        name: str, globals_: Any = None, locals_: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Facade:
         if level != 0 or name not in IMPORTABLE:
             raise CapabilityViolation(f"import of {name!r} is not allowed")
         return np_facade if name == "numpy" else math_facade
@@ -309,7 +311,7 @@ def make_namespace(meter: Meter, np_facade: Facade, math_facade: Facade,
 
     def g_range(*args: int) -> range:
         for a in args:
-            if type(a) is not int and not isinstance(a, np.integer):
+            if not isinstance(a, int | np.integer):
                 raise CapabilityViolation(f"range() takes integers, got {type(a).__name__}")
         return builtins.range(*(builtins.int(a) for a in args))
 

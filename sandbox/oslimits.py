@@ -1,4 +1,4 @@
-"""OS isolation layers for sandbox worker processes, and the capability probe behind ``vlmcar doctor``.
+"""OS isolation layers for sandbox worker processes, and the probe behind ``vlmcar doctor``.
 
 This module is trusted code. A worker process (spawned, never forked from the trainer) calls
 :func:`apply_isolation` once at start-up, after it has attached what it needs from its parent (the
@@ -6,13 +6,15 @@ result pipe, the shared-memory frame buffers) and *before* any untrusted checker
 Every layer is irreversible for that process:
 
 ``thread_pinning``
-    ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and
-    ``NUMEXPR_NUM_THREADS`` set to ``"1"``. Native libraries read them when they are *loaded*, so the
-    pool must also put :func:`pinned_thread_env` into the child's environment before it starts.
+    ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``,
+    ``NUMEXPR_NUM_THREADS`` and ``MALLOC_ARENA_MAX`` set to ``"1"`` (plus
+    ``mallopt(M_ARENA_MAX, 1)``). Native libraries read them when they are *loaded*, so the pool
+    must also put :func:`pinned_thread_env` into the child's environment before it starts.
 ``netns``
-    ``unshare(CLONE_NEWNET)``: the process gets a private network namespace that holds only a loopback
-    interface which is down, so nothing, not even ``127.0.0.1``, can be reached. Unprivileged users
-    fall back to ``CLONE_NEWUSER | CLONE_NEWNET``. Sockets opened before the call keep working.
+    ``unshare(CLONE_NEWNET)``: the process gets a private network namespace that holds only a
+    loopback interface which is down, so nothing, not even ``127.0.0.1``, can be reached.
+    Unprivileged users fall back to ``CLONE_NEWUSER | CLONE_NEWNET``. Sockets and pipes opened before
+    the call keep working.
 ``no_new_privs``
     ``prctl(PR_SET_NO_NEW_PRIVS, 1)``: no set-uid/file-capability gain through ``execve``.
 ``rlimits``
@@ -21,12 +23,12 @@ Every layer is irreversible for that process:
     ``EFBIG`` instead of killing the worker), ``RLIMIT_NOFILE``, ``RLIMIT_CORE = 0``, and
     ``RLIMIT_NPROC`` / ``RLIMIT_STACK`` when set; plus :func:`sys.setrecursionlimit`.
 ``seccomp``
-    A libseccomp filter (through :mod:`ctypes`, no Python binding needed) whose default is *allow* and
-    which makes process creation, program execution, new sockets, namespaces, mounts, tracing, kernel
-    modules, BPF, io_uring, credential changes, signals to other processes and raising resource limits
-    fail with ``EPERM``; optionally every path-based file write fails with ``EACCES``. Threads keep
-    working: ``clone`` is allowed only with ``CLONE_THREAD``, ``clone3`` answers ``ENOSYS`` so glibc
-    falls back to ``clone``, whose flags the filter can inspect.
+    A libseccomp filter (through :mod:`ctypes`, no Python binding needed) whose default is *allow*
+    and which makes process creation, program execution, new sockets, namespaces, mounts, tracing,
+    kernel modules, BPF, io_uring, credential changes, signals to other processes and raising
+    resource limits fail with ``EPERM``; optionally every path-based file write fails with
+    ``EACCES``. Threads keep working: ``clone`` is allowed only with ``CLONE_THREAD``, ``clone3``
+    answers ``ENOSYS`` so glibc falls back to ``clone``, whose flags the filter can inspect.
 
 :func:`probe` reports which layers this machine supports by trying them in a short-lived child
 process, so the caller is never changed. Everything is Linux-specific and fails soft elsewhere (the
@@ -40,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -53,7 +56,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 __all__ = [
     "LAYERS",
@@ -68,8 +71,8 @@ _MiB: Final = 1 << 20
 _GiB: Final = 1 << 30
 _RLIM_CEILING: Final = (1 << 63) - 1
 
-#: The isolation layers, in the order :func:`apply_isolation` applies them (``recursion_limit`` is part
-#: of ``rlimits``). These names are what :func:`probe` reports and what ``required`` accepts.
+#: The isolation layers, in the order :func:`apply_isolation` applies them (the recursion limit is
+#: part of ``rlimits``). These names are what :func:`probe` reports and what ``required`` accepts.
 LAYERS: Final[tuple[str, ...]] = ("thread_pinning", "netns", "no_new_privs", "rlimits", "seccomp")
 
 #: Environment variables that size the thread pools of OpenMP, OpenBLAS, MKL, numba and numexpr, and
@@ -84,7 +87,7 @@ _THREAD_VARS: Final = (
 )
 _M_ARENA_MAX: Final = -8  # mallopt(3)
 
-# --- Linux constants (uapi headers: sched.h, prctl.h, fcntl.h, asm-generic/ioctls.h) -------------------
+# --- Linux constants (uapi headers: sched.h, prctl.h, fcntl.h, asm-generic/ioctls.h) --------------
 _CLONE_THREAD: Final = 0x00010000
 _CLONE_NEWNS: Final = 0x00020000
 _CLONE_NEWCGROUP: Final = 0x02000000
@@ -103,7 +106,7 @@ _O_APPEND: Final = 0o2000
 _TIOCSTI: Final = 0x5412
 _TIOCLINUX: Final = 0x541C
 
-# --- libseccomp constants (seccomp.h of libseccomp 2.x) ------------------------------------------------
+# --- libseccomp constants (seccomp.h of libseccomp 2.x) -------------------------------------------
 SCMP_ACT_KILL_PROCESS: Final = 0x80000000
 SCMP_ACT_ALLOW: Final = 0x7FFF0000
 _SCMP_CMP_NE: Final = 1
@@ -114,7 +117,7 @@ _SCMP_FLTATR_CTL_NNP: Final = 3
 _SCMP_FLTATR_CTL_TSYNC: Final = 4
 
 
-def SCMP_ACT_ERRNO(err: int) -> int:  # noqa: N802 - named after the C macro
+def SCMP_ACT_ERRNO(err: int) -> int:
     """Return the libseccomp action that makes a syscall fail with ``err``.
 
     Args:
@@ -126,9 +129,9 @@ def SCMP_ACT_ERRNO(err: int) -> int:  # noqa: N802 - named after the C macro
     return 0x00050000 | (err & 0xFFFF)
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Public data types
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def _check_int(name: str, value: object, *, low: int, high: int = _RLIM_CEILING) -> None:
@@ -144,17 +147,18 @@ class Limits:
     """Resource limits for one worker process.
 
     Attributes:
-        address_space_bytes: ``RLIMIT_AS``, virtual memory of the whole process (all threads' stacks,
-            every mapped library, the numpy heap). At least 64 MiB; an interpreter with numpy needs
-            about 0.5 GiB of address space before any checker runs.
+        address_space_bytes: ``RLIMIT_AS``, virtual memory of the whole process (every thread's
+            stack and malloc arena, every mapped library, the numpy heap). At least 64 MiB; Python
+            with numpy maps about 140 MiB, with numba about 320 MiB, before any checker runs.
         cpu_seconds: CPU seconds the worker may still use from the moment isolation is applied
-            (``RLIMIT_CPU`` counts from process start, so the CPU already used is added, rounded up).
-            At the soft limit the kernel sends ``SIGXCPU`` (which ends the worker), one second later
-            ``SIGKILL``. It is a lifetime budget for the worker, not a per-call deadline.
+            (``RLIMIT_CPU`` counts from process start, so the CPU already used is added, rounded
+            up). At the soft limit the kernel sends ``SIGXCPU`` (which ends the worker), one second
+            later ``SIGKILL``. It is a lifetime budget for the worker, not a per-call deadline.
         open_files: ``RLIMIT_NOFILE``. Raised, if need be, above the highest descriptor the worker
             already holds (the report says so).
-        file_size_bytes: ``RLIMIT_FSIZE``: the largest regular file the worker may write. The default
-            0 makes every write to a regular file fail with ``EFBIG`` (``SIGXFSZ`` is ignored).
+        file_size_bytes: ``RLIMIT_FSIZE``: the largest regular file the worker may write. The
+            default 0 makes every write to a regular file fail with ``EFBIG`` (``SIGXFSZ`` is
+            ignored), including the worker's stdout/stderr if those are files rather than pipes.
         processes: ``RLIMIT_NPROC`` or ``None`` to leave it alone. The limit counts the processes of
             the *user* and does not apply to root at all; what stops new processes is the seccomp
             filter, not this.
@@ -162,7 +166,8 @@ class Limits:
         stack_bytes: ``RLIMIT_STACK`` (main thread) or ``None`` to leave it; at least 1 MiB.
 
     Raises:
-        ValueError: a field has the wrong type or is out of range; the message names field and value.
+        ValueError: a field has the wrong type or is out of range; the message names the field
+            and the value.
     """
 
     address_space_bytes: int = 2 * _GiB
@@ -187,7 +192,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class LayerReport:
-    """Whether one isolation layer is available (:func:`probe`) or was applied (:func:`apply_isolation`).
+    """Whether an isolation layer is available (:func:`probe`) or applied (:func:`apply_isolation`).
 
     Attributes:
         name: the layer, one of :data:`LAYERS`.
@@ -214,9 +219,9 @@ def pinned_thread_env() -> dict[str, str]:
     return dict.fromkeys(_THREAD_VARS, "1")
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # ctypes bindings: libc (unshare, prctl) and libseccomp
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def _load_libc() -> ctypes.CDLL:
@@ -227,7 +232,7 @@ def _load_libc() -> ctypes.CDLL:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.unshare.argtypes = [ctypes.c_int]
     libc.unshare.restype = ctypes.c_int
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
     libc.prctl.restype = ctypes.c_int
     return libc
 
@@ -351,7 +356,7 @@ class _LibSeccomp:
         self._check(self._lib.seccomp_attr_set(ctx, attr, value), f"seccomp_attr_set({attr})")
 
     def seccomp_syscall_resolve_name(self, name: str) -> int:
-        """Return the native syscall number of ``name``; negative when this architecture lacks it."""
+        """Return the native syscall number of ``name``; negative when this architecture has none."""
         return int(self._lib.seccomp_syscall_resolve_name(name.encode()))
 
     def seccomp_rule_add(self, ctx: int, action: int, syscall: int, *cmps: _Cmp) -> None:
@@ -368,7 +373,8 @@ class _LibSeccomp:
         """
         array = (_ScmpArgCmp * max(1, len(cmps)))()
         for slot, cmp in zip(array, cmps, strict=False):
-            slot.arg, slot.op, slot.datum_a, slot.datum_b = cmp.arg, cmp.op, cmp.datum_a, cmp.datum_b
+            slot.arg, slot.op = cmp.arg, cmp.op
+            slot.datum_a, slot.datum_b = cmp.datum_a, cmp.datum_b
         rc = self._lib.seccomp_rule_add_array(ctx, action, syscall, len(cmps), array)
         self._check(rc, f"seccomp_rule_add(syscall {syscall})")
 
@@ -405,7 +411,8 @@ _DENY_ALWAYS: Final = (
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
     # other processes' memory and handles
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-    "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+    "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
+    "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
     # kernel
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
     "perf_event_open", "userfaultfd", "personality", "reboot", "swapon", "swapoff", "syslog",
@@ -457,12 +464,12 @@ def _seccomp_rules(*, pid: int, deny_file_writes: bool) -> list[_Rule]:
     eperm, eacces = errno.EPERM, errno.EACCES
     rules = [_Rule(name, eperm) for name in _DENY_ALWAYS]
     flags = _clone_flags_arg()
-    # clone: threads (CLONE_THREAD set) are allowed; a new process, or a thread in new namespaces, not.
+    # clone: threads (CLONE_THREAD set) are allowed; new processes and new namespaces are not.
     rules.append(_Rule("clone", eperm, (_Cmp(flags, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0),)))
     rules += [
         _Rule("clone", eperm, (_Cmp(flags, _SCMP_CMP_MASKED_EQ, f, f),)) for f in _NAMESPACE_FLAGS
     ]
-    # clone3 passes its flags in a struct the filter cannot read: ENOSYS makes glibc fall back to clone.
+    # clone3 passes its flags in a struct the filter cannot read: ENOSYS makes glibc use clone.
     rules.append(_Rule("clone3", errno.ENOSYS))
     # signals only to the worker itself (as root, kill(-1, SIGKILL) would reach every process).
     rules.append(_Rule("kill", eperm, (_Cmp(0, _SCMP_CMP_NE, pid),)))
@@ -506,10 +513,9 @@ def _install_seccomp(*, deny_file_writes: bool) -> str:
         lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_TSYNC, 1)
         lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_NNP, 1)
         # A syscall made through another ABI (int 0x80 on x86_64) ends the process.
-        try:
+        # (On an old kernel or libseccomp the default, kill the thread, still stops it.)
+        with contextlib.suppress(OSError):
             lib.seccomp_attr_set(ctx, _SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)
-        except OSError:
-            pass  # old kernel/libseccomp: the default (kill the thread) still stops it
         rules = _seccomp_rules(pid=os.getpid(), deny_file_writes=deny_file_writes)
         absent: list[str] = []
         for rule in rules:
@@ -529,9 +535,9 @@ def _install_seccomp(*, deny_file_writes: bool) -> str:
     )
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # The layers
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def _pin_threads() -> str:
@@ -622,7 +628,13 @@ def _apply_rlimits(limits: Limits) -> str:
         if cur_hard != infinity:  # never ask to raise a hard limit (that needs CAP_SYS_RESOURCE)
             hard = min(hard, cur_hard)
         soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (OSError, ValueError) as exc:  # resource reports EPERM/EINVAL as ValueError
+            done = ", ".join(notes) or "nothing"
+            raise OSError(
+                errno.EPERM, f"setrlimit({label}, {soft}/{hard}) failed: {exc}; applied: {done}"
+            ) from exc
         notes.append(f"{label}={soft}" if soft == hard else f"{label}={soft}/{hard}")
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -640,10 +652,11 @@ def _apply_rlimits(limits: Limits) -> str:
     # (not a pipe or /dev/null) would lose its output and tracebacks.
     for fd, label in ((1, "stdout"), (2, "stderr")):
         try:
-            if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstat(fd).st_size >= limits.file_size_bytes:
-                notes.append(f"{label} is a regular file: writes to it now fail with EFBIG")
+            info = os.fstat(fd)
         except OSError:
-            pass
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_size >= limits.file_size_bytes:
+            notes.append(f"{label} is a regular file: writes to it now fail with EFBIG")
     lower(resource.RLIMIT_AS, "AS", limits.address_space_bytes, limits.address_space_bytes)
     cpu = used + limits.cpu_seconds
     lower(resource.RLIMIT_CPU, "CPU", cpu, cpu + 1)
@@ -657,9 +670,9 @@ def _apply_rlimits(limits: Limits) -> str:
     return "setrlimit " + ", ".join(notes) + f"; recursion limit {limits.recursion_limit}"
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # apply_isolation
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def apply_isolation(
@@ -674,18 +687,19 @@ def apply_isolation(
     """Isolate the calling worker process; irreversible.
 
     Call once, from the worker's main thread, after the worker has attached its shared memory and
-    received its pipe from the parent and before any untrusted code is loaded. The layers are applied
-    in this order: ``thread_pinning`` (plus :func:`sys.setrecursionlimit`), ``netns`` (when
-    ``network``), ``no_new_privs``, ``rlimits``, ``seccomp`` (when ``seccomp``). A layer that fails is
-    reported and the others are still applied; only then, if a failed layer is in ``required``,
+    received its pipe from the parent and before any untrusted code is loaded. The layers are
+    applied in this order: ``thread_pinning`` (and :func:`sys.setrecursionlimit`), ``netns`` (when
+    ``network``), ``no_new_privs``, ``rlimits``, ``seccomp`` (when ``seccomp``). A layer that fails
+    is reported and the others are still applied; only then, if a failed layer is in ``required``,
     :class:`~sandbox.errors.IsolationUnavailable` is raised (the worker must then exit: it is
     half-isolated).
 
     After the seccomp layer the process cannot start processes or programs, create sockets, enter
-    namespaces, signal other processes or raise its limits; with ``deny_file_writes`` it cannot open a
-    file for writing or change the file system by path either (``EACCES``; Python's own ``.pyc``
-    writes fail silently). It cannot attach *new* shared memory for writing either (``shm_open`` is an
-    ``open`` with ``O_RDWR``): attach every block before calling this.
+    namespaces, signal other processes or raise its limits; with ``deny_file_writes`` it cannot open
+    a file for writing or change the file system by path either (``EACCES``; Python's own ``.pyc``
+    writes fail silently). Nor can it attach *new* shared memory (``shm_open`` is an ``open`` with
+    ``O_RDWR``): attach every block before calling this. Pipes, socketpairs and mappings that
+    already exist keep working.
 
     Args:
         limits: the resource limits.
@@ -745,7 +759,7 @@ def apply_isolation(
     for name, step in steps:
         try:
             reports.append(LayerReport(name, True, step()))
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, required ones raise below
+        except Exception as exc:  # every failure is reported; required ones raise below
             reports.append(LayerReport(name, False, f"{type(exc).__name__}: {exc}"))
 
     missing = [f"{r.name}: {r.detail}" for r in reports if not r.available and r.name in required]
@@ -756,9 +770,9 @@ def apply_isolation(
     return tuple(reports)
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # probe
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 _PROBE_TIMEOUT_S: Final = 10.0
 
@@ -823,14 +837,15 @@ def _probe_seccomp() -> str:
 
 
 def _probe_child() -> None:
-    """Try every layer in this (throw-away) process and print one JSON line of reports."""
-    results: list[tuple[str, bool, str]] = []
+    """Try every layer in this (throw-away) process; print one JSON line per layer as it is done."""
 
     def attempt(name: str, step: Callable[[], str]) -> None:
         try:
-            results.append((name, True, step()))
-        except Exception as exc:  # noqa: BLE001 - a failing probe is a report, never an error
-            results.append((name, False, f"{type(exc).__name__}: {exc}"))
+            row = [name, True, step()]
+        except Exception as exc:  # a failing probe is a report, never an error
+            row = [name, False, f"{type(exc).__name__}: {exc}"]
+        sys.stdout.write(json.dumps(row) + "\n")
+        sys.stdout.flush()
 
     attempt("thread_pinning", _pin_threads)
     try:
@@ -851,8 +866,6 @@ def _probe_child() -> None:
     attempt("no_new_privs", need_libc(_set_no_new_privs))
     attempt("rlimits", _probe_rlimits)
     attempt("seccomp", _probe_seccomp)
-    sys.stdout.write(json.dumps(results) + "\n")
-    sys.stdout.flush()
 
 
 def _unavailable(reason: str) -> tuple[LayerReport, ...]:
@@ -890,13 +903,17 @@ def probe() -> tuple[LayerReport, ...]:
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return _unavailable(f"probe process failed: {type(exc).__name__}: {exc}")
-    try:
-        rows: Any = json.loads(done.stdout.strip().splitlines()[-1])
-        found = {str(name): LayerReport(str(name), bool(ok), str(detail)) for name, ok, detail in rows}
-    except (ValueError, IndexError, TypeError) as exc:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-        return _unavailable(
-            f"probe process exited with {done.returncode} without a report "
-            f"({type(exc).__name__}; {tail[0][:200]})"
-        )
-    return tuple(found.get(name, LayerReport(name, False, "not probed")) for name in LAYERS)
+    found: dict[str, LayerReport] = {}
+    for line in done.stdout.splitlines():
+        try:
+            name, ok, detail = json.loads(line)
+        except (ValueError, TypeError):
+            continue  # not a report line
+        found[str(name)] = LayerReport(str(name), ok is True, str(detail))
+    ended = f"exit status {done.returncode}"
+    if done.returncode < 0:
+        with contextlib.suppress(ValueError):
+            ended = f"killed by {signal.Signals(-done.returncode).name}"
+    last = (done.stderr.strip().splitlines() or [""])[-1][:200]
+    lost = f"the probe process ended ({ended}) before reporting this layer {last}".rstrip()
+    return tuple(found.get(name) or LayerReport(name, False, lost) for name in LAYERS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from types import CodeType
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.transformer import IOPERATOR_TO_STR, RestrictingNodeTransformer
 
 from sandbox.errors import SandboxError
@@ -77,7 +77,7 @@ class CheckerPolicy(RestrictingNodeTransformer):
             a.annotation = None
         node.returns = None
         result = super().visit_FunctionDef(node)
-        assert isinstance(result, ast.FunctionDef)  # noqa: S101 - our own transform's invariant
+        assert isinstance(result, ast.FunctionDef)
         result.body.insert(0, _statement("_enter_", result))
         return result
 
@@ -86,25 +86,36 @@ class CheckerPolicy(RestrictingNodeTransformer):
         if node.value is None:
             return None
         assign = ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
-        return self.visit(ast.fix_missing_locations(assign))
+        result: ast.AST = self.visit(ast.fix_missing_locations(assign))
+        return result
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         """``a[k] op= v`` (plain name and key) becomes ``a[k] = _inplacevar_(op, a[k], v)``."""
         target = node.target
         if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-            load = ast.Subscript(
-                value=ast.Name(target.value.id, ast.Load()),
-                slice=_reload(target.slice),
-                ctx=ast.Load(),
+            load = ast.copy_location(
+                ast.Subscript(
+                    value=ast.Name(target.value.id, ast.Load()),
+                    slice=_reload(target.slice),
+                    ctx=ast.Load(),
+                ),
+                target,
             )
+            ast.fix_missing_locations(load)
+            # Visit the parts first: the guard call itself must not be checked as user code.
+            store = self.visit(target)
+            loaded = self.visit(load)
+            operand = self.visit(node.value)
             value = _call(
                 "_inplacevar_",
-                [ast.Constant(IOPERATOR_TO_STR[type(node.op)]), load, node.value],
+                [ast.Constant(IOPERATOR_TO_STR[type(node.op)]), loaded, operand],
                 node,
             )
-            assign = ast.copy_location(ast.Assign(targets=[target], value=value), node)
-            return self.visit(ast.fix_missing_locations(assign))
-        return super().visit_AugAssign(node)
+            assign = ast.copy_location(ast.Assign(targets=[store], value=value), node)
+            return ast.fix_missing_locations(assign)
+        rewritten = super().visit_AugAssign(node)
+        assert isinstance(rewritten, ast.AST)  # RestrictedPython returns one node
+        return rewritten
 
 
 def _reload(node: ast.expr) -> ast.expr:
@@ -131,4 +142,4 @@ def restricted_compile(tree: ast.Module, filename: str) -> CodeType:
         raise SandboxError(
             f"{filename}: the restricted compiler refused the checker: " + "; ".join(result.errors)
         )
-    return result.code  # type: ignore[no-any-return]
+    return result.code

@@ -94,9 +94,7 @@ _RGB = Sequence[_Int] | npt.NDArray[np.integer[Any]]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=True)
-def _pixel_matches(  # noqa: PLR0917
-    frame: Any, y: Any, x: Any, r: Any, g: Any, b: Any, tol: Any
-) -> Any:
+def _pixel_matches(frame: Any, y: Any, x: Any, r: Any, g: Any, b: Any, tol: Any) -> Any:
     """Return whether pixel (y, x) is within ``tol`` of (r, g, b) in every channel."""
     # Branch-free on purpose: a short-circuit ``and`` chain measured about 8x slower.
     d0 = abs(np.int64(frame[y, x, 0]) - np.int64(r))
@@ -115,9 +113,7 @@ def _pixel_changed(frame: Any, first: Any, y: Any, x: Any, tol: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=True)
-def _clip_box(  # noqa: PLR0917
-    h: Any, w: Any, y0: Any, x0: Any, y1: Any, x1: Any
-) -> Any:
+def _clip_box(h: Any, w: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
     """Clip the half-open box to ``[0, h) x [0, w)``; return it, empty boxes as all zeros."""
     cy0 = min(max(np.int64(y0), 0), h)
     cx0 = min(max(np.int64(x0), 0), w)
@@ -280,7 +276,7 @@ def _mean_color_kernel(frame: Any, mask: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=True)
-def _region_change_kernel(  # noqa: PLR0917
+def _region_change_kernel(
     frame: Any, first: Any, y0: Any, x0: Any, y1: Any, x1: Any, tol: Any
 ) -> Any:
     h, w = frame.shape[0], frame.shape[1]
@@ -730,7 +726,7 @@ def changed_fraction(frame: _FrameArray, first: _FrameArray, tol: _Int = 0) -> f
     return float(_changed_fraction_kernel(f, s, t))
 
 
-def region_change(  # noqa: PLR0917
+def region_change(
     frame: _FrameArray,
     first: _FrameArray,
     y0: _Int,

@@ -22,12 +22,16 @@ import pytest
 from sandbox.oslimits import LAYERS, LayerReport, Limits, pinned_thread_env, probe
 
 ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "sandbox" / "oslimits.py"
 LINUX = sys.platform.startswith("linux")
+
+IMPORTS = """\
+from sandbox.oslimits import Limits, apply_isolation
+from sandbox.errors import IsolationUnavailable
+"""
 
 PREAMBLE = """\
 import errno, json, os, sys
-from sandbox.oslimits import Limits, apply_isolation
-from sandbox.errors import IsolationUnavailable
 
 def report(**facts):
     print("RESULT " + json.dumps(facts), flush=True)
@@ -51,15 +55,21 @@ def child_env(*, pinned: bool = True, **extra: str) -> dict[str, str]:
 
 
 def run_child(
-    body: str, *, timeout: float = 30, pinned: bool = True, cwd: Path | None = None, **extra: str
+    body: str,
+    *,
+    timeout: float = 30,
+    pinned: bool = True,
+    import_sandbox: bool = True,
+    **extra: str,
 ) -> subprocess.CompletedProcess[str]:
+    script = PREAMBLE + (IMPORTS if import_sandbox else "") + textwrap.dedent(body)
     return subprocess.run(
-        [sys.executable, "-c", PREAMBLE + textwrap.dedent(body)],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=child_env(pinned=pinned, **extra),
-        cwd=cwd or ROOT,
+        cwd=ROOT,
         stdin=subprocess.DEVNULL,
         check=False,
     )
@@ -98,7 +108,7 @@ def unavailable_layer_is_refused(name: str, layers: dict[str, LayerReport]) -> b
     return True
 
 
-# --- Limits, LayerReport, pinned_thread_env ----------------------------------------------------------
+# --- Limits, LayerReport, pinned_thread_env -------------------------------------------------------
 
 
 def test_limits_defaults() -> None:
@@ -203,9 +213,11 @@ def test_probe_reports_each_layer_and_leaves_caller_untouched() -> None:
     if pid == 0:
         os._exit(7)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 7
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        with socket.create_connection(server.getsockname(), timeout=2):
-            pass
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname(), timeout=2),
+    ):
+        pass
 
 
 def test_probe_when_not_linux_or_root(layers: dict[str, LayerReport]) -> None:
@@ -252,7 +264,7 @@ def test_network_namespace_cuts_off_loopback(layers: dict[str, LayerReport]) -> 
     assert "netns" in out["layers"]
 
 
-# --- seccomp: processes, threads, numpy, sockets, raw syscalls -----------------------------------
+# --- seccomp: processes, threads, numpy, sockets, raw syscalls ------------------------------------
 
 
 def test_seccomp_blocks_new_processes_but_not_threads_or_numpy(
@@ -307,22 +319,59 @@ def test_blas_thread_pool_starts_after_the_filter(layers: dict[str, LayerReport]
     """Unpinned OpenBLAS creates its threads after the filter: clone3 -> ENOSYS -> clone works."""
     if unavailable_layer_is_refused("seccomp", layers):
         return
+    # `import sandbox` imports numpy, so load the module by path to import numpy after the filter.
     done = run_child(
-        """
-        apply_isolation(limits=Limits(), network=True, seccomp=True, required=["seccomp"])
+        f"""
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("oslimits_alone", {str(MODULE)!r})
+        alone = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = alone
+        spec.loader.exec_module(alone)
+        numpy_before = "numpy" in sys.modules
+        alone.apply_isolation(limits=alone.Limits(), network=True, seccomp=True,
+                              required=["seccomp"])
+        pinned = os.environ["OPENBLAS_NUM_THREADS"]
+        os.environ["OPENBLAS_NUM_THREADS"] = "2"  # undo the pinning to make OpenBLAS start a thread
         import numpy as np
         a = np.arange(256 * 256, dtype=np.float64).reshape(256, 256) / 65536
         total = float((a @ a.T).sum())
         threads = int(dict(l.split(":", 1) for l in open("/proc/self/status"))["Threads"])
-        report(total=total, expected=float((a.sum(axis=0) ** 2).sum()), threads=threads)
+        report(total=total, expected=float((a.sum(axis=0) ** 2).sum()), threads=threads,
+               numpy_before=numpy_before, pinned=pinned)
         """,
         pinned=False,
+        import_sandbox=False,
         OPENBLAS_NUM_THREADS="2",
         OMP_NUM_THREADS="2",
     )
     out = result_of(done)
+    assert out["numpy_before"] is False
+    assert out["pinned"] == "1"
     assert out["total"] == pytest.approx(out["expected"])
     assert out["threads"] >= 2  # OpenBLAS really started its worker thread under the filter
+
+
+def test_seccomp_covers_threads_started_before_it(layers: dict[str, LayerReport]) -> None:
+    """The filter is synchronised to every thread (TSYNC), not just the one that loads it."""
+    if unavailable_layer_is_refused("seccomp", layers):
+        return
+    done = run_child(
+        """
+        import threading
+        go, box = threading.Event(), []
+        def early():
+            go.wait(10)
+            box.append(attempt(os.fork))
+        t = threading.Thread(target=early)
+        t.start()
+        apply_isolation(limits=Limits(), network=False, seccomp=True, required=["seccomp"])
+        go.set()
+        t.join(10)
+        report(early=box[0])
+        """
+    )
+    out = result_of(done)
+    assert out["early"] == {"ok": False, "type": "PermissionError", "errno": 1}
 
 
 @pytest.mark.skipif(not LINUX, reason="raw Linux syscall numbers")
@@ -498,7 +547,7 @@ def test_file_size_zero_fails_writes_without_killing(
     assert target.exists() and target.stat().st_size == 0
 
 
-# --- rlimits ---------------------------------------------------------------------------------------
+# --- rlimits --------------------------------------------------------------------------------------
 
 
 def test_address_space_limit_raises_memory_error(layers: dict[str, LayerReport]) -> None:
