@@ -30,6 +30,7 @@ from sandbox.errors import (
     BudgetExceeded,
     CheckerFailed,
     CheckerRuntimeError,
+    MemoryExceeded,
 )
 from sandbox.facade import make_math_facade, make_numpy_facade
 from sandbox.frames import Frame, FrameBatch, readonly_batch, validate_batch, validate_frame
@@ -153,7 +154,7 @@ class Checker:
                 "recursion too deep", checker=self.path, line=self._line(err)
             ) from None
         except MemoryError as err:
-            raise BudgetError("out of memory", checker=self.path, line=self._line(err)) from None
+            raise MemoryExceeded("out of memory", checker=self.path, line=self._line(err)) from None
         except Exception as err:
             raise CheckerFailed(
                 f"{type(err).__name__}: {_message(err)}", checker=self.path, line=self._line(err)

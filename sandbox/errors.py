@@ -6,6 +6,7 @@ Provides:
     FrameError: a frame or frame batch has the wrong type, dtype or shape.
     CheckerRuntimeError: base of the errors a checker can cause while it runs; each has a ``status``.
     CapabilityViolation: the checker reached for something outside its capability surface.
+    MemoryExceeded: the checker ran out of memory (status ``memory``).
     BudgetExceeded: an in-process budget (iterations, calls, allocation, integer or string size) ran out.
     ContractViolation: the checker returned something other than ``bool`` / ``numpy.bool_``.
     CheckerFailed: the checker raised an ordinary exception (IndexError, ZeroDivisionError, ...).
@@ -35,6 +36,7 @@ __all__ = [
     "ContractViolation",
     "FrameError",
     "IsolationUnavailable",
+    "MemoryExceeded",
     "SandboxError",
     "Status",
     "WorkerError",
@@ -166,6 +168,12 @@ class BudgetError(CheckerRuntimeError):
     """A checker exhausted an in-process budget; the :class:`CheckerRuntimeError` form of it."""
 
     status: Status = "budget"
+
+
+class MemoryExceeded(CheckerRuntimeError):
+    """A checker ran out of memory (``MemoryError`` under the worker's address-space limit)."""
+
+    status: Status = "memory"
 
 
 class IsolationUnavailable(SandboxError):

@@ -73,6 +73,7 @@ __all__ = [
     "pixel_count",
     "region_change",
     "region_mean",
+    "warm_up",
 ]
 
 #: Largest number of pixels (H * W) of a frame or mask the helpers accept.
@@ -856,3 +857,28 @@ VISION_KERNELS: Mapping[str, Any] = MappingProxyType(
         "region_mean": _region_mean_kernel,
     }
 )
+
+
+def warm_up() -> None:
+    """Compile (or load from Numba's cache) every kernel by calling each helper once.
+
+    Sandbox workers call this before they isolate themselves, so that no compilation or cache
+    write happens once file writes are denied.
+
+    Example:
+        >>> warm_up()
+    """
+    frame = np.zeros((4, 4, 3), np.uint8)
+    mask = np.zeros((4, 4), np.bool_)
+    color_mask(frame, (0, 0, 0))
+    count_color(frame, (0, 0, 0))
+    pixel_count(mask)
+    bbox(mask)
+    centroid(mask)
+    connected_components(mask)
+    component_sizes(mask)
+    largest_component(mask)
+    mean_color(frame, mask)
+    changed_fraction(frame, frame)
+    region_change(frame, frame, 0, 0, 2, 2)
+    region_mean(frame, 0, 0, 2, 2)

@@ -1,8 +1,9 @@
 """``vlmcar``: dispatch a sub-command to the package that implements it.
 
-Each sub-command lives in the package that owns it (``sandbox.cli`` for ``audit``, ``check``,
+Each sub-command lives in the package that owns it (``sandbox`` for ``audit``, ``check``,
 ``doctor``; later ``rl`` and ``synth`` for training and synthesis). A command module provides
-``configure(parser)`` and ``run(args) -> int``; only the chosen command's module is imported, so
+``configure(parser)`` and ``run(args) -> int`` (or ``configure_<name>``/``run_<name>`` when the table
+names ``module:name``); only the chosen command's module is imported, so
 ``vlmcar audit`` never loads torch or litellm.
 
 Exit codes: 0 success, 1 findings / rejection, 2 usage or internal error, 3 run-time violation.
@@ -22,6 +23,8 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "audit": ("sandbox.cli_audit", "statically audit checker sources (text, JSON, SARIF)"),
+        "check": ("sandbox.cli_check", "run a checker on frames inside the sandbox, print JSON"),
+        "doctor": ("sandbox.cli_check:doctor", "show which isolation layers this machine supports"),
         "demo": ("sandbox.demo", "run the offline demo (the README's main job)"),
     }
 )
@@ -40,12 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         top.parse_args(argv or ["--help"])  # prints usage; exits 2 on unknown commands
         return 2
-    module_name, help_text = COMMANDS[argv[0]]
+    target, help_text = COMMANDS[argv[0]]
+    module_name, _, suffix = target.partition(":")
     module = importlib.import_module(module_name)
+    configure = getattr(module, f"configure_{suffix}" if suffix else "configure")
+    run = getattr(module, f"run_{suffix}" if suffix else "run")
     parser = argparse.ArgumentParser(prog=f"vlmcar {argv[0]}", description=help_text)
-    module.configure(parser)
+    configure(parser)
     args = parser.parse_args(argv[1:])
-    code: int = module.run(args)
+    code: int = run(args)
     return code
 
 

@@ -1,0 +1,135 @@
+"""The sandbox worker process: loads audited checkers once, isolates itself, evaluates batches.
+
+Provides:
+    BOOT: the ``python -I -c`` program the pool starts (puts the package on ``sys.path``, runs main).
+    main: the worker's entry point (``argv``: the socket's file descriptor).
+
+Start-up order matters and is irreversible:
+
+1. stdout/stderr go to /dev/null (with ``RLIMIT_FSIZE=0`` a file there would fail anyway);
+2. the configuration arrives over the socket (JSON from the trusted parent);
+3. the frame shared memory is mapped read-only (``shm_open`` is an ``openat`` that isolation denies);
+4. numpy, RestrictedPython and the vision kernels are imported and warmed (no compiling later);
+5. :func:`sandbox.oslimits.apply_isolation` (``strict``: every layer, fail closed; ``process``:
+   rlimits and thread pinning);
+6. only now are the checkers audited, compiled and loaded;
+7. the worker answers "ready" and then one message per checker per batch, as primitives only.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+__all__ = ["BOOT", "main"]
+
+BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from sandbox.worker import main; main(sys.argv[1:])"
+
+
+def _silence_stdio() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def main(argv: list[str]) -> None:
+    """Run a worker on the socket whose descriptor is ``argv[0]``; returns when told to quit."""
+    sock = socket.socket(fileno=int(argv[0]))
+    _silence_stdio()
+    from sandbox.protocol import recv_message, send_message
+
+    kind, payload = recv_message(sock, max_size=1 << 30)
+    if kind != b"C":
+        return
+    config: dict[str, Any] = json.loads(payload)
+    fd = os.open(f"/dev/shm/{config['shm']}", os.O_RDONLY)
+    frames_map = mmap.mmap(fd, config["shm_size"], prot=mmap.PROT_READ)
+    os.close(fd)
+
+    import numpy as np
+
+    from sandbox import vision
+    from sandbox.budgets import Budgets
+    from sandbox.checker import Checker, compile_checker
+    from sandbox.errors import CheckerRuntimeError, SandboxError
+    from sandbox.oslimits import LAYERS, Limits, apply_isolation
+    from sandbox.protocol import decode_eval, encode_result
+
+    vision.warm_up()
+    level = config["isolation"]
+    try:
+        if level == "strict":
+            reports = apply_isolation(
+                limits=Limits(**config["limits"]),
+                network=True,
+                seccomp=True,
+                required=LAYERS,
+                deny_file_writes=True,
+                level=level,
+            )
+        else:
+            reports = apply_isolation(
+                limits=Limits(**config["limits"]),
+                network=False,
+                seccomp=False,
+                required=("rlimits",),
+                deny_file_writes=False,
+                level=level,
+            )
+    except Exception as err:  # fail closed: tell the parent, load nothing
+        send_message(sock, b"X", f"isolation failed: {err}".encode()[:2000])
+        return
+
+    budgets = Budgets(**config["budgets"])
+    checkers: list[Checker | None] = []
+    compiled: list[list[str]] = []
+    for spec in config["checkers"]:
+        try:
+            checkers.append(
+                compile_checker(
+                    spec["source"], path=spec["path"], entry=spec["entry"], budgets=budgets
+                )
+            )
+            compiled.append(["ok", ""])
+        except SandboxError as err:
+            checkers.append(None)
+            compiled.append(["error", str(err)[:1000]])
+    ready = {"layers": [[r.name, r.available, r.detail] for r in reports], "compiled": compiled}
+    send_message(sock, b"R", json.dumps(ready).encode())
+
+    while True:
+        kind, payload = recv_message(sock, max_size=1 << 20)
+        if kind != b"E":
+            return
+        n, h, w, has_first, indices = decode_eval(payload)
+        size = n * h * w * 3
+        frames = np.frombuffer(frames_map, np.uint8, count=size).reshape(n, h, w, 3)
+        firsts = (
+            np.frombuffer(frames_map, np.uint8, count=size, offset=size).reshape(n, h, w, 3)
+            if has_first
+            else None
+        )
+        for index in indices:
+            checker = checkers[index]
+            if checker is None:
+                message = encode_result(index, "error", b"", "checker failed to load")
+            else:
+                try:
+                    out = checker.batch(frames, firsts)
+                    message = encode_result(index, "ok", out.astype(np.uint8).tobytes(), "")
+                except CheckerRuntimeError as err:
+                    message = encode_result(index, err.status, b"", str(err))
+                except BaseException as err:
+                    where = traceback.format_exception_only(type(err), err)[-1].strip()
+                    message = encode_result(index, "error", b"", f"worker: {where}")
+            send_message(sock, b"K", message)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
