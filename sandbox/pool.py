@@ -191,6 +191,7 @@ class Sandbox:
         self.failures = [0] * len(self.sources)
         self.last_failure: list[tuple[Status, str]] = [("ok", "")] * len(self.sources)
         self.respawns = 0
+        self.recycled = 0
         self.probe_reports: tuple[LayerReport, ...] = ()
         if isolation is None:
             isolation, self.probe_reports = strongest_isolation()
@@ -324,13 +325,17 @@ class Sandbox:
                 raise SandboxError(f"{self.names[i]}: failed to load in the worker: {detail}")
         return proc
 
-    def _replace_active(self, reason: str) -> None:
+    def _replace_active(self, reason: str, *, failure: bool = True) -> None:
         """Kill the active worker and put the spare (or a new worker) in its place."""
         old = self._active
         if old is not None:
             old.kill()
-        self.respawns += 1
-        log.warning("sandbox worker replaced: %s", reason)
+        if failure:
+            self.respawns += 1
+            log.warning("sandbox worker replaced: %s", reason)
+        else:
+            self.recycled += 1
+            log.info("sandbox worker recycled: %s", reason)
         fresh = self._spare if self._spare is not None else self._spawn()
         self._spare = None
         self._active = self._ensure_ready(fresh)

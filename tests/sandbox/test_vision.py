@@ -665,7 +665,7 @@ def test_results_are_fresh_and_plain() -> None:
 
 def test_exports() -> None:
     assert vision.__all__ == sorted(vision.__all__)
-    names = {n for n in vision.__all__ if n.islower()}
+    names = {n for n in vision.__all__ if n.islower()} - {"warm_up"}
     assert set(VISION_HELPERS) == names
     assert set(VISION_KERNELS) == names
     for name, fn in VISION_HELPERS.items():
@@ -734,3 +734,9 @@ def test_kernel_shape_mismatch_raises() -> None:
         VISION_KERNELS["changed_fraction"](frame, frame[:3], 0)
     with pytest.raises(ValueError, match="region_change"):
         VISION_KERNELS["region_change"](frame, frame[:, :3], 0, 0, 2, 2, 0)
+
+
+def test_surface_lists_exactly_the_vision_helpers() -> None:
+    from sandbox.surface import VISION_NAMES
+
+    assert set(VISION_HELPERS) == VISION_NAMES
