@@ -90,6 +90,12 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "^=": operator.ixor,
 }
 _SEQUENCES = (str, list, tuple)
+_GROWING_METHODS = frozenset({"extend", "update", "union", "intersection", "difference"})
+
+
+def kind_name(obj: Any) -> str:
+    """The type name used in error messages."""
+    return type(obj).__name__
 
 
 def classify(obj: Any) -> str | None:
@@ -169,7 +175,25 @@ def make_namespace(
                 return call_checked(label, value, meter, args, kwargs)
 
             return method
+        if kind in ("list", "set", "dict") and name in _GROWING_METHODS:
+            return growing(obj, name, value)
         return value
+
+    def growing(container: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        """``list.extend``, ``set.update``, ``dict.update``: bounded growth, counted iteration."""
+
+        def grow(*args: Any, **kwargs: Any) -> Any:
+            extra = 0
+            checked = []
+            for arg in args:
+                source = arg.items() if type(arg) is dict and type(container) is dict else arg
+                items = builtins.list(consume(f"{kind_name(container)}.{name}", source))
+                extra += len(items)
+                checked.append(items)
+            meter.sequence(len(container) + extra + len(kwargs))
+            return method(*checked, **kwargs)
+
+        return grow
 
     def getitem(obj: Any, key: Any) -> Any:
         t = type(obj)

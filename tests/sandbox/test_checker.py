@@ -317,3 +317,13 @@ def test_checkers_do_not_share_state() -> None:
     b = compile_checker(body("return False"))
     assert a(FRAME) is True and b(FRAME) is False
     assert a.sha256 != b.sha256
+
+
+def test_container_growth_methods_are_bounded() -> None:
+    doubling = body("x = [0]\nfor i in range(40):\n    x.extend(x)\nreturn len(x) > 0")
+    with pytest.raises(BudgetError):
+        compile_checker(doubling)(FRAME)
+    fine = body(
+        "x = [1, 2]\nx.extend((3, 4))\ns = set()\ns.update([1, 2])\nd = {}\nd.update({1: 2})\nreturn len(x) + len(s) + len(d) == 7"
+    )
+    assert compile_checker(fine)(FRAME) is True
