@@ -18,6 +18,7 @@ import io
 import itertools
 import tokenize
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,14 +27,16 @@ from sandbox.rules import RULES
 from sandbox.surface import (
     ALL_ATTRIBUTES,
     EXCEPTION_NAMES,
+    INERT_IMPORTS,
     MATH_NAMES,
     NUMPY_CONSTANTS,
     NUMPY_DTYPES,
     NUMPY_FUNCTIONS,
     PROVIDED_NAMES,
+    RESERVED_NAMES,
 )
 
-__all__ = ["AuditLimits", "audit"]
+__all__ = ["AuditLimits", "audit", "strip_bom"]
 
 _NUMPY_NAMES = NUMPY_FUNCTIONS | NUMPY_DTYPES | NUMPY_CONSTANTS
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -83,6 +86,7 @@ def audit(
     limits = limits or AuditLimits()
     if not isinstance(source, str):  # callers without type checking
         return _single(path, "S101", f"source must be str, got {type(source).__name__}")  # type: ignore[unreachable]
+    source = strip_bom(source)
     findings: list[Finding] = []
     lines = source.splitlines()
     if len(source) > limits.max_chars or len(lines) > limits.max_lines:
@@ -96,7 +100,9 @@ def audit(
     findings += _scan_characters(source, path)
     findings += _scan_identifiers(source, path)
     try:
-        tree = ast.parse(source, filename=path, type_comments=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings belong in findings, not on stderr
+            tree = ast.parse(source, filename=path, type_comments=False)
     except SyntaxError as err:
         findings.append(_at(path, err.lineno or 1, err.offset or 1, "S101", f"{err.msg}"))
         return AuditReport(path, tuple(sorted(findings)), source)
@@ -116,6 +122,11 @@ def audit(
     auditor.run(tree)
     findings += auditor.findings
     return AuditReport(path, tuple(sorted(set(findings))), source)
+
+
+def strip_bom(source: str) -> str:
+    """Drop a leading UTF-8 byte-order mark (editors add it; the parser refuses it in a str)."""
+    return source[1:] if source.startswith("\ufeff") else source
 
 
 def _single(path: str, code: str, message: str, *, source: str = "") -> AuditReport:
@@ -205,11 +216,29 @@ def _bound_names(tree: ast.AST) -> set[str]:
             node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler
         ):
             name = node.name
-        elif isinstance(node, ast.alias):
-            name = node.asname or node.name.split(".")[0]
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            for alias in node.names:
+                if module not in INERT_IMPORTS and alias.name not in INERT_IMPORTS:
+                    names.add(alias.asname or alias.name.split(".")[0])
         if name is not None:
             names.add(name)
     return names
+
+
+def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """Walk ``node`` without entering nested functions, lambdas or (but for returns) loops."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(current, ast.For | ast.While) and isinstance(child, ast.stmt):
+                stack.extend(n for n in ast.walk(child) if isinstance(n, ast.Return))
+                continue
+            stack.append(child)
 
 
 def _constant_truth(node: ast.expr) -> bool:
@@ -248,6 +277,7 @@ class _Auditor(ast.NodeVisitor):
         self.function_depth = 0
         self.pixel_names: list[set[str]] = []
         self.frame_params: list[set[str]] = []
+        self.module_constants: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -295,15 +325,19 @@ class _Auditor(ast.NodeVisitor):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 if not all(isinstance(t, ast.Name) for t in targets):
                     self.error(stmt, "M204", "module-level assignment must bind plain names")
-                elif stmt.value is None or not self._is_immutable_constant(stmt.value):
+                elif stmt.value is None or not self._is_immutable_constant(
+                    stmt.value, containers=True
+                ):
                     shown = ", ".join(t.id for t in targets if isinstance(t, ast.Name))
                     self.error(
                         stmt,
                         "M204",
                         f"module-level name {shown!r} is bound to a non-constant value; only "
-                        "numbers, strings, bools, None and tuples of them may live at module level",
+                        "constants and lists, tuples, dicts and sets of them (frozen at load) may "
+                        "live at module level",
                     )
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
+                self.module_constants.update(names)
             elif (
                 i == 0
                 and isinstance(stmt, ast.Expr)
@@ -358,13 +392,28 @@ class _Auditor(ast.NodeVisitor):
                     "*args, **kwargs or keyword-only parameters",
                 )
 
-    def _is_immutable_constant(self, node: ast.expr) -> bool:
+    def _is_immutable_constant(self, node: ast.expr, *, containers: bool = False) -> bool:
+        """Constants, and (with ``containers``) list/dict/set displays of them, which are frozen.
+
+        Arithmetic on constants and names of earlier module constants count as constants too.
+        """
         if isinstance(node, ast.Constant):
-            return not isinstance(node.value, bytes) or len(node.value) <= self.limits.max_str_len
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in self.module_constants
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            return self._is_immutable_constant(node.operand)
-        if isinstance(node, ast.Tuple):
-            return all(self._is_immutable_constant(e) for e in node.elts)
+            return self._is_immutable_constant(node.operand, containers=containers)
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.MatMult):
+            return self._is_immutable_constant(
+                node.left, containers=containers
+            ) and self._is_immutable_constant(node.right, containers=containers)
+        if isinstance(node, ast.Tuple) or (containers and isinstance(node, ast.List | ast.Set)):
+            return all(self._is_immutable_constant(e, containers=containers) for e in node.elts)
+        if containers and isinstance(node, ast.Dict):
+            return all(
+                k is not None and self._is_immutable_constant(k, containers=containers)
+                for k in node.keys
+            ) and all(self._is_immutable_constant(v, containers=containers) for v in node.values)
         return False
 
     def _check_import(self, node: ast.Import) -> None:
@@ -374,6 +423,8 @@ class _Auditor(ast.NodeVisitor):
                 self.numpy_aliases.add(bound)
             elif alias.name == "math":
                 self.math_aliases.add(bound)
+            elif alias.name in INERT_IMPORTS:
+                continue  # annotation-only; dropped before compiling
             else:
                 self.error(
                     node,
@@ -454,12 +505,14 @@ class _Auditor(ast.NodeVisitor):
         self.visit(node.body)
 
     def _check_arguments(self, args: ast.arguments, owner: str) -> None:
-        if args.defaults or any(d is not None for d in args.kw_defaults):
-            self.error(
-                args.defaults[0] if args.defaults else args.kwonlyargs[0],
-                "N411",
-                f"default parameter value in {owner!r}",
-            )
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            if not self._is_immutable_constant(default):
+                self.error(
+                    default,
+                    "N411",
+                    f"default parameter value in {owner!r} is not a constant (numbers, strings, "
+                    "None, tuples of them)",
+                )
         for star in (args.vararg, args.kwarg):
             if star is not None:
                 self.error(star, "N410", f"variadic parameter {star.arg!r} in {owner!r}")
@@ -501,6 +554,9 @@ class _Auditor(ast.NodeVisitor):
         """``from x import y`` is refused (I302 when relative, I301 otherwise)."""
         if node.level:
             self.error(node, "I302", "relative import")
+        elif node.module in INERT_IMPORTS:
+            if self.function_depth:
+                self.error(node, "I303", "import inside a function")
         else:
             self.error(
                 node,
@@ -520,14 +576,9 @@ class _Auditor(ast.NodeVisitor):
             self.visit(node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        """``x op= v``: attribute targets are N414; item targets must be simple (N417)."""
-        target = node.target
+        """``x op= v``: attribute targets are N414; ``@=`` is N418."""
         if isinstance(node.op, ast.MatMult):
             self.error(node, "N418", "matrix multiplication operator `@=`")
-        if isinstance(target, ast.Subscript) and not (
-            isinstance(target.value, ast.Name) and _simple_key(target.slice)
-        ):
-            self.error(node, "N417", "augmented assignment to a computed item")
         self.visit_children(node)
 
     def visit_For(self, node: ast.For) -> None:
@@ -541,7 +592,16 @@ class _Auditor(ast.NodeVisitor):
         self.visit_children(node)
 
     def visit_Try(self, node: ast.Try) -> None:
-        """``try``: handlers must name provided exception types (N408)."""
+        """``try``: handlers name provided exceptions (N408); ``finally`` does not leave (N419)."""
+        for stmt in node.finalbody:
+            for inner in _walk_same_scope(stmt):
+                if isinstance(inner, ast.Return | ast.Break | ast.Continue):
+                    self.error(
+                        inner,
+                        "N419",
+                        f"`{type(inner).__name__.lower()}` inside `finally` discards the "
+                        "exception in flight, including the engine's budget signals",
+                    )
         self.visit_children(node)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
@@ -600,7 +660,7 @@ class _Auditor(ast.NodeVisitor):
         elif (
             isinstance(node.op, ast.Mod)
             and isinstance(node.left, ast.Constant)
-            and isinstance(node.left.value, str)
+            and isinstance(node.left.value, str | bytes)
         ):
             self.error(node, "N415", "%-formatting of a string")
         self.visit(node.left)
@@ -650,7 +710,7 @@ class _Auditor(ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         """Names: public, ASCII, and either defined by the checker or provided (A502/A505)."""
-        self._check_identifier(node, node.id)
+        self._check_identifier(node, node.id, binding=not isinstance(node.ctx, ast.Load))
         if isinstance(node.ctx, ast.Load):
             known = node.id in self.bound or node.id in PROVIDED_NAMES
             if not known:
@@ -694,9 +754,16 @@ class _Auditor(ast.NodeVisitor):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _check_identifier(self, node: ast.AST, name: str) -> None:
+    def _check_identifier(self, node: ast.AST, name: str, *, binding: bool = True) -> None:
         if name.startswith("_") and name != "_":
-            self.error(node, "A501", f"identifier {name!r} starts with an underscore")
+            self.error(
+                node,
+                "A501",
+                f"identifier {name!r} starts with an underscore",
+                hint=f"rename it without the leading underscore (e.g. {name.lstrip('_') or 'x'!r})",
+            )
+        elif binding and (name in RESERVED_NAMES or name.endswith("__roles__")):
+            self.error(node, "A505", f"{name!r} is a reserved name and cannot be defined")
 
     def _pixel_names(self, fn: ast.FunctionDef) -> set[str]:
         """Local names bound directly to a subscript of a frame parameter (raw uint8 pixels)."""
@@ -778,15 +845,3 @@ def _is_raw_pixels(node: ast.expr, params: set[str]) -> bool:
     while isinstance(node, ast.Subscript):
         node = node.value
     return isinstance(node, ast.Name) and node.id in params and params != set()
-
-
-def _simple_key(node: ast.expr) -> bool:
-    if isinstance(node, ast.Name | ast.Constant):
-        return True
-    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
-        return True
-    if isinstance(node, ast.Tuple):
-        return all(_simple_key(e) for e in node.elts)
-    if isinstance(node, ast.Slice):
-        return all(p is None or _simple_key(p) for p in (node.lower, node.upper, node.step))
-    return False

@@ -11,6 +11,7 @@ sort, a regex) is stopped only by the worker's CPU limit and the parent's watchd
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sandbox.errors import BudgetExceeded
@@ -32,6 +33,8 @@ class Budgets:
         max_array_bytes: bytes of any single array a numpy facade call may produce.
         max_total_bytes: bytes of all arrays the facade produces during one call.
         max_sequence_len: items in a list, tuple or string built by ``*`` or ``+``.
+        max_seconds: wall-clock seconds for one call, checked every 256 budgeted operations and
+            at every numpy call (a single long C call is stopped only by the worker's watchdog).
 
     Example:
         >>> Budgets(max_iterations=10).max_iterations
@@ -43,6 +46,7 @@ class Budgets:
     max_array_bytes: int = 64 * 2**20
     max_total_bytes: int = 1024 * 2**20
     max_sequence_len: int = 1_000_000
+    max_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -58,6 +62,12 @@ class Budgets:
                     f"Budgets({name}={value!r}) (type={type(value).__name__}): must be a "
                     "positive int"
                 )
+        seconds = self.max_seconds
+        if type(seconds) not in (int, float) or not seconds > 0:
+            raise ValueError(
+                f"Budgets(max_seconds={seconds!r}) (type={type(seconds).__name__}): must be a "
+                "positive number"
+            )
 
 
 class Meter:
@@ -74,39 +84,54 @@ class Meter:
         sandbox.errors.BudgetExceeded: budget 'iterations' of 2 exceeded
     """
 
-    __slots__ = ("budgets", "bytes", "calls", "iterations")
+    __slots__ = ("budgets", "bytes", "calls", "deadline", "iterations")
 
     def __init__(self, budgets: Budgets) -> None:
         self.budgets = budgets
         self.iterations = 0
         self.calls = 0
         self.bytes = 0
+        self.deadline = float("inf")  # until the first reset()
 
     def reset(self) -> None:
-        """Zero the counters at the start of a call."""
+        """Zero the counters and start the clock at the start of a call."""
         self.iterations = 0
         self.calls = 0
         self.bytes = 0
+        self.deadline = time.perf_counter() + self.budgets.max_seconds
 
-    def iterate(self, n: int = 1) -> None:
-        """Count ``n`` loop iterations.
+    def checkpoint(self) -> None:
+        """Check the wall-clock budget.
 
         Raises:
-            BudgetExceeded: when the iteration budget is spent.
+            BudgetExceeded: when the call has run longer than ``max_seconds``.
+        """
+        if time.perf_counter() > self.deadline:
+            raise BudgetExceeded("seconds", int(self.budgets.max_seconds))
+
+    def iterate(self, n: int = 1) -> None:
+        """Count ``n`` loop iterations (and look at the clock every 256).
+
+        Raises:
+            BudgetExceeded: when the iteration or time budget is spent.
         """
         self.iterations += n
         if self.iterations > self.budgets.max_iterations:
             raise BudgetExceeded("iterations", self.budgets.max_iterations)
+        if not self.iterations & 255:
+            self.checkpoint()
 
     def call(self) -> None:
-        """Count one call of a checker-defined function.
+        """Count one call of a checker-defined function (and look at the clock every 256).
 
         Raises:
-            BudgetExceeded: when the call budget is spent.
+            BudgetExceeded: when the call or time budget is spent.
         """
         self.calls += 1
         if self.calls > self.budgets.max_calls:
             raise BudgetExceeded("calls", self.budgets.max_calls)
+        if not self.calls & 255:
+            self.checkpoint()
 
     def allocate(self, nbytes: int) -> None:
         """Charge an array of ``nbytes`` against the per-array and per-call byte budgets.

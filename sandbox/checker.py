@@ -21,15 +21,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sandbox.audit import AuditLimits, audit
+from sandbox.audit import AuditLimits, audit, strip_bom
 from sandbox.budgets import Budgets, Meter
 from sandbox.contract import to_result
+from sandbox.describe import describe
 from sandbox.errors import (
     AuditError,
     BudgetError,
     BudgetExceeded,
+    CapabilityViolation,
     CheckerFailed,
     CheckerRuntimeError,
+    Denied,
     MemoryExceeded,
 )
 from sandbox.facade import make_math_facade, make_numpy_facade
@@ -141,24 +144,29 @@ class Checker:
 
     def _run(self, frame: Frame, first: Frame) -> bool:
         self._meter.reset()
+        failure: CheckerRuntimeError
         try:
             value = self._function(frame) if self.arity == 1 else self._function(frame, first)
             return to_result(value, checker=self.path)
         except BudgetExceeded as err:
-            raise BudgetError(str(err), checker=self.path, line=self._line(err)) from None
+            failure = BudgetError(str(err), checker=self.path, line=self._line(err))
+        except Denied as err:
+            failure = CapabilityViolation(err.detail, checker=self.path, line=self._line(err))
         except CheckerRuntimeError as err:
             err.checker, err.line = self.path, err.line or self._line(err)
-            raise
+            failure = err
         except RecursionError as err:
-            raise BudgetError(
-                "recursion too deep", checker=self.path, line=self._line(err)
-            ) from None
+            failure = BudgetError("recursion too deep", checker=self.path, line=self._line(err))
         except MemoryError as err:
-            raise MemoryExceeded("out of memory", checker=self.path, line=self._line(err)) from None
+            failure = MemoryExceeded("out of memory", checker=self.path, line=self._line(err))
         except Exception as err:
-            raise CheckerFailed(
+            failure = CheckerFailed(
                 f"{type(err).__name__}: {_message(err)}", checker=self.path, line=self._line(err)
-            ) from None
+            )
+        # Raised outside the handlers: nothing of the checker's exception (its arguments, its
+        # traceback, its __context__) travels with the error into the host.
+        failure.__traceback__ = None
+        raise failure
 
     def _line(self, err: BaseException) -> int | None:
         line = None
@@ -169,11 +177,11 @@ class Checker:
 
 
 def _message(err: BaseException) -> str:
-    try:
-        text = str(err)
-    except Exception:  # a message that cannot even be formatted
-        return "(message could not be formatted)"
-    return text if len(text) <= 300 else text[:300] + "..."
+    """The exception's arguments, described without calling any method of theirs."""
+    args = err.args
+    if len(args) == 1:
+        return describe(args[0]) if type(args[0]) is not str else describe(args[0])[1:-1]
+    return ", ".join(describe(a) for a in args[:4])
 
 
 def compile_checker(
@@ -205,6 +213,7 @@ def compile_checker(
         >>> c(np.full((4, 4, 3), 200, np.uint8))
         True
     """
+    source = strip_bom(source)
     report = audit(source, path=path, entry=entry, limits=limits)
     if not report.ok:
         raise AuditError(path, report.findings)

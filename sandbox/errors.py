@@ -34,6 +34,7 @@ __all__ = [
     "CheckerFailed",
     "CheckerRuntimeError",
     "ContractViolation",
+    "Denied",
     "FrameError",
     "IsolationUnavailable",
     "MemoryExceeded",
@@ -162,6 +163,25 @@ class BudgetExceeded(BaseException):
             return f"integer outside the 64-bit range{bits}; checker integers are 64-bit"
         asked = f" (asked for {self.requested:,})" if self.requested is not None else ""
         return f"budget {self.budget!r} of {self.limit:,} exceeded{asked}"
+
+
+class Denied(BaseException):
+    """Raised *inside* checker code by the guards when it reaches outside its capability surface.
+
+    Like :class:`BudgetExceeded` it derives from :class:`BaseException`, so a checker cannot probe
+    the surface with ``try/except Exception`` and carry on; :class:`sandbox.Checker` converts it to
+    :class:`CapabilityViolation` at the checker boundary.
+
+    Attributes:
+        detail: what was refused and what to use instead.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class BudgetError(CheckerRuntimeError):

@@ -5,35 +5,104 @@ Provides:
     make_numpy_facade: the ``np`` a checker sees (allow-listed, wrapped numpy functions).
     make_math_facade: the ``math`` a checker sees.
     check_dtype: accept a numeric dtype spec, refuse ``object``, strings, structured dtypes.
-    call_checked: call a numpy callable with screened arguments and a checked result.
+    call_checked: call a numpy callable with screened arguments and a checked, charged result.
+    REAL_TYPE: the attribute guarded builtins carry to name the type they stand for.
 
 Checkers never see the numpy module: ``np.ma.core.builtins``, ``np.f2py.os``, ``np.ctypeslib`` and
-numpy's file I/O are simply not there. Each wrapped function refuses callables and object arrays as
-arguments, refuses ``out=`` (writes into foreign arrays), checks the output size of functions that take
-a shape *before* allocating, and charges every array it returns to the call's byte budget.
+numpy's file I/O are simply not there. Every wrapped call is screened before numpy runs:
+
+* no callables (numpy would call them from C), no object/string arrays, no ``like=`` dispatch;
+* every string argument must be a known-safe option (a numeric dtype name, a sort kind, an
+  interpolation method, ...) and every type or dtype argument a numeric dtype — positional or not,
+  so ``a.sum(None, "O")`` is refused like ``dtype=object``;
+* no ``where=`` (numpy leaves masked-out elements uninitialised: state across calls) and no
+  ``out=``;
+* outputs whose size follows from the arguments (shapes, ``arange``, ``linspace``, broadcasting of
+  several arrays, nested lists, ``percentile`` q-arrays, joins) are charged *before* numpy allocates;
+  every returned array is charged after.
+
+The worker's address-space limit remains the wall for what no estimate can see.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from sandbox.budgets import Meter, check_int
-from sandbox.errors import CapabilityViolation
+from sandbox.errors import Denied
 from sandbox.surface import MATH_NAMES, NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
 
-__all__ = ["Facade", "call_checked", "check_dtype", "make_math_facade", "make_numpy_facade"]
+__all__ = [
+    "REAL_TYPE",
+    "Facade",
+    "call_checked",
+    "check_dtype",
+    "make_math_facade",
+    "make_numpy_facade",
+]
+
+#: Guarded builtins (``int``, ``list``...) carry the real type under this attribute, so that
+#: ``frame.astype(int)`` and ``isinstance(x, list)`` still mean what they say.
+REAL_TYPE = "vlmcar_real_type"
 
 _NUMERIC_KINDS = frozenset("biuf")
-_DTYPE_NAMES = frozenset(NUMPY_DTYPES | {"bool", "int", "float", "uint", "intp"})
+_DTYPE_NAMES = frozenset(
+    NUMPY_DTYPES
+    | {"bool", "int", "float", "uint", "intp", "uintp", "double", "single", "half"}
+    | {"i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "b1", "?"}
+)
+#: Strings numpy functions take as options (not dtypes); anything else is refused.
+_SAFE_OPTIONS = frozenset(
+    {
+        "C",
+        "F",
+        "A",
+        "K",
+        "left",
+        "right",
+        "quicksort",
+        "mergesort",
+        "heapsort",
+        "stable",
+        "linear",
+        "lower",
+        "higher",
+        "midpoint",
+        "nearest",
+        "inverted_cdf",
+        "averaged_inverted_cdf",
+        "closest_observation",
+        "interpolated_inverted_cdf",
+        "hazen",
+        "weibull",
+        "median_unbiased",
+        "normal_unbiased",
+        "no",
+        "equiv",
+        "safe",
+        "same_kind",
+        "unsafe",
+        "raise",
+        "clip",
+        "wrap",
+    }
+)
 _SCALAR_TYPES: frozenset[type] = frozenset(
     {bool, int, float, *(getattr(np, n) for n in NUMPY_DTYPES)}
 )
-_SHAPE_FUNCTIONS = frozenset({"zeros", "ones", "full"})
+_REFUSED_KEYWORDS = {
+    "out": "use the returned array",
+    "where": "numpy leaves masked-out elements uninitialised; use np.where(cond, x, y) instead",
+    "like": "array-function dispatch is not available",
+}
+_JOINS = frozenset({"concatenate", "stack", "vstack", "hstack"})
+_MAX_SCREENED = 10_000
+_MAX_DIMS = 32
 
 
 class Facade:
@@ -58,12 +127,12 @@ class Facade:
         """Return the entry ``attr``.
 
         Raises:
-            CapabilityViolation: when ``attr`` is not in the table.
+            Denied: when ``attr`` is not in the table.
         """
         try:
             return self._table[attr]
         except KeyError:
-            raise CapabilityViolation(f"{self._name}.{attr} is not available to checkers") from None
+            raise Denied(f"{self._name}.{attr} is not available to checkers") from None
 
     def names(self) -> frozenset[str]:
         """Every attribute name of the facade."""
@@ -73,25 +142,31 @@ class Facade:
         return f"<facade {self._name}: {len(self._table)} names>"
 
 
+def real_type(value: Any) -> Any:
+    """Map a guarded builtin (``int``, ``list``...) back to the type it stands for."""
+    return getattr(value, REAL_TYPE, value) if callable(value) else value
+
+
 def check_dtype(spec: Any) -> None:
     """Accept numeric dtype specifications only.
 
     Args:
-        spec: what a checker passed as ``dtype`` (a facade scalar type, ``int``/``float``/``bool``,
+        spec: what a checker passed as a dtype (a facade scalar type, ``int``/``float``/``bool``,
             a dtype name such as ``"uint8"``, or a numeric ``numpy.dtype``).
 
     Raises:
-        CapabilityViolation: for ``object``, strings, structured, datetime or unknown dtypes.
+        Denied: for ``object``, strings, structured, datetime or unknown dtypes.
 
     Example:
         >>> check_dtype(np.int16)
         >>> check_dtype(object)
         Traceback (most recent call last):
         ...
-        sandbox.errors.CapabilityViolation: <checker>: violation: dtype=object (type=type) is not allowed; use a numeric dtype such as np.int32 or np.float32
+        sandbox.errors.Denied: dtype=object (type=type) is not allowed; use a numeric dtype such as np.int32 or np.float32
     """  # noqa: E501
     if spec is None:
         return
+    spec = real_type(spec)
     ok = False
     if isinstance(spec, type):
         ok = spec in _SCALAR_TYPES
@@ -101,86 +176,168 @@ def check_dtype(spec: Any) -> None:
         ok = spec.kind in _NUMERIC_KINDS and spec.fields is None and spec.subdtype is None
     if not ok:
         shown = spec.__name__ if isinstance(spec, type) else repr(spec)[:40]
-        raise CapabilityViolation(
+        raise Denied(
             f"dtype={shown} (type={type(spec).__name__}) is not allowed; use a numeric dtype such "
             "as np.int32 or np.float32"
         )
 
 
-def _screen(value: Any, where: str) -> None:
-    """Refuse arguments that let numpy call back into Python or carry arbitrary objects."""
-    t = type(value)
-    if t is np.ndarray:
-        if value.dtype.kind not in _NUMERIC_KINDS:
-            raise CapabilityViolation(f"{where}: arrays of dtype {value.dtype} are not allowed")
-    elif callable(value) and value not in _SCALAR_TYPES:
-        raise CapabilityViolation(f"{where}: passing a function to numpy is not allowed")
-    elif t is list or t is tuple:
-        for item in value[:64]:
-            _screen(item, where)
+class _Screen:
+    """Walk arguments once: refuse what numpy must not see, estimate nested-list sizes."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.visited = 0
+
+    def value(self, value: Any) -> int:
+        """Screen one argument; return the element count a nested list would become (else 0)."""
+        self.visited += 1
+        if self.visited > _MAX_SCREENED:
+            raise Denied(f"{self.where}: arguments are nested too deeply or too widely")
+        t = type(value)
+        if t is np.ndarray:
+            if value.dtype.kind not in _NUMERIC_KINDS:
+                raise Denied(f"{self.where}: arrays of dtype {value.dtype} are not allowed")
+            return 0
+        if t is str:
+            if value not in _DTYPE_NAMES and value not in _SAFE_OPTIONS:
+                raise Denied(f"{self.where}: the option {value[:40]!r} is not allowed")
+            return 0
+        if t is list or t is tuple:
+            if not value:
+                return 0
+            # Shared references make nests cheap to build and expensive to walk: follow the
+            # first element for the size, and look at only a few siblings for content.
+            inner = self.value(value[0])
+            for item in value[1:4]:
+                self.value(item)
+            return len(value) * max(1, inner)
+        if isinstance(value, np.dtype | type) or hasattr(value, REAL_TYPE):
+            check_dtype(value)
+            return 0
+        if callable(value):
+            raise Denied(f"{self.where}: passing a function to numpy is not allowed")
+        return 0
 
 
-def _screen_call(name: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> None:
+def _screen_call(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[int]:
+    sizes = []
+    screen = _Screen(f"{name}()")
     for i, a in enumerate(args):
-        _screen(a, f"{name}() argument {i + 1}")
+        screen.where = f"{name}() argument {i + 1}"
+        sizes.append(screen.value(a))
     for k, v in kwargs.items():
-        if k == "out":
-            raise CapabilityViolation(f"{name}(out=...) is not allowed; use the returned array")
-        if k == "dtype":
-            check_dtype(v)
-        else:
-            _screen(v, f"{name}({k}=...)")
+        if k in _REFUSED_KEYWORDS:
+            raise Denied(f"{name}({k}=...) is not allowed: {_REFUSED_KEYWORDS[k]}")
+        screen.where = f"{name}({k}=...)"
+        sizes.append(screen.value(v))
+    return sizes
 
 
-def _count(shape: Any) -> int:
-    dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+def _shape_count(shape: Any, where: str) -> int:
+    if isinstance(shape, int | np.integer):
+        dims: tuple[Any, ...] = (shape,)
+    elif type(shape) in (tuple, list) and len(shape) <= _MAX_DIMS:
+        dims = tuple(shape)
+    else:
+        raise Denied(f"{where}: a shape is an int or a tuple of at most {_MAX_DIMS} ints")
     n = 1
     for d in dims:
+        if not isinstance(d, int | np.integer):
+            raise Denied(f"{where}: shape entries must be ints, got {type(d).__name__}")
         n *= max(0, int(d))
     return n
 
 
 def _itemsize(dtype: Any, default: int = 8) -> int:
-    return default if dtype is None else int(np.dtype(dtype).itemsize)
+    return default if dtype is None else int(np.dtype(real_type(dtype)).itemsize)
 
 
-def _precheck(name: str, meter: Meter, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Check the size of outputs that are specified by arguments, before numpy allocates them."""
-    if name in _SHAPE_FUNCTIONS and args:
-        dtype = kwargs.get("dtype", args[2] if name == "full" and len(args) > 2 else None)
-        if name != "full" and len(args) > 1:
-            dtype = args[1]
-        check_dtype(dtype)
-        meter.allocate(_count(args[0]) * _itemsize(dtype))
-    elif name == "arange" and args:
-        bounds = [float(a) for a in args[:3]]
-        start, stop, step = (0.0, bounds[0], 1.0) if len(bounds) == 1 else (*bounds[:2], 1.0)
-        if len(bounds) == 3:
-            step = bounds[2]
-        n = 0 if step == 0 else max(0, math.ceil((stop - start) / step))
+def _arg(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, key: str, default: Any = None
+) -> Any:
+    if key in kwargs:
+        return kwargs[key]
+    return args[index] if len(args) > index else default
+
+
+def _size(value: Any, sizes: list[int], index: int) -> int:
+    """Elements of an argument: an array's size, or the estimate the screen made for a list."""
+    if type(value) is np.ndarray:
+        return int(value.size)
+    return sizes[index] if 0 <= index < len(sizes) else 0
+
+
+def _precheck(
+    name: str, meter: Meter, args: tuple[Any, ...], kwargs: Mapping[str, Any], sizes: list[int]
+) -> None:
+    """Charge outputs whose size follows from the arguments, before numpy allocates them."""
+    where = f"{name}()"
+    if name in ("zeros", "ones"):
+        n = _shape_count(_arg(args, kwargs, 0, "shape", 0), where)
+        meter.allocate(n * _itemsize(_arg(args, kwargs, 1, "dtype")))
+    elif name == "full":
+        n = _shape_count(_arg(args, kwargs, 0, "shape", 0), where)
+        meter.allocate(n * _itemsize(_arg(args, kwargs, 2, "dtype")))
+    elif name.endswith("_like"):
+        shape = kwargs.get("shape")
+        if shape is not None:
+            meter.allocate(_shape_count(shape, where) * 8)
+    elif name == "arange":
+        bounds = [_arg(args, kwargs, i, k) for i, k in enumerate(("start", "stop", "step"))]
+        start, stop, step = bounds
+        if stop is None:
+            start, stop = 0, start
+        lo, hi = float(start or 0), float(stop or 0)
+        inc = float(step) if step is not None else 1.0
+        n = 0 if inc == 0 else max(0, math.ceil((hi - lo) / inc))
         meter.allocate(n * 8)
     elif name == "linspace":
-        num = kwargs.get("num", args[2] if len(args) > 2 else 50)
-        meter.allocate(int(num) * 8)
+        num = int(_arg(args, kwargs, 2, "num", 50))
+        ends = [
+            _size(_arg(args, kwargs, i, k, 0), sizes, i) for i, k in ((0, "start"), (1, "stop"))
+        ]
+        meter.allocate(max(0, num) * 8 * max(1, *ends))
     elif name == "histogram":
-        bins = kwargs.get("bins", args[1] if len(args) > 1 else 10)
+        bins = _arg(args, kwargs, 1, "bins", 10)
         if isinstance(bins, int | np.integer):
             meter.allocate(int(bins) * 16)
+        elif isinstance(bins, str):
+            raise Denied(f"{where}: bins={bins!r} is not allowed; give a number of bins or edges")
     elif name == "bincount" and args:
         x = np.asarray(args[0])
         top = int(x.max()) + 1 if x.size else 0
-        minlength = int(kwargs.get("minlength", 0) or 0)
-        meter.allocate(max(top, minlength) * 8)
+        meter.allocate(max(top, int(kwargs.get("minlength", 0) or 0)) * 8)
+    elif name in ("percentile", "quantile"):
+        q = _arg(args, kwargs, 1, "q", 0)
+        q_size = q.size if type(q) is np.ndarray else max(1, sizes[1] if len(sizes) > 1 else 1)
+        data = _size(args[0], sizes, 0) if args else 0
+        meter.allocate(max(1, q_size) * max(1, data) * 8)
+    elif name in _JOINS and args and type(args[0]) in (list, tuple):
+        meter.allocate(sum(_size(a, [], -1) for a in args[0][:1000]) * 8)
+    # Broadcasting of several arrays (np.where(c, x, y), np.maximum(a, b), ...): the output can
+    # be far larger than any input.
+    shapes = [a.shape for a in args if type(a) is np.ndarray and a.ndim]
+    if len(shapes) > 1 and any(s != shapes[0] for s in shapes):
+        try:
+            out = np.broadcast_shapes(*shapes)
+        except ValueError:
+            return
+        meter.allocate(_shape_count(out, where) * 8)
+    # Nested lists become arrays: charge their element count.
+    for size in sizes:
+        if size > 1:
+            meter.allocate(size * 8)
 
 
 def _postcheck(name: str, meter: Meter, result: Any) -> Any:
     t = type(result)
     if t is np.ndarray:
         if result.dtype.kind not in _NUMERIC_KINDS:
-            raise CapabilityViolation(f"{name}() produced an array of dtype {result.dtype}")
+            raise Denied(f"{name}() produced an array of dtype {result.dtype}")
         meter.allocate(result.nbytes)
     elif t is tuple or t is list:
-        for item in result:
+        for item in result[:64]:
             _postcheck(name, meter, item)
     elif t is int:
         check_int(result)
@@ -203,11 +360,14 @@ def call_checked(
         What ``fn`` returned.
 
     Raises:
-        CapabilityViolation: for refused arguments or results.
+        Denied: for refused arguments or results.
         BudgetExceeded: when an output would exceed the byte budgets.
     """
-    _screen_call(name, args, kwargs)
-    _precheck(name, meter, args, kwargs)
+    sizes = _screen_call(name, args, kwargs)
+    args = tuple(real_type(a) for a in args)
+    kwargs = {k: real_type(v) for k, v in kwargs.items()}
+    _precheck(name, meter, args, kwargs, sizes)
+    meter.checkpoint()
     return _postcheck(name, meter, fn(*args, **kwargs))
 
 

@@ -2,24 +2,28 @@
 
 Provides:
     CheckerPolicy: a ``RestrictingNodeTransformer`` subclass used for every checker.
-    restricted_compile: AST of an audited module -> code object (raises on policy errors).
+    restricted_compile: AST of an audited module -> code object (raises SandboxError on refusal).
 
 On top of RestrictedPython's rewriting (attribute, item, iteration and write guards), the policy
 routes every binary operator through ``_binop_`` (64-bit integers, bounded sequence repetition, no
-``%`` formatting, broadcast size checks), counts ``while`` iterations with ``_tick_`` and function
-calls with ``_enter_``, rewrites simple ``a[k] op= v`` into guarded reads and writes, and strips
-annotations (they would otherwise run at definition time).
+``%`` formatting, broadcast size checks) and single comparisons through ``_compare_`` (broadcast
+size), counts ``while`` iterations with ``_tick_`` and calls of functions *and lambdas* with
+``_enter_``, freezes module-level constants with ``_freeze_``, rewrites ``a[k] op= v`` into guarded
+reads and writes that evaluate ``a`` and ``k`` once, strips annotations (they would otherwise run at
+definition time) and drops the annotation-only imports (``typing``, ``__future__``).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 from types import CodeType
 
 from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.transformer import IOPERATOR_TO_STR, RestrictingNodeTransformer
 
 from sandbox.errors import SandboxError
+from sandbox.surface import INERT_IMPORTS
 
 __all__ = ["CheckerPolicy", "restricted_compile"]
 
@@ -37,22 +41,64 @@ _BINOP_TO_STR = {
     ast.BitOr: "|",
     ast.BitXor: "^",
 }
+_CMPOP_TO_STR = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+}
 
 
 def _call(name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
-    return ast.copy_location(node, like)
+    return ast.fix_missing_locations(ast.copy_location(node, like))
 
 
 def _statement(name: str, like: ast.AST) -> ast.Expr:
     node = ast.Expr(_call(name, [], like))
     ast.copy_location(node, like)
-    ast.fix_missing_locations(node)
+    return ast.fix_missing_locations(node)
+
+
+def _as_expression(node: ast.expr) -> ast.expr:
+    """A subscript key as an expression that can be stored in a variable (slices become calls)."""
+    if isinstance(node, ast.Slice):
+        parts: list[ast.expr] = [
+            p if p is not None else ast.Constant(None) for p in (node.lower, node.upper, node.step)
+        ]
+        return ast.fix_missing_locations(
+            ast.copy_location(ast.Call(ast.Name("slice", ast.Load()), parts, []), node)
+        )
+    if isinstance(node, ast.Tuple):
+        return ast.copy_location(
+            ast.Tuple([_as_expression(e) for e in node.elts], ast.Load()), node
+        )
     return node
 
 
+def _inert_import(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and node.module in INERT_IMPORTS
+    if isinstance(node, ast.Import):
+        return all(alias.name in INERT_IMPORTS for alias in node.names)
+    return False
+
+
 class CheckerPolicy(RestrictingNodeTransformer):
-    """RestrictedPython's policy plus the engine's operator, loop and call guards."""
+    """RestrictedPython's policy plus the engine's operator, loop, call and constant guards."""
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        """Drop annotation-only imports; freeze module-level constants."""
+        node.body = [stmt for stmt in node.body if not _inert_import(stmt)]
+        result = self.node_contents_visit(node)
+        if not isinstance(result, ast.Module):  # pragma: no cover - RestrictedPython's shape
+            raise SandboxError("unexpected module rewrite")
+        for stmt in result.body:  # after visiting: the guard name itself is not user code
+            if isinstance(stmt, ast.Assign):
+                stmt.value = _call("_freeze_", [stmt.value], stmt.value)
+        return result
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         """Rewrite ``a op b`` into ``_binop_("op", a, b)``."""
@@ -61,9 +107,15 @@ class CheckerPolicy(RestrictingNodeTransformer):
         if op is None:
             self.error(node, f"operator {type(node.op).__name__} is not allowed.")
             return node
-        return ast.fix_missing_locations(
-            _call("_binop_", [ast.Constant(op), node.left, node.right], node)
-        )
+        return _call("_binop_", [ast.Constant(op), node.left, node.right], node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """Rewrite ``a < b`` (one ordering or equality operator) into ``_compare_("<", a, b)``."""
+        node = self.node_contents_visit(node)
+        if len(node.ops) == 1 and type(node.ops[0]) in _CMPOP_TO_STR:
+            op = _CMPOP_TO_STR[type(node.ops[0])]
+            return _call("_compare_", [ast.Constant(op), node.left, node.comparators[0]], node)
+        return node
 
     def visit_While(self, node: ast.While) -> ast.AST:
         """Count every ``while`` iteration with ``_tick_()``."""
@@ -77,8 +129,18 @@ class CheckerPolicy(RestrictingNodeTransformer):
             a.annotation = None
         node.returns = None
         result = super().visit_FunctionDef(node)
-        assert isinstance(result, ast.FunctionDef)
+        if not isinstance(result, ast.FunctionDef):  # pragma: no cover - RestrictedPython's shape
+            raise SandboxError("unexpected function rewrite")
         result.body.insert(0, _statement("_enter_", result))
+        return result
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        """Count every call of a lambda: ``lambda x: _enter_() or body``."""
+        result = super().visit_Lambda(node)
+        if not isinstance(result, ast.Lambda):  # pragma: no cover - RestrictedPython's shape
+            raise SandboxError("unexpected lambda rewrite")
+        body = ast.BoolOp(op=ast.Or(), values=[_call("_enter_", [], result), result.body])
+        result.body = ast.fix_missing_locations(ast.copy_location(body, result.body))
         return result
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
@@ -89,39 +151,41 @@ class CheckerPolicy(RestrictingNodeTransformer):
         result: ast.AST = self.visit(ast.fix_missing_locations(assign))
         return result
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
-        """``a[k] op= v`` (plain name and key) becomes ``a[k] = _inplacevar_(op, a[k], v)``."""
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:
+        """``c[k] op= v`` becomes ``t = c; u = k; t[u] = _inplacevar_(op, t[u], v)``.
+
+        The container and key are evaluated once, as Python does; reads and writes go through
+        the item and write guards.
+        """
         target = node.target
-        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-            load = ast.copy_location(
-                ast.Subscript(
-                    value=ast.Name(target.value.id, ast.Load()),
-                    slice=_reload(target.slice),
-                    ctx=ast.Load(),
-                ),
-                target,
-            )
-            ast.fix_missing_locations(load)
-            # Visit the parts first: the guard call itself must not be checked as user code.
-            store = self.visit(target)
-            loaded = self.visit(load)
-            operand = self.visit(node.value)
-            value = _call(
-                "_inplacevar_",
-                [ast.Constant(IOPERATOR_TO_STR[type(node.op)]), loaded, operand],
-                node,
-            )
-            assign = ast.copy_location(ast.Assign(targets=[store], value=value), node)
-            return ast.fix_missing_locations(assign)
-        rewritten = super().visit_AugAssign(node)
-        assert isinstance(rewritten, ast.AST)  # RestrictedPython returns one node
-        return rewritten
-
-
-def _reload(node: ast.expr) -> ast.expr:
-    """A copy of a (simple) subscript key for a second, loading use."""
-    copied = ast.parse(ast.unparse(node), mode="eval").body
-    return ast.copy_location(copied, node)
+        if not isinstance(target, ast.Subscript):
+            rewritten = super().visit_AugAssign(node)
+            if not isinstance(rewritten, ast.AST):  # pragma: no cover
+                raise SandboxError("unexpected augmented-assignment rewrite")
+            return rewritten
+        container = self.visit(target.value)
+        key = self.visit(_as_expression(copy.deepcopy(target.slice)))
+        operand = self.visit(node.value)
+        c_name, k_name = self.gen_tmp_name(), self.gen_tmp_name()
+        load = ast.Name
+        read = _call("_getitem_", [load(c_name, ast.Load()), load(k_name, ast.Load())], node)
+        value = _call(
+            "_inplacevar_", [ast.Constant(IOPERATOR_TO_STR[type(node.op)]), read, operand], node
+        )
+        store = ast.Subscript(
+            value=_call("_write_", [load(c_name, ast.Load())], node),
+            slice=load(k_name, ast.Load()),
+            ctx=ast.Store(),
+        )
+        statements: list[ast.stmt] = [
+            ast.Assign(targets=[load(c_name, ast.Store())], value=container),
+            ast.Assign(targets=[load(k_name, ast.Store())], value=key),
+            ast.Assign(targets=[store], value=value),
+        ]
+        for stmt in statements:
+            ast.copy_location(stmt, node)
+            ast.fix_missing_locations(stmt)
+        return statements
 
 
 def restricted_compile(tree: ast.Module, filename: str) -> CodeType:
@@ -135,9 +199,13 @@ def restricted_compile(tree: ast.Module, filename: str) -> CodeType:
         The module's code object.
 
     Raises:
-        SandboxError: when RestrictedPython's policy refuses something the audit let through.
+        SandboxError: when RestrictedPython's policy refuses something the audit let through, or
+            compiling fails for any other reason.
     """
-    result = compile_restricted_exec(tree, filename=filename, policy=CheckerPolicy)
+    try:
+        result = compile_restricted_exec(tree, filename=filename, policy=CheckerPolicy)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as err:
+        raise SandboxError(f"{filename}: compiling the checker failed: {err!r}") from None
     if result.errors or result.code is None:
         raise SandboxError(
             f"{filename}: the restricted compiler refused the checker: " + "; ".join(result.errors)

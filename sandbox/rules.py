@@ -304,20 +304,22 @@ _RULES = (
         "Loop over a range, or add a reachable break.",
     ),
     Rule(
-        "N417",
-        "complex-augmented-assignment",
-        "Augmented assignment to an item whose container or key is not a plain name or constant.",
-        "`a[f()] += 1` would evaluate `f()` twice once rewritten through the guards.",
-        "counts[key(x)] += 1",
-        "k = key(x)\ncounts[k] += 1",
-    ),
-    Rule(
         "N418",
         "matmul-operator",
         "The `@` (matrix multiplication) operator.",
         "Matrix products of frame-sized arrays cost O(n^3) time in one uninterruptible C call.",
         "a @ b",
         "Use elementwise operations or the vision helpers.",
+    ),
+    Rule(
+        "N419",
+        "finally-control-flow",
+        "`return`, `break` or `continue` inside a `finally` block.",
+        "Leaving a `finally` block that way silently discards the exception in flight, including "
+        "the engine's budget and capability signals, so a runaway loop could report a normal "
+        "result (PEP 765 makes it a warning in Python 3.14).",
+        "try:\n    spin()\nfinally:\n    return True",
+        "Return after the try statement.",
     ),
     # --- A: names and attributes -------------------------------------------------------------
     Rule(
@@ -359,7 +361,7 @@ _RULES = (
     Rule(
         "A505",
         "reserved-name",
-        "Assignment to a provided name (np, math, a builtin or helper).",
+        "Assignment to a provided or reserved name (np, math, builtins, helpers, print, exec).",
         "Rebinding a provided name changes what later code (and a reviewer) believes it calls.",
         "len = 3",
         "Choose another variable name.",

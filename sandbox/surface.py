@@ -25,17 +25,20 @@ __all__ = [
     "BUILTIN_NAMES",
     "EXCEPTION_NAMES",
     "IMPORTABLE",
+    "INERT_IMPORTS",
     "MATH_NAMES",
     "NUMPY_CONSTANTS",
     "NUMPY_DTYPES",
     "NUMPY_FUNCTIONS",
     "PROVIDED_NAMES",
+    "RESERVED_NAMES",
     "VISION_NAMES",
 ]
 
 #: Builtins a checker may use. Each one that iterates or allocates is replaced by a guarded version.
 BUILTIN_NAMES = frozenset(
-    "abs all any bool dict enumerate float int isinstance len list max min range reversed round "
+    "abs all any bool dict divmod enumerate float int isinstance len list max min print range "
+    "reversed round "
     "set slice sorted sum tuple zip".split()
 )
 
@@ -85,6 +88,12 @@ VISION_NAMES = frozenset(
     """.split()
 )
 
+#: Modules whose imports are accepted and dropped: they only serve annotations, which are stripped.
+INERT_IMPORTS = frozenset({"typing", "__future__"})
+
+#: Names RestrictedPython reserves (its print machinery, exec/eval, builtins): never bound by checkers.
+RESERVED_NAMES = frozenset({"breakpoint", "builtins", "eval", "exec", "print", "printed"})
+
 #: Modules a checker may import, and the facade name the import binds.
 IMPORTABLE: Mapping[str, str] = MappingProxyType({"numpy": "numpy", "math": "math"})
 
@@ -113,6 +122,8 @@ ATTRIBUTES: Mapping[str, frozenset[str]] = MappingProxyType(
         "tuple": frozenset({"count", "index"}),
         "str": frozenset({"endswith", "lower", "startswith", "strip", "upper"}),
         "float": frozenset({"is_integer"}),
+        "mappingproxy": frozenset({"copy", "get", "items", "keys", "values"}),
+        "frozenset": frozenset("copy difference intersection issubset issuperset union".split()),
     }
 )
 

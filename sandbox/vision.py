@@ -48,7 +48,6 @@ connectivity (any connectivity other than 8 is treated as 4).
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeGuard
@@ -56,6 +55,8 @@ from typing import Any, TypeGuard
 import numba  # untyped: its decorated kernels are Any
 import numpy as np
 import numpy.typing as npt
+
+from sandbox.describe import describe
 
 __all__ = [
     "MAX_PIXELS",
@@ -324,30 +325,10 @@ def _region_mean_kernel(frame: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
 # Argument validation
 # --------------------------------------------------------------------------------------------
 
-_repr = reprlib.Repr()
-_repr.maxstring = 40
-_repr.maxother = 40
-
 
 def _describe(value: object) -> str:
     """Describe ``value`` for an error message without calling any of its own methods."""
-    if isinstance(value, np.ndarray):
-        return f"<ndarray shape={value.shape} dtype={value.dtype}>"
-    if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
-        inner = ", ".join(_describe(v) for v in value[:4])
-        if len(value) > 4:
-            inner += ", ..."
-        if isinstance(value, list):
-            return f"[{inner}]"
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if type(value) is int and value.bit_length() > 64:
-        # repr() of a huge int is slow and refused past 4300 digits.
-        return f"<int of {value.bit_length()} bits>"
-    if type(value) in (int, float, bool, str, bytes, type(None)):
-        return _repr.repr(value)
-    if isinstance(value, np.generic):
-        return f"{type(value).__name__}({_repr.repr(value.item())})"
-    return f"<{type(value).__name__} object>"
+    return describe(value)
 
 
 def _fail(fn: str, name: str, value: object, problem: str) -> ValueError:

@@ -23,10 +23,13 @@ import mmap
 import os
 import socket
 import sys
-import traceback
+import threading
 from typing import Any
 
-__all__ = ["BOOT", "main"]
+__all__ = ["BOOT", "CHECKER_STACK_BYTES", "main"]
+
+#: Stack of the thread that runs checkers (see :func:`main`).
+CHECKER_STACK_BYTES = 256 * 2**20
 
 BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from sandbox.worker import main; main(sys.argv[1:])"
 
@@ -52,14 +55,11 @@ def main(argv: list[str]) -> None:
     frames_map = mmap.mmap(fd, config["shm_size"], prot=mmap.PROT_READ)
     os.close(fd)
 
-    import numpy as np
-
     from sandbox import vision
     from sandbox.budgets import Budgets
     from sandbox.checker import Checker, compile_checker
-    from sandbox.errors import CheckerRuntimeError, SandboxError
+    from sandbox.errors import SandboxError
     from sandbox.oslimits import LAYERS, Limits, apply_isolation
-    from sandbox.protocol import decode_eval, encode_result
 
     vision.warm_up()
     level = config["isolation"]
@@ -103,6 +103,24 @@ def main(argv: list[str]) -> None:
     ready = {"layers": [[r.name, r.available, r.detail] for r in reports], "compiled": compiled}
     send_message(sock, b"R", json.dumps(ready).encode())
 
+    def serve() -> None:
+        _serve(sock, frames_map, checkers)
+
+    # C code recurses without Python frames (hashing a 500,000-deep tuple, for one): give the
+    # thread that runs checkers a stack deeper than any structure the budgets let a checker build.
+    threading.stack_size(CHECKER_STACK_BYTES)
+    thread = threading.Thread(target=serve, name="vlmcar-checkers", daemon=True)
+    thread.start()
+    thread.join()
+
+
+def _serve(sock: socket.socket, frames_map: mmap.mmap, checkers: list[Any]) -> None:
+    """Answer eval requests until the parent says anything else."""
+    import numpy as np
+
+    from sandbox.errors import CheckerRuntimeError
+    from sandbox.protocol import decode_eval, encode_result, recv_message, send_message
+
     while True:
         kind, payload = recv_message(sock, max_size=1 << 20)
         if kind != b"E":
@@ -125,9 +143,8 @@ def main(argv: list[str]) -> None:
                     message = encode_result(index, "ok", out.astype(np.uint8).tobytes(), "")
                 except CheckerRuntimeError as err:
                     message = encode_result(index, err.status, b"", str(err))
-                except BaseException as err:
-                    where = traceback.format_exception_only(type(err), err)[-1].strip()
-                    message = encode_result(index, "error", b"", f"worker: {where}")
+                except BaseException as err:  # never format a foreign exception's text
+                    message = encode_result(index, "error", b"", f"worker: {type(err).__name__}")
             send_message(sock, b"K", message)
 
 

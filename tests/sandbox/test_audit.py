@@ -30,9 +30,15 @@ RULE_CASES: dict[str, tuple[str, str]] = {
         "def check(frame, first, third):\n    return True\n",
         "def check(frame, first):\n    return True\n",
     ),
-    "M204": ("SEEN = []\n" + OK, "SEEN = (1, 2, 'a', -3.5, None)\n" + OK),
+    "M204": (
+        "SEEN = len([])\n" + OK,
+        "SEEN = (1, 2, 'a', -3.5, None)\nC = {'r': [255, 0, 0]}\nT = 2 * 128\n" + OK,
+    ),
     "M205": (OK + OK, "def helper(x):\n    return x\n" + OK),
-    "I301": ("import os\n" + OK, "import numpy as np\nimport math\n" + OK),
+    "I301": (
+        "import os\n" + OK,
+        "import numpy as np\nimport math\nfrom typing import Tuple\n" + OK,
+    ),
     "I302": ("from . import config\n" + OK, OK),
     "I303": (
         "def check(frame):\n    import numpy as np\n    return True\n",
@@ -56,7 +62,10 @@ RULE_CASES: dict[str, tuple[str, str]] = {
         "def check(frame):\n    a = [1]\n    return bool(max(*a))\n",
         "def check(frame):\n    a = [1]\n    return bool(max(a))\n",
     ),
-    "N411": ("def f(x, y=[]):\n    return x\n" + OK, "def f(x, y):\n    return x\n" + OK),
+    "N411": (
+        "def f(x, y=[]):\n    return x\n" + OK,
+        "def f(x, y=30, z=(1, 2)):\n    return x\n" + OK,
+    ),
     "N412": ("def check(frame):\n    with frame:\n        pass\n    return True\n", OK),
     "N413": ("def check(frame):\n    x = 1\n    del x\n    return True\n", OK),
     "N414": ("def check(frame):\n    check.n = 1\n    return True\n", OK),
@@ -65,9 +74,9 @@ RULE_CASES: dict[str, tuple[str, str]] = {
         "def check(frame):\n    while True:\n        pass\n",
         "def check(frame):\n    while True:\n        break\n    return True\n",
     ),
-    "N417": (
-        "def check(frame):\n    a = [0]\n    a[len(a) - 1] += 1\n    return True\n",
-        "def check(frame):\n    a = [0]\n    i = 0\n    a[i] += 1\n    return True\n",
+    "N419": (
+        "def check(frame):\n    try:\n        x = 1\n    finally:\n        return True\n",
+        "def check(frame):\n    try:\n        x = 1\n    finally:\n        y = 2\n    return True\n",
     ),
     "N418": ("def check(frame):\n    x = frame @ frame\n    x @= x\n    return True\n", OK),
     "A501": ("def check(frame):\n    return frame.__class__ is None\n", OK),
@@ -237,3 +246,21 @@ def test_json_finding_has_stable_keys() -> None:
         "end_location",
         "url",
     }
+
+
+def test_finally_rule_spares_nested_functions_and_inner_loops() -> None:
+    src = (
+        "def check(frame):\n    try:\n        x = 1\n    finally:\n"
+        "        for i in range(3):\n            if i:\n                break\n"
+        "        f = lambda: 1\n    return True\n"
+    )
+    assert audit(src).ok
+
+
+def test_byte_order_mark_is_accepted() -> None:
+    assert audit("\ufeff" + OK).ok
+
+
+def test_typing_names_are_only_for_annotations() -> None:
+    src = "from typing import Tuple\ndef check(frame) -> bool:\n    return Tuple is None\n"
+    assert audit(src).codes == ("A502",)
