@@ -708,8 +708,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"(worker applied: {'/'.join(results['sandboxes'][lv]['layers'])})"
             for lv in levels
         )
-        + f". hop = sandbox − inproc per batch. {m['platform']}, Python {m['python']}, numpy "
-        f"{m['numpy']}, {m['cpu_count']} CPUs, {m['timestamp']}"
+        + ". hop = sandbox − inproc per batch. sandbox package "
+        f"`{results['summary']['sandbox_package']}` (commit "
+        f"{(results['summary']['git_commit'] or 'unknown')[:12]}). {m['platform']}, "
+        f"Python {m['python']}, numpy {m['numpy']}, {m['cpu_count']} CPUs, {m['timestamp']}"
         f"{' (QUICK: rough numbers)' if a['quick'] else ''}.",
     ]
     if results["summary"]["sandbox_source_changed_during_run"]:
