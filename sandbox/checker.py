@@ -38,9 +38,52 @@ from sandbox.errors import (
 from sandbox.facade import make_math_facade, make_numpy_facade
 from sandbox.frames import Frame, FrameBatch, readonly_batch, validate_batch, validate_frame
 from sandbox.guards import make_namespace
+from sandbox.jit import Kernel
 from sandbox.policy import restricted_compile
 
-__all__ = ["Checker", "compile_checker"]
+__all__ = ["Checker", "compile_checker", "probe_frames"]
+
+_PALETTE = (
+    (0, 0, 0),
+    (100, 100, 100),
+    (255, 0, 0),
+    (0, 255, 0),
+    (0, 0, 255),
+    (255, 255, 0),
+    (112, 39, 195),
+    (255, 255, 255),
+    (76, 76, 76),
+    (255, 76, 76),
+)
+
+
+def probe_frames(n: int = 24, size: tuple[int, int] = (48, 48), seed: int = 0) -> FrameBatch:
+    """Diverse, deterministic frames for comparing the JIT and interpreter paths.
+
+    Palette backgrounds with palette rectangles (MiniGrid colours among them), noise, and the
+    constant extremes: bare ``arrays(uint8)`` draws would be near-constant.
+
+    Example:
+        >>> probe_frames(4).shape
+        (4, 48, 48, 3)
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    frames = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        if i == 0:
+            frames[i] = 0
+        elif i == 1:
+            frames[i] = 255
+        elif i % 7 == 6:
+            frames[i] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        else:
+            frames[i] = _PALETTE[int(rng.integers(len(_PALETTE)))]
+            for _ in range(int(rng.integers(1, 6))):
+                y0, x0 = int(rng.integers(0, h - 2)), int(rng.integers(0, w - 2))
+                y1, x1 = int(rng.integers(y0 + 1, h)), int(rng.integers(x0 + 1, w))
+                frames[i, y0:y1, x0:x1] = _PALETTE[int(rng.integers(len(_PALETTE)))]
+    return frames
 
 
 def _vision_helpers() -> dict[str, Any]:
@@ -78,6 +121,8 @@ class Checker:
         self.arity = arity
         self.sha256 = hashlib.sha256(source.encode("utf-8")).hexdigest()
         self.budgets = meter.budgets
+        self.kernel: Kernel | None = None
+        self.jit_reason = "not compiled for the JIT path"
         self._function = function
         self._meter = meter
 
@@ -136,11 +181,81 @@ class Checker:
 
                 raise FrameError("firsts", f"shape {firsts.shape} differs from {frames.shape}")
             ro_first = readonly_batch(firsts)
+        return self.batch_immutable(ro, ro_first)
+
+    def batch_immutable(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
+        """Evaluate a batch that is already validated and immutable (no copy is made).
+
+        For callers that own truly read-only memory, such as a worker's read-only mapping of the
+        frame shared memory. ``frames`` and ``firsts`` must be C-contiguous (N, H, W, 3) uint8
+        arrays whose write flag cannot be turned on; anything else is refused.
+
+        Raises:
+            FrameError: when the arrays are writeable or malformed.
+            CheckerRuntimeError: on the first frame where the checker fails (with its status).
+        """
+        for what, batch in (("frames", frames), ("firsts", firsts)):
+            validate_batch(batch, what)
+            if batch.flags.writeable or not batch.flags.c_contiguous:
+                from sandbox.errors import FrameError
+
+                raise FrameError(what, "batch_immutable() needs read-only C-contiguous memory")
+        if self.kernel is not None:
+            return self._run_kernel(frames, firsts)
         out = np.empty(frames.shape[0], dtype=np.bool_)
         with np.errstate(all="ignore"):
             for i in range(frames.shape[0]):
-                out[i] = self._run(ro[i], ro_first[i])
+                out[i] = self._run(frames[i], firsts[i])
         return out
+
+    def _run_kernel(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
+        assert self.kernel is not None
+        out = np.zeros(frames.shape[0], dtype=np.bool_)
+        try:
+            self.kernel.run(frames, firsts, out)
+        except MemoryError:
+            raise MemoryExceeded("out of memory (JIT path)", checker=self.path) from None
+        except Exception as err:
+            raise CheckerFailed(
+                f"{type(err).__name__} (JIT path): {_message(err)}", checker=self.path
+            ) from None
+        return out
+
+    def attach_kernel(self, kernel: Kernel, probes: FrameBatch | None = None) -> str | None:
+        """Use a compiled kernel for batches once it agrees with the interpreter path.
+
+        Both paths run on diverse probe frames (see :func:`probe_frames`); any difference in an
+        answer, or in whether a frame fails, leaves the checker on the interpreter path.
+
+        Args:
+            kernel: from :func:`sandbox.jit.build_kernel` for this checker's source.
+            probes: (N, H, W, 3) frames to compare on; defaults to :func:`probe_frames`.
+
+        Returns:
+            None when the kernel is attached, else why not.
+        """
+        frames = readonly_batch(probes if probes is not None else probe_frames())
+        firsts = readonly_batch(np.ascontiguousarray(frames[::-1]))
+        for i in range(frames.shape[0]):
+            one, one_first = frames[i : i + 1], firsts[i : i + 1]
+            try:
+                expected: bool | str = bool(self._run(one[0], one_first[0]))
+            except CheckerRuntimeError as err:
+                expected = err.status
+            try:
+                out = np.zeros(1, np.bool_)
+                kernel.run(one, one_first, out)
+                got: bool | str = bool(out[0])
+            except Exception:
+                got = "error"
+            if expected != got and not (isinstance(expected, str) and isinstance(got, str)):
+                self.jit_reason = (
+                    f"JIT and interpreter disagree on probe frame {i} ({got!r} vs {expected!r})"
+                )
+                return self.jit_reason
+        self.kernel = kernel
+        self.jit_reason = ""
+        return None
 
     def _run(self, frame: Frame, first: Frame) -> bool:
         self._meter.reset()
@@ -191,6 +306,7 @@ def compile_checker(
     path: str = "<checker>",
     budgets: Budgets | None = None,
     limits: AuditLimits | None = None,
+    jit: bool = False,
 ) -> Checker:
     r"""Audit, compile and load a checker in this process.
 
@@ -200,6 +316,10 @@ def compile_checker(
         path: label used in findings, errors and tracebacks.
         budgets: per-call budgets; defaults to :class:`Budgets()`.
         limits: audit size limits.
+        jit: also compile the checker with Numba when it fits the JIT subset, and use the kernel
+            for batches once it agrees with the interpreter on :func:`probe_frames` (see
+            ``checker.kernel`` / ``checker.jit_reason``). Native code ignores the in-process
+            budgets: use it behind the process boundary (:class:`sandbox.Sandbox` does).
 
     Returns:
         The loaded :class:`Checker`.
@@ -239,6 +359,15 @@ def compile_checker(
         for n in tree.body
         if isinstance(n, ast.FunctionDef) and n.name == entry
     )
-    return Checker(
+    checker = Checker(
         source=source, path=path, entry=entry, function=function, arity=arity, meter=meter
     )
+    if jit:
+        from sandbox.jit import build_kernel
+
+        kernel = build_kernel(source, entry=entry)
+        if isinstance(kernel, str):
+            checker.jit_reason = kernel
+        else:
+            checker.attach_kernel(kernel)
+    return checker

@@ -341,6 +341,11 @@ def _postcheck(name: str, meter: Meter, result: Any) -> Any:
             _postcheck(name, meter, item)
     elif t is int:
         check_int(result)
+    elif isinstance(result, np.generic) and result.dtype.kind in "biuf":
+        # Scalars come back as Python numbers (exact integers, like the JIT path's int64
+        # arithmetic, instead of numpy's wrapping uint8/uint64 scalars).
+        value = result.item()
+        return check_int(value) if type(value) is int else value
     return result
 
 

@@ -273,9 +273,12 @@ def make_namespace(
                         n *= d
                     meter.allocate(n * obj.itemsize)
             result = obj[key]
-            if type(result) is np.ndarray and result.base is None:
-                meter.allocate(result.nbytes)  # fancy indexing copies
-            return result
+            if type(result) is np.ndarray:
+                if result.base is None:
+                    meter.allocate(result.nbytes)  # fancy indexing copies
+                return result
+            # One pixel is a Python number: 200 + 200 is 400, as in the JIT path, not 144.
+            return result.item() if isinstance(result, np.generic) else result
         if t in (list, tuple, str, dict, range, MappingProxyType):
             return obj[key]
         raise Denied(f"indexing into {t.__name__} is not allowed")

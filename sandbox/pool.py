@@ -107,7 +107,7 @@ class _Process:
     ready: bool = False
     batches: int = 0
     layers: tuple[LayerReport, ...] = ()
-    load_status: list[tuple[str, str]] = field(default_factory=list)
+    load_status: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -144,6 +144,9 @@ class Sandbox:
         limits: OS limits for workers.
         budgets: in-process budgets for each checker call.
         shm_bytes: shared-memory size for frames; larger batches are split.
+        jit: compile checkers that fit the numeric subset with Numba (in the worker, cached on
+            disk) and use the kernel once it agrees with the interpreter on probe frames; see
+            :attr:`jit_modes`. Ignored for ``inprocess``.
     """
 
     def __init__(
@@ -161,6 +164,7 @@ class Sandbox:
         limits: Limits | None = None,
         budgets: Budgets | None = None,
         shm_bytes: int = 64 * 2**20,
+        jit: bool = True,
     ) -> None:
         if isinstance(sources, str):
             raise TypeError("sources must be a sequence of checker sources, not one str")
@@ -188,6 +192,7 @@ class Sandbox:
         self.limits = limits or Limits(cpu_seconds=3600)
         self.budgets = budgets or Budgets()
         self.shm_bytes = shm_bytes
+        self.jit = jit
         self.failures = [0] * len(self.sources)
         self.last_failure: list[tuple[Status, str]] = [("ok", "")] * len(self.sources)
         self.respawns = 0
@@ -258,6 +263,13 @@ class Sandbox:
         return self._active.layers if self._active is not None else ()
 
     @property
+    def jit_modes(self) -> tuple[tuple[str, str], ...]:
+        """Per checker: ``("jit", "")`` or ``("interpreter", why)``, as the active worker loaded it."""
+        if self._active is None:
+            return tuple(("interpreter", "in-process sandbox") for _ in self.sources)
+        return tuple((mode, why) for _, _, mode, why in self._active.load_status)
+
+    @property
     def worker_pid(self) -> int | None:
         """The active worker's process id (None for ``inprocess``)."""
         return self._active.proc.pid if self._active is not None else None
@@ -288,6 +300,7 @@ class Sandbox:
             "shm": self._shm.name,
             "shm_size": self.shm_bytes,
             "isolation": self.isolation,
+            "jit": self.jit,
             "limits": asdict(self.limits),
             "budgets": asdict(self.budgets),
             "checkers": [
@@ -320,7 +333,7 @@ class Sandbox:
         proc.layers = ready[0]
         proc.load_status = ready[1]
         proc.ready = True
-        for i, (status, detail) in enumerate(proc.load_status):
+        for i, (status, detail, _, _) in enumerate(proc.load_status):
             if status != "ok":
                 raise SandboxError(f"{self.names[i]}: failed to load in the worker: {detail}")
         return proc
@@ -523,7 +536,7 @@ def _signal_name(code: int | None) -> str:
 
 def _parse_ready(
     payload: bytes, n_checkers: int
-) -> tuple[tuple[LayerReport, ...], list[tuple[str, str]]]:
+) -> tuple[tuple[LayerReport, ...], list[tuple[str, str, str, str]]]:
     """Parse and schema-check the worker's ready message (JSON of primitives only)."""
     try:
         data = json.loads(payload)
@@ -532,7 +545,10 @@ def _parse_ready(
             for name, ok, detail in data["layers"]
             if name in LAYERS
         )
-        compiled = [(str(s), str(d)[:1000]) for s, d in data["compiled"]]
+        compiled = [
+            (str(s), str(d)[:1000], str(mode), str(why)[:300])
+            for s, d, mode, why in data["compiled"]
+        ]
     except (ValueError, KeyError, TypeError) as err:
         raise ProtocolError(f"malformed ready message: {err}") from None
     if len(compiled) != n_checkers:

@@ -12,7 +12,8 @@ Start-up order matters and is irreversible:
 4. numpy, RestrictedPython and the vision kernels are imported and warmed (no compiling later);
 5. :func:`sandbox.oslimits.apply_isolation` (``strict``: every layer, fail closed; ``process``:
    rlimits and thread pinning);
-6. only now are the checkers audited, compiled and loaded;
+6. only now are the checkers compiled and loaded, and each JIT kernel (built before step 5, since
+   Numba writes its cache) is attached once it agrees with the interpreter on probe frames;
 7. the worker answers "ready" and then one message per checker per batch, as primitives only.
 """
 
@@ -62,6 +63,14 @@ def main(argv: list[str]) -> None:
     from sandbox.oslimits import LAYERS, Limits, apply_isolation
 
     vision.warm_up()
+    # JIT kernels are compiled (or loaded from Numba's cache) before isolation: compiling runs no
+    # checker code, but it writes cache files, which isolation then forbids.
+    kernels: list[Any] = [None] * len(config["checkers"])
+    if config.get("jit"):
+        from sandbox.jit import build_kernel
+
+        for i, spec in enumerate(config["checkers"]):
+            kernels[i] = build_kernel(spec["source"], entry=spec["entry"])
     level = config["isolation"]
     try:
         if level == "strict":
@@ -89,17 +98,23 @@ def main(argv: list[str]) -> None:
     budgets = Budgets(**config["budgets"])
     checkers: list[Checker | None] = []
     compiled: list[list[str]] = []
-    for spec in config["checkers"]:
+    for spec, kernel in zip(config["checkers"], kernels, strict=True):
         try:
-            checkers.append(
-                compile_checker(
-                    spec["source"], path=spec["path"], entry=spec["entry"], budgets=budgets
-                )
+            checker = compile_checker(
+                spec["source"], path=spec["path"], entry=spec["entry"], budgets=budgets
             )
-            compiled.append(["ok", ""])
         except SandboxError as err:
             checkers.append(None)
-            compiled.append(["error", str(err)[:1000]])
+            compiled.append(["error", str(err)[:1000], "interpreter", "failed to load"])
+            continue
+        if kernel is None:
+            reason = "JIT disabled"
+        elif isinstance(kernel, str):
+            reason = kernel
+        else:
+            reason = checker.attach_kernel(kernel) or ""
+        checkers.append(checker)
+        compiled.append(["ok", "", "jit" if checker.kernel else "interpreter", reason[:300]])
     ready = {"layers": [[r.name, r.available, r.detail] for r in reports], "compiled": compiled}
     send_message(sock, b"R", json.dumps(ready).encode())
 
@@ -139,7 +154,7 @@ def _serve(sock: socket.socket, frames_map: mmap.mmap, checkers: list[Any]) -> N
                 message = encode_result(index, "error", b"", "checker failed to load")
             else:
                 try:
-                    out = checker.batch(frames, firsts)
+                    out = checker.batch_immutable(frames, frames if firsts is None else firsts)
                     message = encode_result(index, "ok", out.astype(np.uint8).tobytes(), "")
                 except CheckerRuntimeError as err:
                     message = encode_result(index, err.status, b"", str(err))

@@ -1,0 +1,139 @@
+"""Numba-compiled twins of the vision helpers, with the same signatures, for jitted checkers.
+
+Provides one ``@njit`` function per name in :data:`sandbox.surface.VISION_NAMES`. Each validates what
+the kernel does not (colour range, tolerance, connectivity) and raises ``ValueError`` with a fixed
+message, as the interpreter-path wrapper would, then calls the kernel of :mod:`sandbox.vision`.
+Generated JIT modules import these names, so a jitted checker calls ``count_color(frame, RGB, 10)``
+exactly as its source says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba  # untyped: decorated functions are Any
+
+from sandbox.vision import VISION_KERNELS
+
+__all__ = [
+    "bbox",
+    "centroid",
+    "changed_fraction",
+    "color_mask",
+    "component_sizes",
+    "connected_components",
+    "count_color",
+    "largest_component",
+    "mean_color",
+    "pixel_count",
+    "region_change",
+    "region_mean",
+]
+
+_jit = numba.njit(cache=True, nogil=True, boundscheck=True)
+_color_mask = VISION_KERNELS["color_mask"]
+_count_color = VISION_KERNELS["count_color"]
+_pixel_count = VISION_KERNELS["pixel_count"]
+_bbox = VISION_KERNELS["bbox"]
+_centroid = VISION_KERNELS["centroid"]
+_connected_components = VISION_KERNELS["connected_components"]
+_component_sizes = VISION_KERNELS["component_sizes"]
+_largest_component = VISION_KERNELS["largest_component"]
+_mean_color = VISION_KERNELS["mean_color"]
+_changed_fraction = VISION_KERNELS["changed_fraction"]
+_region_change = VISION_KERNELS["region_change"]
+_region_mean = VISION_KERNELS["region_mean"]
+
+
+@_jit
+def _rgb_ok(rgb: Any) -> bool:
+    if len(rgb) != 3:
+        return False
+    return bool(0 <= rgb[0] <= 255 and 0 <= rgb[1] <= 255 and 0 <= rgb[2] <= 255)
+
+
+@_jit
+def _connectivity(connectivity: Any) -> Any:
+    if connectivity != 4 and connectivity != 8:  # noqa: PLR1714 - numba types no set literal
+        raise ValueError("connectivity must be 4 or 8")
+    return connectivity
+
+
+@_jit
+def color_mask(frame: Any, rgb: Any, tol: Any = 0) -> Any:
+    """Jitted :func:`sandbox.vision.color_mask`."""
+    if not _rgb_ok(rgb) or tol < 0 or tol > 255:
+        raise ValueError("color_mask: rgb channels and tol must be ints in 0..255")
+    return _color_mask(frame, rgb[0], rgb[1], rgb[2], tol)
+
+
+@_jit
+def count_color(frame: Any, rgb: Any, tol: Any = 0) -> Any:
+    """Jitted :func:`sandbox.vision.count_color`."""
+    if not _rgb_ok(rgb) or tol < 0 or tol > 255:
+        raise ValueError("count_color: rgb channels and tol must be ints in 0..255")
+    return _count_color(frame, rgb[0], rgb[1], rgb[2], tol)
+
+
+@_jit
+def pixel_count(mask: Any) -> Any:
+    """Jitted :func:`sandbox.vision.pixel_count`."""
+    return _pixel_count(mask)
+
+
+@_jit
+def bbox(mask: Any) -> Any:
+    """Jitted :func:`sandbox.vision.bbox`."""
+    return _bbox(mask)
+
+
+@_jit
+def centroid(mask: Any) -> Any:
+    """Jitted :func:`sandbox.vision.centroid`."""
+    return _centroid(mask)
+
+
+@_jit
+def connected_components(mask: Any, connectivity: Any = 4) -> Any:
+    """Jitted :func:`sandbox.vision.connected_components`."""
+    return _connected_components(mask, _connectivity(connectivity))
+
+
+@_jit
+def component_sizes(mask: Any, connectivity: Any = 4) -> Any:
+    """Jitted :func:`sandbox.vision.component_sizes`."""
+    return _component_sizes(mask, _connectivity(connectivity))
+
+
+@_jit
+def largest_component(mask: Any, connectivity: Any = 4) -> Any:
+    """Jitted :func:`sandbox.vision.largest_component`."""
+    return _largest_component(mask, _connectivity(connectivity))
+
+
+@_jit
+def mean_color(frame: Any, mask: Any) -> Any:
+    """Jitted :func:`sandbox.vision.mean_color`."""
+    return _mean_color(frame, mask)
+
+
+@_jit
+def changed_fraction(frame: Any, first: Any, tol: Any = 0) -> Any:
+    """Jitted :func:`sandbox.vision.changed_fraction`."""
+    if tol < 0 or tol > 255:
+        raise ValueError("changed_fraction: tol must be an int in 0..255")
+    return _changed_fraction(frame, first, tol)
+
+
+@_jit
+def region_change(frame: Any, first: Any, y0: Any, x0: Any, y1: Any, x1: Any, tol: Any = 0) -> Any:
+    """Jitted :func:`sandbox.vision.region_change`."""
+    if tol < 0 or tol > 255:
+        raise ValueError("region_change: tol must be an int in 0..255")
+    return _region_change(frame, first, y0, x0, y1, x1, tol)
+
+
+@_jit
+def region_mean(frame: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
+    """Jitted :func:`sandbox.vision.region_mean`."""
+    return _region_mean(frame, y0, x0, y1, x1)
