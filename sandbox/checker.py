@@ -34,6 +34,7 @@ from sandbox.errors import (
     CheckerRuntimeError,
     Denied,
     MemoryExceeded,
+    SandboxError,
 )
 from sandbox.facade import make_math_facade, make_numpy_facade
 from sandbox.frames import Frame, FrameBatch, readonly_batch, validate_batch, validate_frame
@@ -156,13 +157,17 @@ class Checker:
         with np.errstate(all="ignore"):
             return self._run(ro[0], ro[0] if first is None else ro[1])
 
-    def batch(self, frames: FrameBatch, firsts: FrameBatch | None = None) -> NDArray[np.bool_]:
+    def batch(
+        self, frames: FrameBatch, firsts: FrameBatch | None = None, *, parallel: bool = False
+    ) -> NDArray[np.bool_]:
         """Evaluate the checker on every frame of a batch.
 
         Args:
             frames: (N, H, W, 3) uint8 frames. Copied once; never changed.
             firsts: (N, H, W, 3) first frames of each frame's episode, or None (each frame is its
                 own first frame).
+            parallel: with a JIT kernel attached, spread the batch over all cores (for large
+                offline batches; the per-step path stays single-threaded).
 
         Returns:
             Bool array of shape (N,).
@@ -181,9 +186,11 @@ class Checker:
 
                 raise FrameError("firsts", f"shape {firsts.shape} differs from {frames.shape}")
             ro_first = readonly_batch(firsts)
-        return self.batch_immutable(ro, ro_first)
+        return self.batch_immutable(ro, ro_first, parallel=parallel)
 
-    def batch_immutable(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
+    def batch_immutable(
+        self, frames: FrameBatch, firsts: FrameBatch, *, parallel: bool = False
+    ) -> NDArray[np.bool_]:
         """Evaluate a batch that is already validated and immutable (no copy is made).
 
         For callers that own truly read-only memory, such as a worker's read-only mapping of the
@@ -201,18 +208,23 @@ class Checker:
 
                 raise FrameError(what, "batch_immutable() needs read-only C-contiguous memory")
         if self.kernel is not None:
-            return self._run_kernel(frames, firsts)
+            return self._run_kernel(frames, firsts, parallel=parallel)
         out = np.empty(frames.shape[0], dtype=np.bool_)
         with np.errstate(all="ignore"):
             for i in range(frames.shape[0]):
                 out[i] = self._run(frames[i], firsts[i])
         return out
 
-    def _run_kernel(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
-        assert self.kernel is not None
+    def _run_kernel(
+        self, frames: FrameBatch, firsts: FrameBatch, *, parallel: bool
+    ) -> NDArray[np.bool_]:
+        kernel = self.kernel
+        if kernel is None:  # pragma: no cover - callers check
+            raise SandboxError("no kernel attached")
         out = np.zeros(frames.shape[0], dtype=np.bool_)
+        run = kernel.run_parallel if parallel else kernel.run
         try:
-            self.kernel.run(frames, firsts, out)
+            run(frames, firsts, out)
         except MemoryError:
             raise MemoryExceeded("out of memory (JIT path)", checker=self.path) from None
         except Exception as err:

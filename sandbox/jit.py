@@ -66,13 +66,17 @@ class Kernel:
 
     Attributes:
         run: ``run(frames, firsts, out)``: frames and firsts (N, H, W, 3) read-only C-contiguous
-            uint8, out (N,) bool; one native call for the whole batch.
+            uint8, out (N,) bool; one native call for the whole batch, single-threaded (the
+            per-step path: no thread-pool wake-ups, no oversubscription next to the learner).
+        run_parallel: the same over all cores (``numba.prange``), for large offline batches such
+            as verification; compiled on first use.
         path: the generated module's file (content-addressed by the generated source's hash).
         seconds: time to build (compile, or load from Numba's cache).
         cached: whether Numba's cache had the compiled code already.
     """
 
     run: Callable[[Any, Any, Any], None]
+    run_parallel: Callable[[Any, Any, Any], None]
     path: Path
     seconds: float
     cached: bool
@@ -283,6 +287,12 @@ def _generate(tree: ast.Module, entry: str, arity: int) -> str:
         "def vlmcar_batch(frames, firsts, out):\n"
         "    for i in range(frames.shape[0]):\n"
         f"        out[i] = {call}\n"
+        "\n\n"
+        "# Multi-threaded twin for large offline batches; compiled on first use only.\n"
+        "@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=True)\n"
+        "def vlmcar_batch_parallel(frames, firsts, out):\n"
+        "    for i in numba.prange(frames.shape[0]):\n"
+        f"        out[i] = {call}\n"
     )
     return "\n\n".join(body) + "\n"
 
@@ -368,6 +378,7 @@ def build_kernel(
         return f"the entry returns {signature.return_type}, not bool"
     return Kernel(
         run=module.vlmcar_batch,
+        run_parallel=module.vlmcar_batch_parallel,
         path=path,
         seconds=time.perf_counter() - t0,
         cached=bool(cache_files),
