@@ -25,6 +25,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "audit": ("sandbox.cli_audit", "statically audit checker sources (text, JSON, SARIF)"),
         "check": ("sandbox.cli_check", "run a checker on frames inside the sandbox, print JSON"),
         "doctor": ("sandbox.cli_check:doctor", "show which isolation layers this machine supports"),
+        "fuzz": ("sandbox.cli_fuzz", "fuzz checkers in the sandbox (exceptions, determinism, ...)"),
         "demo": ("sandbox.demo", "run the offline demo (the README's main job)"),
     }
 )
