@@ -149,10 +149,12 @@ class RewardComposer:
         done = self._as(dones, (n,), "dones")
         term = done if terminated is None else self._as(terminated, (n,), "terminated") & done
         prev = self.completed
-        if self.scheme == "any_order":
-            new = prev | fired
-        else:
-            new = np.logical_and.accumulate(prev | fired, axis=1)
+        # ordered: the longest prefix that is latched or fires now (a cascade within the step)
+        new = (
+            prev | fired
+            if self.scheme == "any_order"
+            else np.logical_and.accumulate(prev | fired, axis=1)
+        )
         if self.scheme == "potential":
             phi_prev = prev.sum(axis=1, dtype=np.float64)
             phi_next = np.where(term, 0.0, new.sum(axis=1, dtype=np.float64))
@@ -348,7 +350,9 @@ class RewardEngine:
             sources = list(program.sources)
             self.names: tuple[str, ...] = program.names
             if names is not None and tuple(names) != self.names:
-                raise ValueError(f"names={list(names)} differ from the program's {list(self.names)}")
+                raise ValueError(
+                    f"names={list(names)} differ from the program's {list(self.names)}"
+                )
             p_scheme, p_bonus, p_gamma = program.scheme, program.bonus, program.gamma
         else:
             if isinstance(program, str):
@@ -357,7 +361,9 @@ class RewardEngine:
             if not sources:
                 raise ValueError("a reward program needs at least one checker")
             self.names = (
-                tuple(names) if names is not None else tuple(f"subtask{i}" for i in range(len(sources)))
+                tuple(names)
+                if names is not None
+                else tuple(f"subtask{i}" for i in range(len(sources)))
             )
             if len(self.names) != len(sources):
                 raise ValueError(f"names has {len(self.names)} entries for {len(sources)} sources")
