@@ -17,8 +17,10 @@ Reward frames
       MiniGrid's exact palette colour (anti-aliased edges are blends of one colour with black).
       Objects the agent carries are not drawn (MiniGrid draws only the grid and the agent).
     * PandaPush: a ``frame_size`` x ``frame_size`` image from pybullet's software ``Tiny``
-      renderer (headless; no display, EGL or GPU needed), from the fixed :data:`PANDA_CAMERA`
-      looking at the table from the side opposite the robot. The Tiny renderer ignores alpha, so
+      renderer (headless; no display, EGL or GPU needed), from the fixed :data:`PANDA_CAMERA`:
+      an oblique view from the front-left of the table (yaw 135, pitch -45), chosen among a few
+      candidates because the arm hid the cube in the fewest expert frames (about 15 %; a top-down
+      view lost it in about 35 %). The Tiny renderer ignores alpha, so
       the environment's translucent green target ghost would look exactly like the green cube:
       the wrapper recolours the ghost opaque red (``rgba (0.9, 0.1, 0.1, 1)``). The ghost has no
       collision shape, so physics and the environment's reward are unchanged.
@@ -94,9 +96,9 @@ Observation = Literal["image", "symbolic"]
 PANDA_CAMERA: Mapping[str, Any] = MappingProxyType(
     {
         "render_target_position": (0.0, 0.0, 0.0),
-        "render_distance": 0.7,
-        "render_yaw": 90.0,
-        "render_pitch": -60.0,
+        "render_distance": 0.6,
+        "render_yaw": 135.0,
+        "render_pitch": -45.0,
         "render_roll": 0.0,
     }
 )
@@ -121,7 +123,9 @@ def grid_shape(env_id: str) -> tuple[int, int]:
         ValueError: for an id that is not a built-in MiniGrid environment.
     """
     if env_id not in _GRID_SHAPES:
-        raise ValueError(f"{env_id!r} is not a built-in MiniGrid env; known: {sorted(_GRID_SHAPES)}")
+        raise ValueError(
+            f"{env_id!r} is not a built-in MiniGrid env; known: {sorted(_GRID_SHAPES)}"
+        )
     return _GRID_SHAPES[env_id]
 
 

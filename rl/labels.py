@@ -5,6 +5,7 @@ Provides:
     ground_truth: the labels of an environment's current state, ``{name: bool}``.
     episode_start: record what a label needs from the episode's first state (called on reset).
     subtasks_for: the label names of an environment object or env id.
+    lock_door: the MiniGrid door that starts an episode locked.
     CUBE_MOVED_M, CUBE_AT_TARGET_M: the PandaPush thresholds, in metres.
 
 Every label is a function of the state the *current frame* shows, so a checker that sees only
@@ -52,6 +53,7 @@ __all__ = [
     "SUBTASKS",
     "episode_start",
     "ground_truth",
+    "lock_door",
     "subtasks_for",
 ]
 

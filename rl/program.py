@@ -140,8 +140,12 @@ def save_program(program: RewardProgram, directory: str | Path) -> Path:
         "bonus": program.bonus,
         "gamma": program.gamma,
         "subtasks": [
-            {"name": s.name, "description": s.description, "file": f"{s.name}.py",
-             "sha256": s.sha256}
+            {
+                "name": s.name,
+                "description": s.description,
+                "file": f"{s.name}.py",
+                "sha256": s.sha256,
+            }
             for s in program.subtasks
         ],
         "extra": program.extra,
@@ -158,13 +162,16 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ProgramError(str(path), "no program.json here; is this a reward-program directory?") from None
+        raise ProgramError(
+            str(path), "no program.json here; is this a reward-program directory?"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProgramError(str(path), f"unreadable manifest: {err}") from None
     if not isinstance(data, dict) or data.get("schema") != PROGRAM_SCHEMA:
         raise ProgramError(
-            str(path), f"schema {data.get('schema') if isinstance(data, dict) else None!r} is not "
-            f"supported (expected {PROGRAM_SCHEMA})"
+            str(path),
+            f"schema {data.get('schema') if isinstance(data, dict) else None!r} is not "
+            f"supported (expected {PROGRAM_SCHEMA})",
         )
     return data
 
@@ -199,9 +206,10 @@ def load_program(directory: str | Path, *, entry: str = "check") -> RewardProgra
             digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
             if digest != item["sha256"]:
                 raise ProgramError(
-                    str(file), f"sha256 {digest[:12]}... does not match the manifest's "
+                    str(file),
+                    f"sha256 {digest[:12]}... does not match the manifest's "
                     f"{str(item['sha256'])[:12]}...: the file was changed after the program was "
-                    "written; regenerate or re-verify the program"
+                    "written; regenerate or re-verify the program",
                 )
             report = audit(source, path=str(file), entry=entry)
             if not report.ok:

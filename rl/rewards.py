@@ -485,15 +485,19 @@ class RewardEngine:
         for name, status, detail in failed:
             self.stats.record_failure(name, status, detail)
         flags = result.results.T
-        valid = np.broadcast_to(ok, flags.shape)
+        valid = result.usable().T  # a checker failing on one env's frame still answers for others
         bonus, completed = self.composer.step(flags, valid, done, term)
         reward = env_r + bonus
         self.shaped_return += reward
         self.env_return += env_r
         self.length += 1
         fired = flags & valid
-        status_info = {name: status for name, status, _ in failed}
         for i, info in enumerate(infos):
+            status_info = {
+                name: status
+                for k, (name, status) in enumerate(zip(self.names, result.statuses, strict=True))
+                if not valid[i, k]
+            }
             info["env_reward"] = float(env_r[i])
             info["code_bonus"] = float(bonus[i])
             info["subtasks"] = dict(zip(self.names, completed[i].tolist(), strict=True))

@@ -80,16 +80,29 @@ class BatchResult:
     """The outcome of one batch.
 
     Attributes:
-        results: bool array (n_checkers, n_frames); rows of failed checkers are all False.
-        statuses: one status per checker (``ok`` or why it failed).
+        results: bool array (n_checkers, n_frames); False wherever ``valid`` is False.
+        statuses: one status per checker (``ok``, or why it failed on at least one frame).
         details: one message per checker (empty when ok), naming what happened.
         seconds: wall-clock time of the whole evaluation.
+        valid: bool array (n_checkers, n_frames) of usable answers (see :meth:`usable`).
     """
 
     results: NDArray[np.bool_]
     statuses: tuple[Status, ...]
     details: tuple[str, ...]
     seconds: float = 0.0
+    valid: NDArray[np.bool_] | None = None
+
+    def usable(self) -> NDArray[np.bool_]:
+        """Bool array (n_checkers, n_frames): True where the answer can be used.
+
+        When a checker fails on some frames only (say one environment's frame), its answers on
+        the other frames are still usable; a timeout or crash makes the whole row unusable.
+        """
+        if self.valid is not None:
+            return self.valid
+        ok = np.array([s == "ok" for s in self.statuses], dtype=np.bool_)
+        return np.repeat(ok[:, None], self.results.shape[1], axis=1)
 
     @property
     def ok(self) -> bool:
@@ -385,6 +398,7 @@ class Sandbox:
                 )
         k, n = len(self.sources), frames.shape[0]
         results = np.zeros((k, n), dtype=np.bool_)
+        valid = np.ones((k, n), dtype=np.bool_)
         statuses: list[Status] = ["ok"] * k
         details = [""] * k
         per_frame = frames[0].nbytes * (2 if firsts is not None else 1) if n else 1
@@ -395,36 +409,30 @@ class Sandbox:
             stop = min(n, start + chunk)
             part = frames[start:stop]
             part_first = None if firsts is None else firsts[start:stop]
+            rows = _Rows(results[:, start:stop], valid[:, start:stop], statuses, details)
             if self.isolation == "inprocess":
-                self._run_inprocess(part, part_first, results[:, start:stop], statuses, details)
+                self._run_inprocess(part, part_first, rows)
             else:
-                self._run_workers(part, part_first, results[:, start:stop], statuses, details)
-        return BatchResult(results, tuple(statuses), tuple(details), time.perf_counter() - t0)
+                self._run_workers(part, part_first, rows)
+        return BatchResult(
+            results, tuple(statuses), tuple(details), time.perf_counter() - t0, valid
+        )
 
-    def _run_inprocess(
-        self,
-        frames: FrameBatch,
-        firsts: FrameBatch | None,
-        out: NDArray[np.bool_],
-        statuses: list[Status],
-        details: list[str],
-    ) -> None:
+    def _run_inprocess(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         for i, checker in enumerate(self._inprocess):
-            if statuses[i] != "ok":
-                continue
             try:
-                out[i] = checker.batch(frames, firsts)
+                rows.out[i] = checker.batch(frames, firsts)
             except CheckerRuntimeError as err:
-                statuses[i], details[i] = err.status, str(err)
+                per_frame = []
+                for j in range(frames.shape[0]):  # which frames fail, which still answer
+                    try:
+                        one = None if firsts is None else firsts[j : j + 1]
+                        per_frame.append(int(checker.batch(frames[j : j + 1], one)[0]))
+                    except CheckerRuntimeError:
+                        per_frame.append(2)
+                rows.partial(i, err.status, str(err), bytes(per_frame))
 
-    def _run_workers(
-        self,
-        frames: FrameBatch,
-        firsts: FrameBatch | None,
-        out: NDArray[np.bool_],
-        statuses: list[Status],
-        details: list[str],
-    ) -> None:
+    def _run_workers(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         assert self._shm is not None
         n, h, w = frames.shape[0], frames.shape[1], frames.shape[2]
         size = frames.nbytes
@@ -435,19 +443,20 @@ class Sandbox:
         del buf
         pending = []
         for i in range(len(self.sources)):
-            if statuses[i] != "ok":
+            if i in rows.dead:
                 continue
             if self.failures[i] >= self.max_failures:
                 status, detail = self.last_failure[i]
-                statuses[i] = status
-                details[i] = (
-                    f"{self.names[i]}: disabled after {self.failures[i]} failures; last: {detail}"
+                rows.whole(
+                    i,
+                    status,
+                    f"{self.names[i]}: disabled after {self.failures[i]} failures; last: {detail}",
                 )
                 continue
             pending.append(i)
         while pending:
-            if self._active is None or (self._active.batches >= self.recycle_after):
-                self._replace_active(f"recycled after {self.recycle_after} batches")
+            if self._active is None or self._active.batches >= self.recycle_after:
+                self._replace_active(f"after {self.recycle_after} batches", failure=False)
             proc = self._ensure_ready(self._active)  # type: ignore[arg-type]
             proc.batches += 1
             try:
@@ -455,17 +464,9 @@ class Sandbox:
             except OSError:
                 self._replace_active("worker connection lost before the batch")
                 continue
-            pending = self._collect(proc, pending, n, out, statuses, details)
+            pending = self._collect(proc, pending, n, rows)
 
-    def _collect(
-        self,
-        proc: _Process,
-        pending: list[int],
-        n: int,
-        out: NDArray[np.bool_],
-        statuses: list[Status],
-        details: list[str],
-    ) -> list[int]:
+    def _collect(self, proc: _Process, pending: list[int], n: int, rows: _Rows) -> list[int]:
         """Read one message per pending checker; on failure return the checkers still owed."""
         remaining = list(pending)
         while remaining:
@@ -486,8 +487,7 @@ class Sandbox:
                     "timeout",
                     f"{self.names[current]}: timeout: no answer within "
                     f"{self.timeout:g} s; worker killed and replaced",
-                    statuses,
-                    details,
+                    rows,
                 )
                 self._replace_active(f"{self.names[current]} timed out")
                 return remaining[1:]
@@ -503,24 +503,54 @@ class Sandbox:
                     f"{self.names[current]}: crash: the worker died "
                     f"({signal_name or f'exit code {code}'}; {type(err).__name__}: {err}); "
                     "worker replaced",
-                    statuses,
-                    details,
+                    rows,
                 )
                 self._replace_active(f"{self.names[current]} crashed the worker")
                 return remaining[1:]
             remaining.pop(0)
             if status == "ok":
-                out[index] = np.frombuffer(raw, np.uint8).astype(np.bool_)
+                rows.out[index] = np.frombuffer(raw, np.uint8).astype(np.bool_)
             else:
-                statuses[index], details[index] = status, detail
+                rows.partial(index, status, detail, raw)
         return []
 
-    def _fail(
-        self, index: int, status: Status, detail: str, statuses: list[Status], details: list[str]
-    ) -> None:
-        statuses[index], details[index] = status, detail
+    def _fail(self, index: int, status: Status, detail: str, rows: _Rows) -> None:
+        rows.whole(index, status, detail)
         self.failures[index] += 1
         self.last_failure[index] = (status, detail)
+
+
+@dataclass
+class _Rows:
+    """The part of a batch's result arrays one chunk writes, plus the per-checker verdicts."""
+
+    out: NDArray[np.bool_]
+    valid: NDArray[np.bool_]
+    statuses: list[Status]
+    details: list[str]
+    dead: set[int] = field(default_factory=set)
+
+    def whole(self, index: int, status: Status, detail: str) -> None:
+        """The checker gave no answer at all (timeout, crash, disabled)."""
+        self.valid[index] = False
+        self.out[index] = False
+        self.dead.add(index)
+        self._record(index, status, detail)
+
+    def partial(self, index: int, status: Status, detail: str, per_frame: bytes) -> None:
+        """The checker failed on some frames; ``per_frame`` holds 0/1 answers and 2 for failures."""
+        if len(per_frame) == self.out.shape[1]:
+            codes = np.frombuffer(per_frame, np.uint8)
+            self.out[index] = codes == 1
+            self.valid[index] = codes != 2
+        else:
+            self.out[index] = False
+            self.valid[index] = False
+        self._record(index, status, detail)
+
+    def _record(self, index: int, status: Status, detail: str) -> None:
+        if self.statuses[index] == "ok":
+            self.statuses[index], self.details[index] = status, detail
 
 
 def _signal_name(code: int | None) -> str:

@@ -5,7 +5,8 @@ Provides:
     ProtocolError: a worker said something malformed (the parent then kills it).
     send_message, recv_message: framed messages over a stream socket, with a deadline.
     encode_eval / decode_eval: the parent's "evaluate this batch" request.
-    encode_result / decode_result: one checker's outcome for one batch (status, bools, detail).
+    encode_result / decode_result: one checker's outcome for one batch: status, one byte per frame
+        (0 / 1, or 2 where that frame failed when only some did), detail.
 
 Everything a worker sends is parsed with :mod:`struct` into ints, bools and bounded UTF-8 text,
 never unpickled (smolagents CVE-2025-14931 was a host RCE through pickled sandbox output). Only the
@@ -141,8 +142,11 @@ def decode_result(
     status = STATUSES[code]
     if len(payload) != _RESULT.size + n + detail_len or (status == "ok" and n != expected_n):
         raise ProtocolError("result message has the wrong length")
+    if n not in (0, expected_n):
+        raise ProtocolError("a result covers either no frame or every frame of the batch")
     results = payload[_RESULT.size : _RESULT.size + n]
-    if results.strip(b"\x00\x01"):
-        raise ProtocolError("result bytes must be 0 or 1")
+    allowed = b"\x00\x01" if status == "ok" else b"\x00\x01\x02"
+    if results.strip(allowed):
+        raise ProtocolError("result bytes must be 0 or 1 (or 2: this frame failed)")
     detail = payload[_RESULT.size + n :].decode("utf-8", errors="replace")
     return index, status, results, detail

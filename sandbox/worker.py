@@ -153,14 +153,33 @@ def _serve(sock: socket.socket, frames_map: mmap.mmap, checkers: list[Any]) -> N
             if checker is None:
                 message = encode_result(index, "error", b"", "checker failed to load")
             else:
+                ref = frames if firsts is None else firsts
                 try:
-                    out = checker.batch_immutable(frames, frames if firsts is None else firsts)
+                    out = checker.batch_immutable(frames, ref)
                     message = encode_result(index, "ok", out.astype(np.uint8).tobytes(), "")
                 except CheckerRuntimeError as err:
-                    message = encode_result(index, err.status, b"", str(err))
+                    per_frame = _frame_by_frame(checker, frames, ref) if n > 1 else b""
+                    message = encode_result(index, err.status, per_frame, str(err))
                 except BaseException as err:  # never format a foreign exception's text
                     message = encode_result(index, "error", b"", f"worker: {type(err).__name__}")
             send_message(sock, b"K", message)
+
+
+def _frame_by_frame(checker: Any, frames: Any, firsts: Any) -> bytes:
+    """After a failed batch: one byte per frame, 0/1 for the answer, 2 where the frame fails.
+
+    A checker that fails on one environment's frame still answers for the others.
+    """
+    from sandbox.errors import CheckerRuntimeError
+
+    out = bytearray()
+    for i in range(frames.shape[0]):
+        try:
+            answer = checker.batch_immutable(frames[i : i + 1], firsts[i : i + 1])
+            out.append(int(answer[0]))
+        except CheckerRuntimeError:
+            out.append(2)
+    return bytes(out)
 
 
 if __name__ == "__main__":
