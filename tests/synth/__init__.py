@@ -1,0 +1,1 @@
+"""Tests of the synth package (VLM clients, replay, prompts, reply parsing)."""
