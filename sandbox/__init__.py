@@ -4,11 +4,14 @@ Public API:
     audit(source) -> AuditReport                  static audit (L1), never raises on bad input
     compile_checker(source) -> Checker            audit + RestrictedPython + facades (L1–L5)
     Checker(frame, first=None) -> bool            one frame; Checker.batch(frames) -> bool array
+    Sandbox(sources) -> .evaluate(frames)         isolated, killable workers (L0) around all of it
+    fuzz_checker(source) -> FuzzReport            admission fuzzing inside the sandbox (L6)
     Budgets                                       per-call iteration/call/allocation budgets
     RULES                                         the audit's documented rule table
 
 Errors are :class:`SandboxError` subclasses; see :mod:`sandbox.errors`. ``import sandbox`` loads only
-numpy, RestrictedPython and this package (numba loads on first use of the vision helpers).
+numpy, RestrictedPython, Hypothesis and this package (numba loads on first use of the vision
+helpers or the JIT path).
 """
 
 from sandbox.audit import AuditLimits, audit
@@ -28,6 +31,8 @@ from sandbox.errors import (
     Status,
     WorkerError,
 )
+from sandbox.fuzz import FuzzReport, Problem, frames, fuzz_checker
+from sandbox.pool import BatchResult, Isolation, Sandbox, strongest_isolation
 from sandbox.rules import RULES, Rule
 
 __version__ = "0.1.0"
@@ -37,6 +42,7 @@ __all__ = [
     "AuditError",
     "AuditLimits",
     "AuditReport",
+    "BatchResult",
     "BudgetError",
     "Budgets",
     "CapabilityViolation",
@@ -46,12 +52,19 @@ __all__ = [
     "ContractViolation",
     "Finding",
     "FrameError",
+    "FuzzReport",
+    "Isolation",
     "IsolationUnavailable",
+    "Problem",
     "Rule",
+    "Sandbox",
     "SandboxError",
     "Status",
     "WorkerError",
     "__version__",
     "audit",
     "compile_checker",
+    "frames",
+    "fuzz_checker",
+    "strongest_isolation",
 ]

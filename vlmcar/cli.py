@@ -26,6 +26,9 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "check": ("sandbox.cli_check", "run a checker on frames inside the sandbox, print JSON"),
         "doctor": ("sandbox.cli_check:doctor", "show which isolation layers this machine supports"),
         "fuzz": ("sandbox.cli_fuzz", "fuzz checkers in the sandbox (exceptions, determinism, ...)"),
+        "synth": ("synth.cli:synth", "synthesise a reward program with a VLM (or a recording)"),
+        "verify": ("synth.cli:verify", "verify a reward-program bundle on fresh rollouts"),
+        "train": ("rl.cli_train", "train PPO with a code reward or the sparse reward"),
         "demo": ("sandbox.demo", "run the offline demo (the README's main job)"),
     }
 )

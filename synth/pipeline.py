@@ -1,0 +1,333 @@
+"""The VLM-CaR pipeline: decompose, generate, admit, refine, and assemble a reward program.
+
+Provides:
+    ENV_NOTES: rendering facts stated to the model per environment family.
+    Round: one model call and what became of its reply (the transcript's unit).
+    SynthesisResult: the program (or why there is none), the transcript and the verification.
+    synthesize: run the whole pipeline for a built-in environment with any VLM client.
+
+For each sub-task the model gets up to ``max_rounds`` attempts: the first from the checker prompt,
+the others from the refine prompt carrying the gate's feedback (audit findings, the fuzzer's
+shrunk counter-example, verification statistics, reply problems). Every round is logged. The
+client decides where replies come from: a real model (:class:`synth.vlm.LiteLLMClient`), a
+recording (:class:`synth.replay.ReplayClient`) or a script (:class:`synth.scripted.ScriptedClient`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rl.program import RewardProgram, SubTask
+from synth.errors import ReplyError, SynthError
+from synth.gate import Admission, GateContext, admit
+from synth.parse import extract_checker, parse_subtasks
+from synth.prompts import (
+    PROMPT_VERSIONS,
+    Feedback,
+    render_checker,
+    render_decompose,
+    render_refine,
+    template_sha256,
+)
+from synth.verify import Thresholds, VerificationReport, collect_rollouts, verify_sources
+from synth.vlm import VLMClient
+
+__all__ = ["ENV_NOTES", "Round", "SynthesisResult", "synthesize"]
+
+ENV_NOTES = {
+    "MiniGrid": (
+        "Frames are MiniGrid full-grid renders, highlight off, tile size 8 px (a 5x5 grid is "
+        "40x40 px). Exact colours: agent = red triangle (255, 0, 0); key, door and its outline = "
+        "yellow (255, 255, 0) in DoorKey (other tasks may use other MiniGrid colours: green "
+        "(0, 255, 0), blue (0, 0, 255), purple (112, 39, 195), grey (100, 100, 100)); goal = green "
+        "(0, 255, 0) square; walls = grey (100, 100, 100); floor = black with grey grid lines. A "
+        "closed door is a filled square with a handle, an open door only its outline. A carried "
+        "key is not drawn. The first frame of the episode is passed as `first` if the checker "
+        "takes two parameters."
+    ),
+    "Panda": (
+        "Frames are small RGB renders of a Franka arm pushing a cube on a table toward a target "
+        "marker."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Round:
+    """One model call in the transcript.
+
+    Attributes:
+        subtask: the sub-task ("" for the decomposition).
+        attempt: 1 for the first try, 2.. for refinements.
+        purpose: ``decompose``, ``checker:<name>`` or ``refine:<name>``.
+        prompt_version: the template version used.
+        reply: the model's reply text.
+        stage: the gate stage the reply reached (``accepted``, ``reply``, ``audit`` ...).
+        summary: what happened, in one line.
+    """
+
+    subtask: str
+    attempt: int
+    purpose: str
+    prompt_version: str
+    reply: str
+    stage: str
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the reply is stored in full: the transcript is the provenance)."""
+        return {
+            "subtask": self.subtask,
+            "attempt": self.attempt,
+            "purpose": self.purpose,
+            "prompt_version": self.prompt_version,
+            "stage": self.stage,
+            "summary": self.summary,
+            "reply_sha256": hashlib.sha256(self.reply.encode()).hexdigest(),
+            "reply": self.reply,
+        }
+
+
+@dataclass
+class SynthesisResult:
+    """What a synthesis run produced.
+
+    Attributes:
+        env_id: the environment.
+        task: the task text given to the model.
+        program: the reward program, or None when a sub-task never passed the gate.
+        rounds: every model call, in order.
+        verification: verification of the final program on fresh rollouts.
+        failed: sub-tasks that exhausted their rounds.
+        model: the model that answered.
+    """
+
+    env_id: str
+    task: str
+    program: RewardProgram | None
+    rounds: list[Round] = field(default_factory=list)
+    verification: VerificationReport | None = None
+    failed: list[str] = field(default_factory=list)
+    model: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every sub-task has an accepted checker."""
+        return self.program is not None and not self.failed
+
+
+def _notes(env_id: str) -> str:
+    return next((v for k, v in ENV_NOTES.items() if env_id.startswith(k)), "")
+
+
+def _mission(env_id: str) -> str:
+    from rl.envs import make_env
+
+    env = make_env(env_id, observation="symbolic")
+    try:
+        env.reset(seed=0)
+        return str(getattr(env.unwrapped, "mission", "") or "")
+    finally:
+        env.close()
+
+
+def synthesize(
+    env_id: str,
+    client: VLMClient,
+    *,
+    task_text: str | None = None,
+    max_rounds: int = 3,
+    n_expert: int = 8,
+    n_random: int = 8,
+    random_length: int = 50,
+    seed: int = 0,
+    isolation: str | None = None,
+    fuzz_examples: int = 60,
+    thresholds: Thresholds | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> SynthesisResult:
+    """Synthesise a reward program for a built-in environment.
+
+    Args:
+        env_id: one of :data:`rl.envs.ENV_IDS`.
+        client: where replies come from (a model, a recording or a script).
+        task_text: the task in words (default: the environment's mission string).
+        max_rounds: attempts per sub-task (first try plus refinements).
+        n_expert: expert trajectories for verification.
+        n_random: random rollouts for verification.
+        random_length: frames per random rollout (stated and fixed).
+        seed: seeds rollouts (so a replayed run reproduces its bundle exactly).
+        isolation: sandbox isolation level.
+        fuzz_examples: frames the fuzzer tries per candidate.
+        thresholds: verification thresholds.
+        log: called with one line per event (progress for the CLI).
+
+    Returns:
+        The :class:`SynthesisResult`; ``result.ok`` says whether a full program was produced.
+
+    Raises:
+        SynthError: the decomposition reply was unusable in every round.
+        VLMError / ReplayMiss: the client could not answer.
+    """
+    task = _mission(env_id) if task_text is None else task_text
+    log(
+        f"collecting {n_expert} expert trajectories and {n_random} random rollouts "
+        f"of {random_length} frames on {env_id}"
+    )
+    expert, random = collect_rollouts(
+        env_id, n_expert=n_expert, n_random=n_random, random_length=random_length, seed=seed
+    )
+    ctx = GateContext(env_id, expert, random, thresholds or Thresholds(), isolation, fuzz_examples)
+    start, goal = expert[0].frames[0], expert[0].frames[-1]
+    notes = _notes(env_id)
+    result = SynthesisResult(env_id, task, None, model=getattr(client, "model", ""))
+
+    subtasks: list[tuple[str, str]] = []
+    problem = ""
+    for attempt in range(1, max_rounds + 1):
+        messages = render_decompose(task, start, goal, env_notes=notes)
+        reply = client.complete(messages, purpose="decompose").text
+        try:
+            subtasks = parse_subtasks(reply)
+        except ReplyError as err:
+            problem = str(err)
+            result.rounds.append(
+                Round(
+                    "",
+                    attempt,
+                    "decompose",
+                    PROMPT_VERSIONS["decompose"],
+                    reply,
+                    "reply",
+                    f"unusable: {str(err)[:160]}",
+                )
+            )
+            log(f"decomposition attempt {attempt}: unusable reply ({str(err)[:80]})")
+            continue
+        result.rounds.append(
+            Round(
+                "",
+                attempt,
+                "decompose",
+                PROMPT_VERSIONS["decompose"],
+                reply,
+                "accepted",
+                " -> ".join(n for n, _ in subtasks),
+            )
+        )
+        log(f"sub-tasks: {' -> '.join(n for n, _ in subtasks)}")
+        break
+    else:
+        raise SynthError(
+            f"{env_id}: no usable decomposition in {max_rounds} round(s); last problem: {problem}"
+        )
+
+    accepted: list[tuple[str, str]] = []
+    subtask_objs = [_Sub(n, d) for n, d in subtasks]
+    for sub in subtask_objs:
+        source, feedback = "", Feedback()
+        verdict: Admission | None = None
+        for attempt in range(1, max_rounds + 1):
+            if attempt == 1:
+                kind = "checker"
+                messages = render_checker(
+                    sub, subtask_objs, start, goal, start.shape, task_text=task, env_notes=notes
+                )
+            else:
+                kind = "refine"
+                messages = render_refine(
+                    sub,
+                    source,
+                    feedback,
+                    all_subtasks=subtask_objs,
+                    task_text=task,
+                    start_frame=start,
+                    goal_frame=goal,
+                    frame_shape=start.shape,
+                    env_notes=notes,
+                )
+            reply = client.complete(messages, purpose=f"{kind}:{sub.name}").text
+            version = PROMPT_VERSIONS[kind]
+            try:
+                source = extract_checker(reply)
+            except ReplyError as err:
+                feedback = Feedback(reply_problem=err.feedback())
+                result.rounds.append(
+                    Round(
+                        sub.name,
+                        attempt,
+                        f"{kind}:{sub.name}",
+                        version,
+                        reply,
+                        "reply",
+                        f"unusable: {str(err)[:160]}",
+                    )
+                )
+                log(f"{sub.name} attempt {attempt}: unusable reply")
+                continue
+            verdict = admit(sub.name, source, ctx, previous=accepted)
+            result.rounds.append(
+                Round(
+                    sub.name,
+                    attempt,
+                    f"{kind}:{sub.name}",
+                    version,
+                    reply,
+                    verdict.stage,
+                    verdict.summary,
+                )
+            )
+            log(f"{sub.name} attempt {attempt}: {verdict.summary}")
+            if verdict.accepted:
+                accepted.append((sub.name, source))
+                break
+            feedback = verdict.feedback
+        if verdict is None or not verdict.accepted:
+            result.failed.append(sub.name)
+    if result.failed:
+        log(f"no accepted checker for: {', '.join(result.failed)}")
+        return result
+    names = [n for n, _ in accepted]
+    result.verification = verify_sources(
+        env_id,
+        names,
+        [s for _, s in accepted],
+        expert,
+        random,
+        thresholds=ctx.thresholds,
+        isolation=isolation,
+    )
+    result.program = RewardProgram(
+        env_id=env_id,
+        task=task,
+        subtasks=tuple(SubTask(n, d, s) for (n, s), (_, d) in zip(accepted, subtasks, strict=True)),
+        scheme="ordered",
+        extra=_provenance(result, seed, random_length),
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class _Sub:
+    name: str
+    description: str
+
+
+def _provenance(result: SynthesisResult, seed: int, random_length: int) -> dict[str, Any]:
+    from sandbox import __version__
+
+    return {
+        "generator": f"vlm-car {__version__}",
+        "model": result.model,
+        "prompts": {
+            k: {"version": v, "sha256": template_sha256(v)}
+            for k, v in sorted(PROMPT_VERSIONS.items())
+        },
+        "seed": seed,
+        "random_length": random_length,
+        "transcript": [r.to_json() for r in result.rounds],
+        "verification": result.verification.to_json() if result.verification else None,
+    }
