@@ -94,7 +94,7 @@ def run_synth(args: argparse.Namespace) -> int:
             client,
             max_rounds=args.rounds,
             n_expert=args.expert,
-            n_random=args.random,  # type: ignore[arg-type]
+            n_random=args.random,
             random_length=args.random_length,
             seed=args.seed,
             isolation=args.isolation,
