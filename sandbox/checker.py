@@ -252,6 +252,13 @@ class Checker:
             one, one_first = frames[i : i + 1], firsts[i : i + 1]
             try:
                 expected: bool | str = bool(self._run(one[0], one_first[0]))
+            except BudgetError:
+                # Native code has no budgets: running the kernel here could never return.
+                self.jit_reason = (
+                    f"the interpreter exceeds its budgets on probe frame {i}; the kernel would run "
+                    "without them"
+                )
+                return self.jit_reason
             except CheckerRuntimeError as err:
                 expected = err.status
             try:

@@ -376,8 +376,24 @@ def call_checked(
     return _postcheck(name, meter, fn(*args, **kwargs))
 
 
+#: Functions whose Python-number arguments numba types as int64 / float64 (not numpy 2's weak
+#: scalars): ``np.maximum(uint8_array, 300)`` is int64 in the JIT path.
+_STRONG_SCALARS = frozenset(
+    "maximum minimum where hypot arctan2 logical_and logical_or logical_xor".split()
+)
+
+
+def _strong(value: Any) -> Any:
+    t = type(value)
+    return np.int64(value) if t is int else np.float64(value) if t is float else value
+
+
 def _wrap(name: str, fn: Callable[..., Any], meter: Meter) -> Callable[..., Any]:
+    strong = name in _STRONG_SCALARS
+
     def facade_function(*args: Any, **kwargs: Any) -> Any:
+        if strong and any(type(a) is np.ndarray for a in args):
+            args = tuple(_strong(a) for a in args)
         return call_checked(name, fn, meter, args, kwargs)
 
     facade_function.__name__ = facade_function.__qualname__ = name

@@ -109,6 +109,21 @@ _MAX_ROUND_DIGITS = 30
 _TOLIST_BYTES_PER_ITEM = 32  # a Python int/float object plus its list slot
 
 
+def _strong(value: Any) -> Any:
+    """A Python number next to an array, typed as the JIT path types it (int64 / float64).
+
+    numpy 2 treats Python scalars as "weak" (``uint8_array + 100`` stays uint8 and wraps); numba
+    types them as int64 / float64, so the result is int64 (355, not 99). Making them strong here
+    makes both paths compute the same thing.
+    """
+    t = type(value)
+    if t is int:
+        return np.int64(value)
+    if t is float:
+        return np.float64(value)
+    return value
+
+
 def classify(obj: Any) -> str | None:
     """Return the allow-list category of ``obj`` or None when no attribute of it is allowed.
 
@@ -325,6 +340,8 @@ def make_namespace(
         ta, tb = type(a), type(b)
         if ta is np.ndarray or tb is np.ndarray:
             a, b = broadcast_charge(a, b)
+            if not op.endswith("="):  # in place, the array keeps its dtype either way
+                a, b = _strong(a), _strong(b)
             return fn(a, b)
         if ta is int and tb is int:
             if op in ("**", "**=") and b > 0 and a not in (0, 1, -1) and a.bit_length() * b > 64:
@@ -356,6 +373,7 @@ def make_namespace(
     def compare(op: str, a: Any, b: Any) -> Any:
         if type(a) is np.ndarray or type(b) is np.ndarray:
             a, b = broadcast_charge(a, b)
+            a, b = _strong(a), _strong(b)
         return _COMPARE[op](a, b)
 
     def tick() -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import numba  # untyped: decorated functions are Any
+import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
+    "as_python_number",
     "bbox",
     "centroid",
     "changed_fraction",
@@ -137,3 +141,36 @@ def region_change(frame: Any, first: Any, y0: Any, x0: Any, y1: Any, x1: Any, to
 def region_mean(frame: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
     """Jitted :func:`sandbox.vision.region_mean`."""
     return _region_mean(frame, y0, x0, y1, x1)
+
+
+def as_python_number(value: Any) -> Any:
+    """Scalars as the interpreter sees them: integers as int64, floats as float64; else as is."""
+    return value
+
+
+@overload(as_python_number)
+def _as_python_number(value: Any) -> Any:
+    # The implementations carry the stub's annotation: numba compares the two signatures.
+    if isinstance(value, types.Boolean):
+
+        def same(value: Any) -> Any:
+            return value
+
+        return same
+    if isinstance(value, types.Integer):
+
+        def to_int64(value: Any) -> Any:
+            return np.int64(value)
+
+        return to_int64
+    if isinstance(value, types.Float):
+
+        def to_float64(value: Any) -> Any:
+            return np.float64(value)
+
+        return to_float64
+
+    def other(value: Any) -> Any:
+        return value
+
+    return other

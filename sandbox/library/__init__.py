@@ -185,7 +185,7 @@ _SOURCES: dict[str, str] = {
             for i in range(len(sizes)):
                 if sizes[i] >= 4:
                     big += 1
-            return big >= 3
+            return big >= 2
         """
     ),
     # -- thresholds on channel means -------------------------------------------------------------

@@ -1,0 +1,551 @@
+"""Unit tests for sandbox/jit.py: the JIT subset, kernel generation and caching, attach rules."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sandbox import CheckerFailed, CheckerRuntimeError, audit, compile_checker
+from sandbox.errors import AuditError
+from sandbox.frames import readonly_batch
+from sandbox.jit import JIT_NUMPY, Kernel, build_kernel, default_cache_dir, jit_refusal
+from sandbox.surface import NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
+from tests.sandbox.conftest import load_attacks, scene
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def src(code: str) -> str:
+    return textwrap.dedent(code).lstrip("\n")
+
+
+def run_kernel(kernel: Kernel, frames: np.ndarray, firsts: np.ndarray | None = None) -> list[bool]:
+    ro = readonly_batch(np.ascontiguousarray(frames))
+    ro_first = ro if firsts is None else readonly_batch(np.ascontiguousarray(firsts))
+    out = np.zeros(len(frames), np.bool_)
+    kernel.run(ro, ro_first, out)
+    return out.tolist()
+
+
+def build(source: str, cache_dir: Path) -> Kernel:
+    kernel = build_kernel(source, cache_dir=cache_dir)
+    assert isinstance(kernel, Kernel), kernel
+    return kernel
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One kernel cache for the module: each kernel compiles once."""
+    return tmp_path_factory.mktemp("jit-cache")
+
+
+# --- the subset -----------------------------------------------------------------------------
+
+REFUSED = [
+    ("list literal", "def check(frame):\n    xs = [1, 2]\n    return len(xs) > 1\n", "List"),
+    (
+        "list comprehension",
+        "def check(frame):\n    xs = [c for c in range(3)]\n    return len(xs) > 1\n",
+        "ListComp",
+    ),
+    ("dict", "def check(frame):\n    d = {1: 2}\n    return len(d) > 0\n", "Dict"),
+    ("set", "def check(frame):\n    s = {1, 2}\n    return len(s) > 0\n", "Set"),
+    (
+        "generator into sum()",
+        "def check(frame):\n    return sum(c for c in range(3)) > 1\n",
+        "sum()",
+    ),
+    (
+        "string constant",
+        "def check(frame):\n    mode = 'any'\n    return frame.mean() > 3\n",
+        "str constants",
+    ),
+    (
+        "string module constant",
+        "MODE = 'any'\n\ndef check(frame):\n    return frame.mean() > 3\n",
+        "module constants must be numbers",
+    ),
+    (
+        "try/except",
+        "def check(frame):\n    try:\n        x = frame[0, 0, 0]\n    except IndexError:\n"
+        "        x = 0\n    return x > 3\n",
+        "Try",
+    ),
+    ("is", "def check(frame):\n    return frame is None\n", "`is`"),
+    ("is not", "def check(frame):\n    return frame is not None\n", "`is`"),
+    (
+        "lambda",
+        "def check(frame):\n    f = lambda v: v + 1\n    return f(frame[0, 0, 0]) > 3\n",
+        "Lambda",
+    ),
+    (
+        "for over an array",
+        "def check(frame):\n    n = 0\n    for row in frame:\n        n += 1\n    return n > 3\n",
+        "for ... in range",
+    ),
+    (
+        "for/else",
+        "def check(frame):\n    for i in range(3):\n        pass\n    else:\n        return True\n"
+        "    return False\n",
+        "for/else",
+    ),
+    ("sorted()", "def check(frame):\n    return sorted((3, 1))[0] == 1\n", "sorted()"),
+    ("isinstance()", "def check(frame):\n    return isinstance(frame, tuple)\n", "isinstance()"),
+    ("list()", "def check(frame):\n    return len(list(range(3))) > 1\n", "list()"),
+    (
+        "zip() loop",
+        "def check(frame):\n    n = 0\n    for a, b in zip(range(3), range(3)):\n        n += a\n"
+        "    return n > 1\n",
+        "for ... in range",
+    ),
+    (
+        "numpy outside the subset",
+        "import numpy as np\n\ndef check(frame):\n    return np.sort(frame[0, :, 0])[0] > 3\n",
+        "np.sort",
+    ),
+    (
+        "np.array",
+        "import numpy as np\n\ndef check(frame):\n    return np.array((1, 2)).sum() > 1\n",
+        "np.array",
+    ),
+    ("tolist()", "def check(frame):\n    return len(frame.tolist()) > 3\n", "'tolist'"),
+    ("item()", "def check(frame):\n    return frame[0, 0, 0].item() > 3\n", "'item'"),
+    (
+        "dtype attribute",
+        "def check(frame):\n    return frame.dtype.itemsize == 1\n",
+        "'itemsize'",
+    ),
+    (
+        "default parameter",
+        "def helper(a, b=2):\n    return a > b\n\ndef check(frame):\n    return helper(frame[0, 0, 0], 3)\n",
+        "defaults",
+    ),
+    (
+        "keyword-only parameter",
+        "def helper(a, *, b):\n    return a > b\n\ndef check(frame):\n"
+        "    return helper(frame[0, 0, 0], b=3)\n",
+        "keyword-only",
+    ),
+    (
+        "call for its effect",
+        "def check(frame):\n    a = frame.copy()\n    a.sort()\n    return True\n",
+        "expression statements",
+    ),
+    (
+        "raise",
+        "def check(frame):\n    if frame[0, 0, 0] > 3:\n        raise ValueError('x')\n    return True\n",
+        "Raise",
+    ),
+    ("assert", "def check(frame):\n    assert frame[0, 0, 0] > 3\n    return True\n", "Assert"),
+    ("bytes", "def check(frame):\n    return len(b'ab') > 1\n", "bytes constants"),
+    (
+        "nested function",
+        "def check(frame):\n    def inner(v):\n        return v > 3\n    return inner(frame[0, 0, 0])\n",
+        "inner()",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "source", "construct"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_subset_refuses(what: str, source: str, construct: str, cache: Path) -> None:
+    assert audit(source).ok, f"{what}: the audit should accept this (the JIT subset refuses it)"
+    reason = jit_refusal(ast.parse(source))
+    assert reason is not None and construct in reason, reason
+    # build_kernel gives the same reason and writes nothing.
+    before = set(cache.glob("*.py"))
+    assert build_kernel(source, cache_dir=cache) == reason
+    assert set(cache.glob("*.py")) == before
+    checker = compile_checker(source, jit=True)
+    assert checker.kernel is None and checker.jit_reason == reason
+
+
+ACCEPTED = [
+    "def check(frame):\n    return frame.mean() > 3\n",
+    "import numpy as np\nimport math\nT = (1, 2.5, -3)\nK = 2 ** 4\n\n"
+    "def helper(a, b):\n    return math.hypot(a, b)\n\n"
+    "def check(frame, first):\n    '''Doc.'''\n    n = 0\n    y = 0\n"
+    "    while y < frame.shape[0]:\n        for x in range(0, frame.shape[1], 2):\n"
+    "            if frame[y, x, 0] > K and not first[y, x, 1] < T[0]:\n                n += 1\n"
+    "            elif x > 3:\n                continue\n            else:\n                break\n"
+    "        y += 1\n    return helper(n, 1) > T[1] and np.count_nonzero(frame) >= 0\n",
+    "def check(frame):\n    if (n := count_color(frame, (1, 2, 3), 4)) > 0:\n        return n > 1\n    return False\n",
+    "def check(frame) -> bool:\n    x: int = 3\n    return frame[0, 0, 0] > x\n",
+]
+
+
+@pytest.mark.parametrize("source", ACCEPTED)
+def test_subset_accepts_numeric_code(source: str) -> None:
+    assert audit(source).ok
+    assert jit_refusal(ast.parse(source)) is None
+
+
+def test_jit_numpy_is_within_the_checker_surface() -> None:
+    assert JIT_NUMPY <= NUMPY_FUNCTIONS | NUMPY_DTYPES | NUMPY_CONSTANTS
+    assert "empty" not in JIT_NUMPY  # uninitialised memory would leak across calls
+
+
+def test_numba_typing_errors_are_reasons_not_exceptions(cache: Path) -> None:
+    source = "import numpy as np\n\ndef check(frame):\n    return frame.mean(axis=2).max() > 3\n"
+    assert jit_refusal(ast.parse(source)) is None  # in the subset, but numba cannot type it
+    reason = build_kernel(source, cache_dir=cache)
+    assert isinstance(reason, str) and reason.startswith("numba cannot compile it")
+
+
+def test_audit_rejection_is_a_reason(cache: Path) -> None:
+    assert build_kernel("import os\ndef check(frame):\n    return True\n", cache_dir=cache) == (
+        "the audit rejects this source"
+    )
+
+
+# --- generated modules: from the validated tree, content-addressed, cached ----------------------
+
+SIMPLE = src(
+    """
+    import numpy as np
+
+    RED = (255, 0, 0)
+
+
+    def check(frame):
+        # a comment that must not reach the generated module
+        return count_color(frame, RED, 30) > 4
+    """
+)
+
+
+def test_generated_module_is_content_addressed(cache: Path) -> None:
+    a = build(SIMPLE, cache)
+    b = build(SIMPLE, cache)
+    assert a.path == b.path and a.path.parent == cache and a.path.exists()
+    text = a.path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    assert a.path.name == f"vlmcar_jit_{digest}.py"
+    # Built from the validated tree, never the raw text: comments and layout do not survive, so
+    # two sources that differ only in them share one module.
+    assert "a comment" not in text
+    relaid = SIMPLE.replace("# a comment that must not reach the generated module", "").replace(
+        "RED = (255, 0, 0)", "RED = (255,  0, 0)  # red"
+    )
+    assert build(relaid, cache).path == a.path
+    other = build(SIMPLE.replace("> 4", "> 5"), cache)
+    assert other.path != a.path
+    assert len(list(cache.glob("vlmcar_jit_*.py"))) >= 2
+
+
+def test_every_function_is_jitted_with_boundscheck(cache: Path) -> None:
+    source = src(
+        """
+        def helper(frame):
+            return frame[0, 0, 0] > 3
+
+
+        def check(frame):
+            return helper(frame)
+        """
+    )
+    text = build(source, cache).path.read_text(encoding="utf-8")
+    assert "_JIT = _vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)" in text
+    assert "@_JIT\ndef helper(frame):" in text
+    assert text.count("boundscheck=True") >= 3  # helpers, the entry and the batch loop
+    assert "objmode" not in text and "boundscheck=False" not in text
+
+
+def test_cache_dir_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLMCAR_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "jit"
+    kernel = build_kernel(SIMPLE)
+    assert isinstance(kernel, Kernel)
+    assert kernel.path.parent == tmp_path / "jit"
+
+
+_BUILD_SCRIPT = """
+import json, sys
+from pathlib import Path
+from sandbox.jit import build_kernel
+k = build_kernel(sys.stdin.read(), cache_dir=Path(sys.argv[1]))
+print(json.dumps({"cached": k.cached, "seconds": k.seconds, "path": str(k.path)}))
+"""
+
+
+def _build_in_fresh_process(source: str, cache_dir: Path) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _BUILD_SCRIPT, str(cache_dir)],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.slow
+def test_second_build_in_a_fresh_process_hits_the_cache(tmp_path: Path) -> None:
+    source = src(
+        """
+        import math
+
+
+        def check(frame, first):
+            mask = color_mask(frame, (0, 255, 0), 20)
+            y, x = centroid(mask)
+            return changed_fraction(frame, first, 5) > 0.1 and math.hypot(y, x) > 3.0
+        """
+    )
+    first = _build_in_fresh_process(source, tmp_path)
+    second = _build_in_fresh_process(source, tmp_path)
+    assert first["path"] == second["path"]
+    assert first["cached"] is False
+    assert second["cached"] is True
+    assert isinstance(first["seconds"], float) and isinstance(second["seconds"], float)
+    assert second["seconds"] < first["seconds"]
+    assert list((tmp_path / "__pycache__").glob("vlmcar_jit_*.nbi"))
+
+
+# --- results --------------------------------------------------------------------------------
+
+HAND_BUILT = np.stack(
+    [
+        scene(),
+        scene(background=(255, 255, 255)),
+        scene(rects=[(2, 2, 8, 8, (255, 0, 0)), (20, 20, 26, 26, (0, 255, 0))]),
+        scene(rects=[(2, 2, 8, 8, (255, 0, 0)), (6, 6, 12, 12, (0, 255, 0))]),
+        scene(background=(100, 100, 100), rects=[(10, 0, 12, 32, (255, 255, 0))]),
+        scene(rects=[(0, 0, 32, 16, (200, 40, 40)), (16, 16, 32, 32, (0, 0, 255))]),
+        np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8),
+    ]
+)
+
+SAME_AS_INTERPRETER = [
+    "def check(frame):\n    return count_color(frame, (255, 0, 0), 20) > 10\n",
+    src(
+        """
+        import math
+
+
+        def check(frame):
+            a = color_mask(frame, (255, 0, 0), 10)
+            g = color_mask(frame, (0, 255, 0), 10)
+            if pixel_count(a) == 0 or pixel_count(g) == 0:
+                return False
+            ay, ax = centroid(a)
+            gy, gx = centroid(g)
+            return math.hypot(ay - gy, ax - gx) < 10
+        """
+    ),
+    src(
+        """
+        def check(frame):
+            n = 0
+            for y in range(0, frame.shape[0], 2):
+                for x in range(0, frame.shape[1], 2):
+                    if frame[y, x, 0] + frame[y, x, 1] > 300:
+                        n += 1
+            return n > 3
+        """
+    ),
+    src(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            r = frame[..., 0].astype(np.int32)
+            return np.abs(r - frame[..., 2].astype(np.int32)).max() > 150 and r.mean() > 20
+        """
+    ),
+    "def check(frame, first):\n    return changed_fraction(frame, first, 0) > 0.2\n",
+]
+
+
+@pytest.mark.parametrize("source", SAME_AS_INTERPRETER)
+def test_kernel_matches_interpreter_on_hand_built_frames(source: str, cache: Path) -> None:
+    kernel = build(source, cache)
+    interpreter = compile_checker(source)
+    firsts = np.ascontiguousarray(HAND_BUILT[::-1])
+    expected = interpreter.batch(HAND_BUILT, firsts).tolist()
+    assert run_kernel(kernel, HAND_BUILT, firsts) == expected
+    assert len(set(expected)) == 2, "the frames should tell True from False"
+    checker = compile_checker(source, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    assert checker.batch(HAND_BUILT, firsts).tolist() == expected
+
+
+def test_one_native_call_per_batch() -> None:
+    checker = compile_checker(SAME_AS_INTERPRETER[0], jit=True)
+    assert checker.kernel is not None
+    calls: list[int] = []
+    run = checker.kernel.run
+
+    def counted(frames: np.ndarray, firsts: np.ndarray, out: np.ndarray) -> None:
+        calls.append(len(frames))
+        run(frames, firsts, out)
+
+    checker.kernel = dataclasses.replace(checker.kernel, run=counted)
+    frames = np.repeat(HAND_BUILT, 20, axis=0)
+    out = checker.batch(frames)
+    assert calls == [len(frames)]
+    assert out.dtype == np.bool_ and out.shape == (len(frames),)
+    assert out.tolist() == compile_checker(SAME_AS_INTERPRETER[0]).batch(frames).tolist()
+    assert checker.batch(frames[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("body", "returned"),
+    [("frame.mean()", "float64"), ("count_color(frame, (0, 0, 0), 0)", "int64")],
+)
+def test_non_bool_entry_is_refused(body: str, returned: str, cache: Path) -> None:
+    source = f"def check(frame):\n    return {body}\n"
+    reason = build_kernel(source, cache_dir=cache)
+    assert reason == f"the entry returns {returned}, not bool"
+    checker = compile_checker(source, jit=True)
+    assert checker.kernel is None and "not bool" in checker.jit_reason
+
+
+# --- bounds checking ------------------------------------------------------------------------
+
+OUT_OF_RANGE = [
+    # the column index is a pixel value: in range on dark frames, far out of range on bright ones
+    "def check(frame):\n    i = frame[0, 0, 0]\n    return frame[0, i, 0] > 3\n",
+    # a write into an array the checker made
+    src(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            a = np.zeros(8)
+            a[frame[0, 0, 0]] = 1.0
+            return a.sum() > 0
+        """
+    ),
+    # a negative index that wraps once and still points before the buffer
+    src(
+        """
+        def check(frame):
+            flat = frame.reshape(-1)
+            k = frame[0, 0, 0]
+            return flat[-flat.size * k - 1] > 0
+        """
+    ),
+]
+
+
+@pytest.mark.parametrize("source", OUT_OF_RANGE)
+def test_out_of_range_index_raises_instead_of_reading_memory(source: str, cache: Path) -> None:
+    dark = scene(background=(0, 0, 0))
+    bright = scene(background=(200, 200, 200))
+    kernel = build(source, cache)
+    with pytest.raises(IndexError):
+        run_kernel(kernel, bright[None])
+    checker = compile_checker(source, jit=True)
+    assert checker.kernel is not None, checker.jit_reason  # both paths fail on the same probes
+    dark_answer = compile_checker(source).batch(dark[None]).tolist()
+    assert checker.batch(dark[None]).tolist() == dark_answer
+    with pytest.raises(CheckerFailed, match=r"IndexError \(JIT path\)"):
+        checker.batch(np.stack([dark, bright]))
+
+
+def test_public_numba_attacks_never_give_a_normal_result() -> None:
+    wanted = {"numba-oob-write-loop", "numba-negative-index-wrap", "evasion-interpreter-vs-jit"}
+    attacks = {a["id"]: a for a in load_attacks() if a["id"] in wanted}
+    assert set(attacks) == wanted
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    for attack_id, attack in sorted(attacks.items()):
+        try:
+            checker = compile_checker(attack["code"], jit=True)
+        except AuditError:
+            continue  # refused before it could run at all
+        with pytest.raises(CheckerRuntimeError):
+            checker.batch(noise)
+        with pytest.raises(CheckerRuntimeError):
+            checker.batch(noise, np.ascontiguousarray(noise[::-1]))
+        assert checker.kernel is None or attack_id != "evasion-interpreter-vs-jit"
+
+
+def test_interpreter_vs_jit_overflow_is_not_attached(cache: Path) -> None:
+    """The kernel wraps 2**62 + 2**62; the interpreter refuses it. The kernel must not be used."""
+    (attack,) = [a for a in load_attacks() if a["id"] == "evasion-interpreter-vs-jit"]
+    kernel = build(attack["code"], cache)
+    bright = scene(background=(255, 255, 255))
+    assert run_kernel(kernel, bright[None]) == [False]  # a plain answer: the wrapped sum is < 0
+    checker = compile_checker(attack["code"], jit=True)
+    assert checker.kernel is None and checker.jit_reason
+
+
+# --- checker code never sees numba ------------------------------------------------------------
+
+NUMBA_NAMES = [
+    "import numba\n\ndef check(frame):\n    return True\n",
+    "from numba import objmode\n\ndef check(frame):\n    return True\n",
+    "from numba import njit\n\ndef check(frame):\n    return True\n",
+    "def check(frame):\n    return numba.objmode is None\n",
+    "def check(frame):\n    with objmode(x='int64'):\n        x = 1\n    return True\n",
+    "def check(frame):\n    return objmode is None\n",
+    "import numpy as np\n\ndef check(frame):\n    return np.numba is None\n",
+    "import numpy as numba\n\ndef check(frame):\n    return numba.njit is None\n",
+    "import numpy as numba\n\ndef check(frame):\n    return numba.objmode is None\n",
+]
+
+
+@pytest.mark.parametrize("source", NUMBA_NAMES)
+def test_sources_naming_numba_are_rejected_by_the_audit(source: str, cache: Path) -> None:
+    assert not audit(source).ok
+    with pytest.raises(AuditError):
+        compile_checker(source, jit=True)
+    assert build_kernel(source, cache_dir=cache) == "the audit rejects this source"
+
+
+def test_numpy_aliased_as_numba_is_only_numpy() -> None:
+    """A checker may alias numpy as ``numba``: it still gets the numpy facade, never numba."""
+    source = "import numpy as numba\n\ndef check(frame):\n    return numba.sum(frame) > 0\n"
+    assert audit(source).ok
+    frames = np.stack([scene(), scene(background=(1, 2, 3))])
+    checker = compile_checker(source, jit=True)
+    assert checker.batch(frames).tolist() == [False, True]
+    assert compile_checker(source).batch(frames).tolist() == [False, True]
+
+
+# --- native code has no budgets ---------------------------------------------------------------
+
+_ATTACH_SCRIPT = """
+from sandbox import Budgets, compile_checker
+source = "def check(frame):\\n    n = 1\\n    while n > 0:\\n        n = n * 1\\n    return n > 3\\n"
+checker = compile_checker(source, budgets=Budgets(max_iterations=1000), jit=True)
+print(checker.kernel is None, checker.jit_reason)
+"""
+
+
+@pytest.mark.slow
+def test_attach_does_not_run_a_kernel_past_the_interpreters_budget(tmp_path: Path) -> None:
+    env = {**os.environ, "VLMCAR_CACHE_DIR": str(tmp_path)}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _ATTACH_SCRIPT],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=15,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("compile_checker(jit=True) hung running the kernel of an endless loop")
+    assert proc.stdout.startswith("True")
