@@ -21,6 +21,7 @@ Nothing a model wrote ever runs outside sandbox workers.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -104,6 +105,31 @@ def _stats(report: SubtaskReport, ctx: GateContext) -> VerificationStats:
     )
 
 
+_CACHE: dict[str, Admission] = {}
+_CACHE_SIZE = 256
+
+
+def _cache_key(
+    name: str, source: str, ctx: GateContext, previous: Sequence[tuple[str, str]]
+) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        name,
+        source,
+        ctx.env_id,
+        repr(ctx.thresholds),
+        str(ctx.isolation),
+        str(ctx.fuzz_examples),
+        str(ctx.max_us_per_frame),
+        repr(list(previous[-1:])),
+    ):
+        digest.update(part.encode("utf-8") + b"\0")
+    for t in [*ctx.expert, *ctx.random]:
+        digest.update(t.frames.tobytes())
+        digest.update(t.labels.tobytes())
+    return digest.hexdigest()
+
+
 def admit(
     name: str,
     source: str,
@@ -113,16 +139,32 @@ def admit(
 ) -> Admission:
     """Run one candidate through the gate.
 
+    Every stage is deterministic, so an identical candidate in an identical context is judged once
+    per process (the verdict is cached).
+
     Args:
         name: the sub-task's name (ground truth is looked up by it).
         source: the candidate checker.
         ctx: rollouts, thresholds and sandbox settings.
-        previous: already accepted ``(name, source)`` pairs of the earlier sub-tasks, so that
-            order can be checked against the immediate predecessor.
+        previous: already accepted ``(name, source)`` pairs of the earlier sub-tasks.
 
     Returns:
         The :class:`Admission`.
     """
+    key = _cache_key(name, source, ctx, previous)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _admit(name, source, ctx, previous)
+    return _CACHE[key]
+
+
+def _admit(
+    name: str,
+    source: str,
+    ctx: GateContext,
+    previous: Sequence[tuple[str, str]],
+) -> Admission:
     report = audit(source, path=f"{name}.py")
     if not report.ok:
         items = tuple(AuditItem.from_finding(f) for f in report.findings)

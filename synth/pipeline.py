@@ -189,7 +189,9 @@ def synthesize(
     problem = ""
     for attempt in range(1, max_rounds + 1):
         messages = render_decompose(task, start, goal, env_notes=notes)
-        reply = client.complete(messages, purpose="decompose").text
+        completion = client.complete(messages, purpose="decompose")
+        reply = completion.text
+        result.model = completion.model or result.model  # a replay reports the recorded model
         try:
             subtasks = parse_subtasks(reply)
         except ReplyError as err:
