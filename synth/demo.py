@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         key=lambda p: p.name,
     )
     reports = [audit(p.read_text(encoding="utf-8"), path=f"examples/{p.name}") for p in examples]
-    format_text(reports, _Stdout(), verbose=False)
+    format_text(reports, sys.stdout, verbose=False)
 
     _header(f"2. Synthesis on {ENV_ID} (replayed recording of a scripted stand-in VLM; offline)")
     data = resources.files("synth") / "data"
@@ -220,9 +221,3 @@ def _plot(curves: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-class _Stdout:
-    def write(self, text: str) -> int:
-        print(text, end="")
-        return len(text)
