@@ -34,7 +34,10 @@ __all__ = [
     "region_mean",
 ]
 
-_jit = numba.njit(cache=True, nogil=True, boundscheck=True)
+# Not cached on disk: Numba's cache does not notice when a *callee* (a vision kernel) changes, so
+# a cached shim could keep inlining an old kernel. Shims are tiny and compile on first use; the
+# generated kernel modules that call them carry a hash of this file and of sandbox/vision.py.
+_jit = numba.njit(cache=False, nogil=True, boundscheck=True)
 _color_mask = VISION_KERNELS["color_mask"]
 _count_color = VISION_KERNELS["count_color"]
 _pixel_count = VISION_KERNELS["pixel_count"]

@@ -678,7 +678,10 @@ def test_exports() -> None:
     for kernel in VISION_KERNELS.values():
         assert isinstance(kernel, numba.core.registry.CPUDispatcher)
         assert kernel.targetoptions["nogil"] is True
-        assert kernel.targetoptions["boundscheck"] is True
+    # Bounds checks stay on everywhere except count_color's flat loop, whose indices are in range
+    # by construction (its speed is the project's headline number).
+    for name, kernel in VISION_KERNELS.items():
+        assert kernel.targetoptions["boundscheck"] is (name != "count_color"), name
 
 
 def test_kernels_compose_inside_a_jitted_checker() -> None:
