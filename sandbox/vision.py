@@ -148,7 +148,7 @@ def _count_color_kernel(frame: Any, r: Any, g: Any, b: Any, tol: Any) -> Any:
     n = 0
     for p in range(flat.size // 3):
         i = 3 * p
-        n += (
+        n += (  # type: ignore[assignment]
             (abs(np.int32(flat[i]) - r32) <= t32)
             & (abs(np.int32(flat[i + 1]) - g32) <= t32)
             & (abs(np.int32(flat[i + 2]) - b32) <= t32)
