@@ -145,7 +145,7 @@ def render_frame(env: gym.Env[Any, Any], *, tile_size: int = 8) -> np.ndarray:
     Returns:
         A new H x W x 3 uint8 array.
     """
-    u = env.unwrapped
+    u: Any = env.unwrapped
     if _is_panda(env):
         frame = u.render()
     else:
@@ -209,7 +209,7 @@ class RewardFrames(gym.Wrapper[np.ndarray, Any, Any, Any]):
         self.observation_kind: Observation = observation
         self.label_names = _labels.subtasks_for(env)
         self._pending_seed = seed
-        u = env.unwrapped
+        u: Any = env.unwrapped
         self._panda = _is_panda(env)
         if self._panda:
             sim = u.sim
@@ -219,12 +219,14 @@ class RewardFrames(gym.Wrapper[np.ndarray, Any, Any, Any]):
             self.frame_shape: tuple[int, int, int] = (int(u.render_height), int(u.render_width), 3)
         else:
             self.frame_shape = (u.height * tile_size, u.width * tile_size, 3)
+        space: spaces.Box
         if observation == "image":
-            self.observation_space = spaces.Box(0, 255, self.frame_shape, np.uint8)
+            space = spaces.Box(0, 255, self.frame_shape, np.uint8)
         elif self._panda:
-            self.observation_space = spaces.Box(-np.inf, np.inf, (24,), np.float32)
+            space = spaces.Box(-np.inf, np.inf, (24,), np.float32)
         else:
-            self.observation_space = spaces.Box(0, 255, (u.height * u.width * 3 + 2,), np.uint8)
+            space = spaces.Box(0, 255, (u.height * u.width * 3 + 2,), np.uint8)
+        self.observation_space = space
         if seed is not None:
             self.action_space.seed(seed)
 

@@ -218,7 +218,7 @@ class MiniGridPlanner:
 
     def _in_grid(self, pos: Pos) -> bool:
         u = self._u
-        return 0 <= pos[0] < u.width and 0 <= pos[1] < u.height
+        return bool(0 <= pos[0] < u.width and 0 <= pos[1] < u.height)
 
     # ---------------------------------------------------------------- policy
 

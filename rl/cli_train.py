@@ -1,0 +1,239 @@
+"""``vlmcar train``: train PPO with the sparse env reward or a code reward, one run per seed.
+
+``vlmcar train --env ID --reward sparse|reference|PROGRAM_DIR --timesteps N --seeds S [S ...]
+[--n-envs N] [--observation symbolic|image] [--out DIR] [--isolation LEVEL] ...``
+
+Runs :func:`rl.train.train` once per seed (sequentially), prints a per-seed summary table (final
+success rate, env steps to reach 0.9 success, steps/s, wall time, checker failures) and writes
+``DIR/train.json`` (every seed's :class:`rl.train.TrainResult` plus a summary) with each seed's logs
+in ``DIR/seed<S>/`` (SB3's ``progress.csv``, ``eval.csv``, Monitor files, ``result.json``).
+
+Exit codes: 0 every seed trained; 2 usage errors (unknown env id, a program directory that is
+missing, malformed, tampered with or rejected by the audit, an unavailable isolation level, bad
+numbers), with a message on stderr naming the problem; 3 a checker-failure policy
+(``--failure-policy raise`` or ``stop_after:N``) stopped training (the remaining seeds are
+skipped; the JSON says which checker failed and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["configure", "format_table", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` arguments to ``parser``."""
+    from rl.envs import ENV_IDS
+
+    parser.add_argument("--env", required=True, metavar="ID", help=f"one of: {', '.join(ENV_IDS)}")
+    parser.add_argument(
+        "--reward",
+        default="sparse",
+        metavar="sparse|reference|PROGRAM_DIR",
+        help="the env's own sparse reward, the env's reference program, or a reward-program "
+        "directory (program.json + one .py per sub-task); default: sparse",
+    )
+    parser.add_argument(
+        "--timesteps", type=int, default=200_000, help="env steps per seed (default 200000)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds (default: 0)"
+    )
+    parser.add_argument("--n-envs", type=int, default=8, help="parallel envs (default 8)")
+    parser.add_argument(
+        "--observation",
+        choices=("symbolic", "image"),
+        default="symbolic",
+        help="policy input: full-grid symbolic encoding + MLP (default, fastest) or the RGB "
+        "reward frame + CNN",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output directory (default: runs/train-<env>-<reward>-<time>)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("strict", "process", "inprocess"),
+        help="sandbox isolation for the checkers (default: the strongest this machine supports)",
+    )
+    parser.add_argument(
+        "--failure-policy",
+        default="continue",
+        metavar="continue|raise|stop_after:N",
+        help="what a checker failure does: count it and carry on (default), stop on the first, "
+        "or stop after N",
+    )
+    parser.add_argument(
+        "--eval-every", type=int, default=10_000, help="env steps between evaluations"
+    )
+    parser.add_argument(
+        "--eval-episodes", type=int, default=20, help="episodes per evaluation (default 20)"
+    )
+    parser.add_argument(
+        "--checker-timeout",
+        type=float,
+        default=5.0,
+        help="seconds one checker may take over one batch (default 5)",
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="torch threads during training (default 1)"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)"
+    )
+
+
+def _fmt_steps(value: int | None, budget: int) -> str:
+    return f"{value:,}" if value is not None else f"not reached within {budget:,}"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text per-seed table of :class:`rl.train.TrainResult` dicts."""
+    head = (
+        "seed",
+        "final success",
+        "steps to 0.9",
+        "steps/s",
+        "wall s",
+        "evaluate ms/step",
+        "checker failures",
+        "stopped",
+    )
+    body = []
+    for r in rows:
+        box = r.get("sandbox") or {}
+        body.append(
+            (
+                str(r["config"]["seed"]),
+                f"{r['final_success']:.2f}",
+                _fmt_steps(r["steps_to_90"], r["timesteps"]),
+                f"{r['steps_per_second']:,.0f}",
+                f"{r['wall_seconds']:.1f}",
+                f"{box['evaluate_ms']:.3f}" if box else "-",
+                str(box.get("total_failures", 0)) if box else "-",
+                "yes" if r["stopped"] else "no",
+            )
+        )
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+def _error(message: str) -> int:
+    print(f"vlmcar train: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train one run per seed, print the table, write the JSON; return the exit code."""
+    from rl.envs import ENV_IDS
+    from rl.program import ProgramError
+    from rl.rewards import parse_failure_policy
+    from rl.train import TrainConfig, resolve_reward, train
+    from sandbox.errors import IsolationUnavailable, SandboxError
+
+    if args.env not in ENV_IDS:
+        return _error(f"unknown env id {args.env!r}; built-in: {', '.join(ENV_IDS)}")
+    for name in ("timesteps", "n_envs", "eval_every", "eval_episodes", "torch_threads"):
+        if getattr(args, name) < 1:
+            return _error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if any(s < 0 for s in args.seeds):
+        return _error(f"--seeds must be >= 0, got {args.seeds}")
+    if not (math.isfinite(args.checker_timeout) and args.checker_timeout > 0):
+        return _error(f"--checker-timeout must be a positive number, got {args.checker_timeout}")
+    try:
+        parse_failure_policy(args.failure_policy)
+    except ValueError as err:
+        return _error(str(err))
+    reward = str(args.reward)
+    if reward not in ("sparse", "reference") and not Path(reward).is_dir():
+        return _error(
+            f"--reward {reward!r}: no such program directory (use 'sparse', 'reference' or a "
+            "directory holding program.json and the checker files)"
+        )
+    try:
+        resolve_reward(reward, args.env)  # fail fast (exit 2) before any training starts
+    except ProgramError as err:
+        return _error(f"cannot load the reward program: {err}")
+
+    label = "sparse" if reward == "sparse" else "reference" if reward == "reference" else "program"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"train-{args.env}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return _error(f"--out {str(out)!r}: {err}")
+
+    rows: list[dict[str, Any]] = []
+    code = 0
+    for seed in args.seeds:
+        config = TrainConfig(
+            env_id=args.env,
+            reward=reward,
+            timesteps=args.timesteps,
+            seed=seed,
+            n_envs=args.n_envs,
+            observation=args.observation,
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+            failure_policy=args.failure_policy,
+            isolation=args.isolation,
+            checker_timeout=args.checker_timeout,
+            torch_threads=args.torch_threads,
+            log_dir=out / f"seed{seed}",
+        )
+        try:
+            result = train(config, progress=not args.no_progress)
+        except (ProgramError, IsolationUnavailable, ValueError) as err:
+            return _error(str(err))
+        except SandboxError as err:
+            return _error(f"the sandbox failed: {err}")
+        rows.append(result.to_dict())
+        if result.stopped is not None:
+            print(f"vlmcar train: seed {seed} stopped: {result.stopped}", file=sys.stderr)
+            code = 3
+            break
+
+    finals = [r["final_success"] for r in rows]
+    reached = [r["steps_to_90"] for r in rows]
+    summary = {
+        "env_id": args.env,
+        "reward": reward,
+        "timesteps": args.timesteps,
+        "seeds": [r["config"]["seed"] for r in rows],
+        "final_success_mean": sum(finals) / len(finals) if finals else None,
+        "steps_to_90": reached,
+        "stopped_by_failure_policy": code == 3,
+    }
+    path = out / "train.json"
+    path.write_text(json.dumps({"summary": summary, "runs": rows}, indent=2) + "\n", "utf-8")
+    print(f"{args.env}, reward {reward}, {args.timesteps:,} steps per seed")
+    print(format_table(rows))
+    print(f"wrote {path}")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``vlmcar train`` without the ``vlmcar`` dispatcher (``python -m rl.cli_train``)."""
+    parser = argparse.ArgumentParser(
+        prog="vlmcar train", description=(__doc__ or "").split("\n")[0]
+    )
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

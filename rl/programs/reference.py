@@ -1,0 +1,374 @@
+"""Sources of the hand-written reference checkers, and the script that writes the programs.
+
+Provides:
+    reference_programs: env id -> :class:`rl.program.RewardProgram` built from the sources here.
+    program_dir_name: the directory name :func:`rl.program.reference_program` looks up.
+    write_all: (re)write every program directory under ``rl/programs/`` (or another root).
+
+Run ``python -m rl.programs.reference`` after editing a source: the files and their sha256 in
+``program.json`` are rewritten together, so the hashes always match.
+
+What the checkers rely on (see :mod:`rl.labels` for the label definitions they implement):
+
+MiniGrid frames (highlight off, any tile size of at least 8 pixels; a cell is
+``frame height / grid height`` pixels)
+    * ``door_open``: a locked door's inner panel is drawn in exactly 0.45 x its colour
+      (yellow -> (114, 114, 0), purple -> (50, 17, 87) ...); no anti-aliased edge produces these
+      values, and the panel never comes back once the door is unlocked. The door is unlocked when
+      no colour has a panel of at least a quarter of a cell.
+    * ``key_picked``: true once the door is unlocked; before that, the key has the locked door's
+      colour, and is looked for cell by cell: each cell is split into 4 x 4 blocks and the
+      blocks' mean *coverage* of that colour is measured (a pixel drawn as ``k/9`` of the colour
+      over black counts ``k/9``, so anti-aliased edges count by area and the numbers barely move
+      with the tile size). Only a key is drawn entirely in the middle two block columns, heavier on
+      the right (ring and shaft) than on the left (teeth); doors, boxes, balls, walls and the
+      agent's triangle always reach the outer columns.
+    * ``goal_reached``: the agent's pure red triangle lies inside the green goal's bounding box.
+    * ``box_picked`` / ``ball_picked``: the object never moves until it is picked up (which ends
+      the episode), so the checker finds its cell in the episode's first frame (the only
+      non-empty cell of the room it is placed in) and fires once that cell has changed.
+
+PandaPush frames (the fixed oblique view of :data:`rl.envs.PANDA_CAMERA`): the cube is the only
+green thing, the target (recoloured) the only red thing. Pixel centroids are mapped to metres on
+the table plane with the camera's homography (:data:`TABLE_FROM_IMAGE`), so the thresholds are
+the labels' own: ``cube_moved`` when the cube's centroid is more than 2 cm from the first frame's
+(and says no while the arm hides most of the cube), ``cube_at_target`` when it is within 5 cm of
+the target's centroid in the first frame (the target never moves; later the cube covers it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rl.program import RewardProgram, SubTask, save_program
+
+__all__ = ["program_dir_name", "reference_programs", "write_all"]
+
+ORIGIN = "hand-written reference"
+
+# ------------------------------------------------------------------------------------------
+# MiniGrid snippets
+# ------------------------------------------------------------------------------------------
+
+# Checker files live inside the ``rl`` package: keep the project's linters off them (the audit is
+# their linter; the vision helpers they call are names the sandbox provides).
+_LINT_OFF = "# ruff: noqa\n# mypy: ignore-errors\n"
+
+_HEADER = _LINT_OFF + '''"""{title}
+
+{origin} checker for {env_id} (rl/programs/reference.py). Frames: MiniGrid full-grid renders
+with highlight off; any tile size of at least 8 pixels (a cell is frame height / GRID_H pixels).
+"""
+
+import numpy as np
+
+GRID_H = {gh}
+GRID_W = {gw}
+'''
+
+_LOCK = '''
+# MiniGrid's colours, and a locked door's inner panel in each colour (0.45 x the colour): no
+# anti-aliased edge has these exact values, and the panel is gone for good once unlocked.
+COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0), (100, 100, 100))
+LOCKED_PANEL = ((114, 0, 0), (0, 114, 0), (0, 0, 114), (50, 17, 87), (114, 114, 0), (45, 45, 45))
+
+
+def locked_door(frame):
+    # index in COLOURS of the locked door's colour, -1 when no locked door is drawn
+    t = frame.shape[0] // GRID_H
+    for i in range(len(LOCKED_PANEL)):
+        if count_color(frame, LOCKED_PANEL[i], 0) * 4 >= t * t:
+            return i
+    return -1
+'''
+
+_KEY = '''
+
+def coverage(frame, colour):
+    # per pixel, how much of it is `colour` drawn over black (tiles are anti-aliased on black)
+    r, g, b = colour
+    f = frame.astype(np.float32)
+    s = np.maximum(np.maximum(f[:, :, 0], f[:, :, 1]), f[:, :, 2]) / max(r, g, b)
+    err = np.maximum(
+        np.maximum(np.abs(f[:, :, 0] - s * r), np.abs(f[:, :, 1] - s * g)),
+        np.abs(f[:, :, 2] - s * b),
+    )
+    return np.where(err <= 2.5, np.minimum(s, 1.0), 0.0)
+
+
+def cell_blocks(cov, t):
+    # (GRID_H, GRID_W, 4, 4): mean coverage of a 4 x 4 split of every cell, leaving out the grid
+    # line MiniGrid draws on each cell's first row and column; the outer block columns never
+    # reach into x 0.25-0.75 of the cell, whatever the tile size
+    cuts = (1, t // 4, t // 2, (3 * t + 3) // 4, t)
+    cells = cov[: GRID_H * t, : GRID_W * t].reshape(GRID_H, t, GRID_W, t)
+    rows = []
+    for i in range(4):
+        y0 = cuts[i]
+        y1 = cuts[i + 1]
+        row = []
+        for j in range(4):
+            x0 = cuts[j]
+            x1 = cuts[j + 1]
+            row.append(cells[:, y0:y1, :, x0:x1].sum(axis=(1, 3)) / ((y1 - y0) * (x1 - x0)))
+        rows.append(np.stack(row, axis=-1))
+    return np.stack(rows, axis=-2)
+
+
+def key_visible(frame, colour):
+    # a key is the only object drawn entirely within the two middle block columns of its cell,
+    # heavier on the right (ring and shaft) than on the left (teeth)
+    t = frame.shape[0] // GRID_H
+    b = cell_blocks(coverage(frame, colour), t)
+    side = b[:, :, :, 0].sum(axis=2) + b[:, :, :, 3].sum(axis=2)
+    left = b[:, :, :, 1].sum(axis=2)
+    right = b[:, :, :, 2].sum(axis=2)
+    return bool(((side < 0.05) & (left > 0.4) & (right > left + 0.4)).any())
+
+
+def check(frame):
+    door = locked_door(frame)
+    if door < 0:
+        return True  # the door is unlocked: the key has been used
+    return not key_visible(frame, COLOURS[door])
+'''
+
+_DOOR = '''
+
+def check(frame):
+    return locked_door(frame) < 0
+'''
+
+_GOAL = '''
+GOAL = (0, 255, 0)
+AGENT = (255, 0, 0)
+
+
+def check(frame):
+    # the agent's red triangle is drawn on top of the green goal tile
+    goal = color_mask(frame, GOAL, 0)
+    agent = color_mask(frame, AGENT, 0)
+    if pixel_count(goal) == 0 or pixel_count(agent) == 0:
+        return False
+    y0, x0, y1, x1 = bbox(goal)
+    cy, cx = centroid(agent)
+    return y0 <= cy <= y1 and x0 <= cx <= x1
+'''
+
+_PICKED = '''
+ROOM = {room}  # x0, y0, x1, y1 (cells, inclusive): the room the {obj} is placed in
+
+
+def object_cell(first, t):
+    # the {obj}'s cell in the episode's first frame: the brightest cell interior of ROOM (the
+    # rest of that room is empty floor when the episode starts)
+    best = -1.0
+    where = (ROOM[1], ROOM[0])
+    for cy in range(ROOM[1], ROOM[3] + 1):
+        for cx in range(ROOM[0], ROOM[2] + 1):
+            r, g, b = region_mean(first, cy * t + 1, cx * t + 1, (cy + 1) * t, (cx + 1) * t)
+            if r + g + b > best:
+                best = r + g + b
+                where = (cy, cx)
+    return where
+
+
+def check(frame, first):
+    # the {obj} never moves until it is picked up (which ends the episode): has its cell changed?
+    t = frame.shape[0] // GRID_H
+    cy, cx = object_cell(first, t)
+    changed = region_change(frame, first, cy * t + 1, cx * t + 1, (cy + 1) * t, (cx + 1) * t, 30)
+    return changed > 0.05
+'''
+
+_DESCRIPTIONS = {
+    "key_picked": (
+        "The agent carries the key or the door is already unlocked: no key-shaped object of the "
+        "locked door's colour is drawn, or no locked door is drawn."
+    ),
+    "door_open": "The locked door has been unlocked: no locked door's inner panel is drawn.",
+    "goal_reached": "The agent stands on the green goal square.",
+    "box_picked": "The agent picked up the box: the box's starting cell has changed.",
+    "ball_picked": "The agent picked up the ball: the ball's starting cell has changed.",
+    "cube_moved": "The green cube has moved more than 2 cm from where it started.",
+    "cube_at_target": "The green cube sits on the red target (centres within 5 cm).",
+}
+
+_TASKS = {
+    "doorkey": "pick up the key, unlock the door with it, then walk to the green goal",
+    "unlock": "pick up the key and open the locked door with it",
+    "unlockpickup": "pick up the key, unlock the door, then pick up the box behind it",
+    "keycorridor": "fetch the key from the side room, unlock the door, then pick up the ball",
+    "pandapush": "push the green cube onto the red target",
+}
+
+
+def _minigrid(env_id: str, kind: str, gh: int, gw: int) -> RewardProgram:
+    from rl.labels import SUBTASKS
+
+    subtasks = []
+    for name in SUBTASKS[env_id]:
+        title = f"{name}: {_DESCRIPTIONS[name]}"
+        head = _HEADER.format(title=title, origin=ORIGIN.capitalize(), env_id=env_id, gh=gh, gw=gw)
+        if name == "key_picked":
+            body = _LOCK + _KEY
+        elif name == "door_open":
+            body = _LOCK + _DOOR
+        elif name == "goal_reached":
+            body = _GOAL
+        elif name == "box_picked":
+            body = _PICKED.format(room="(6, 1, 9, 4)", obj="box")
+        elif name == "ball_picked":
+            body = _PICKED.format(room="(5, 1, 5, 1)", obj="ball")
+        else:  # pragma: no cover - the vocabulary is closed
+            raise AssertionError(name)
+        subtasks.append(SubTask(name, f"{ORIGIN}: {_DESCRIPTIONS[name]}", head + body))
+    return RewardProgram(
+        env_id=env_id,
+        task=_TASKS[kind],
+        subtasks=tuple(subtasks),
+        extra={"origin": ORIGIN, "generator": "rl/programs/reference.py"},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# PandaPush
+# ------------------------------------------------------------------------------------------
+
+_PANDA_HEADER = _LINT_OFF + '''"""{title}
+
+{origin} checker for PandaPush-v3 (rl/programs/reference.py). Frames: the fixed oblique
+Tiny-renderer view of rl.envs.PANDA_CAMERA, any size; the cube is the only green object and the
+(recoloured) target the only red one.
+"""
+
+import math
+
+import numpy as np
+
+# The camera is fixed: this homography maps a pixel (x / width, y / height, 1) to the table plane
+# 3 cm above the table top (x, y, w), in metres, so distances can be measured in metres.
+TABLE_FROM_IMAGE = {homography}
+
+
+def green(frame):
+    f = frame.astype(np.int32)
+    return (f[:, :, 1] > 60) & (f[:, :, 1] > 2 * f[:, :, 0]) & (f[:, :, 1] > 2 * f[:, :, 2])
+
+
+def red(frame):
+    f = frame.astype(np.int32)
+    return (f[:, :, 0] > 60) & (f[:, :, 0] > 2 * f[:, :, 1]) & (f[:, :, 0] > 2 * f[:, :, 2])
+
+
+def on_table(mask):
+    # table-plane position (metres) of the centroid of a mask
+    cy, cx = centroid(mask)
+    u = (cx + 0.5) / mask.shape[1]
+    v = (cy + 0.5) / mask.shape[0]
+    h = TABLE_FROM_IMAGE
+    w = h[2][0] * u + h[2][1] * v + h[2][2]
+    return (h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w
+'''
+
+_CUBE_MOVED = '''
+
+def check(frame, first):
+    now = green(frame)
+    start = green(first)
+    seen = pixel_count(start)
+    if seen < 2 or pixel_count(now) < 0.3 * seen:
+        return False  # the arm hides most of the cube: no reliable position, say no
+    x0, y0 = on_table(start)
+    x1, y1 = on_table(now)
+    return math.hypot(x1 - x0, y1 - y0) > 0.02
+'''
+
+_CUBE_AT_TARGET = '''
+
+def check(frame, first):
+    cube = green(frame)
+    if pixel_count(cube) < 2:
+        return False
+    target = red(first)  # the target never moves; later the cube or the arm may cover it
+    if pixel_count(target) < 2:
+        target = red(frame)
+    if pixel_count(target) < 2:
+        return False
+    cx, cy = on_table(cube)
+    tx, ty = on_table(target)
+    return math.hypot(cx - tx, cy - ty) < 0.05
+'''
+
+#: Table plane (z = 3 cm) from normalised image coordinates for :data:`rl.envs.PANDA_CAMERA`
+#: (tests recompute it from pybullet's view and projection matrices).
+TABLE_FROM_IMAGE = (
+    (-1.077149, 1.581274, -0.201872),
+    (1.077149, 1.581274, -1.279021),
+    (0.0, 2.732049, 1.0),
+)
+
+
+def _panda() -> RewardProgram:
+    subtasks = []
+    for name, body in (("cube_moved", _CUBE_MOVED), ("cube_at_target", _CUBE_AT_TARGET)):
+        title = f"{name}: {_DESCRIPTIONS[name]}"
+        head = _PANDA_HEADER.format(
+            title=title, origin=ORIGIN.capitalize(), homography=repr(TABLE_FROM_IMAGE)
+        )
+        subtasks.append(SubTask(name, f"{ORIGIN}: {_DESCRIPTIONS[name]}", head + body))
+    return RewardProgram(
+        env_id="PandaPush-v3",
+        task=_TASKS["pandapush"],
+        subtasks=tuple(subtasks),
+        extra={"origin": ORIGIN, "generator": "rl/programs/reference.py"},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Building
+# ------------------------------------------------------------------------------------------
+
+
+def program_dir_name(env_id: str) -> str:
+    """The directory name :func:`rl.program.reference_program` derives from ``env_id``."""
+    name = env_id.replace("MiniGrid-", "").replace("-v0", "").replace("-v3", "").lower()
+    return name.replace("-", "_")
+
+
+def reference_programs() -> dict[str, RewardProgram]:
+    """Return env id -> reference program, built from the sources in this module."""
+    from rl.envs import ENV_IDS, grid_shape
+
+    out: dict[str, RewardProgram] = {}
+    for env_id in ENV_IDS:
+        if env_id == "PandaPush-v3":
+            out[env_id] = _panda()
+            continue
+        kind = program_dir_name(env_id).split("_")[0].replace("s3r1", "")
+        gh, gw = grid_shape(env_id)
+        out[env_id] = _minigrid(env_id, kind, gh, gw)
+    return out
+
+
+def write_all(root: str | Path | None = None) -> list[Path]:
+    """(Re)write every reference program directory; return the manifests written.
+
+    Args:
+        root: the directory that holds the program directories (default: this package's).
+    """
+    base = Path(root) if root is not None else Path(__file__).resolve().parent
+    written = []
+    for env_id, program in reference_programs().items():
+        directory = base / program_dir_name(env_id)
+        for stale in directory.glob("*.py") if directory.is_dir() else ():
+            if stale.stem not in program.names:
+                stale.unlink()
+        written.append(save_program(program, directory))
+    return written
+
+
+if __name__ == "__main__":
+    for manifest in write_all(sys.argv[1] if len(sys.argv) > 1 else None):
+        print(manifest)

@@ -1,0 +1,924 @@
+"""Train PPO on a built-in environment with the sparse env reward or a code reward (CaR).
+
+Provides:
+    TrainConfig: what to train (env, reward, budget, seed, PPO hyper-parameters, evaluation).
+    TrainResult: the success-rate curve, throughput, sandbox statistics and the shaped-return curve.
+    EvalPoint / ReturnPoint: one point of each curve.
+    train: run one training job and return its :class:`TrainResult`.
+    evaluate: deterministic evaluation of a policy on the env's own success criterion.
+    resolve_reward: ``"sparse"`` / ``"reference"`` / a program directory / a program -> program.
+    make_train_env / make_eval_env: the vectorised envs :func:`train` builds.
+
+Construction (what :func:`train` builds, in order):
+
+1. **Seeding**: ``random``, ``numpy`` and ``torch`` (SB3's ``set_random_seed``), PPO's ``seed`` (its
+   action space and the training envs' first resets: env ``i`` resets with ``seed + i``), and
+   ``torch.set_num_threads(torch_threads)`` (restored afterwards). Pinning torch to one thread
+   matters on small machines: torch's OpenMP pool competes with the env loop and the sandbox
+   worker, and unpinned PPO throughput swung 111 -> 1,950 steps/s between identical runs on the
+   2-core CI box (docs/research ecosystem notes, section 5.4).
+2. **Training envs**, like SB3's ``make_vec_env``: ``n_envs`` x :func:`rl.envs.make_env` (the
+   reward frame is rendered into ``info["frame"]`` on every step, for sparse runs too, so sparse
+   and code-reward throughput are compared on the same work), each wrapped in SB3's ``Monitor``
+   (which therefore logs the env's *own* reward: SB3's ``rollout/ep_rew_mean`` is the true
+   return), in a ``DummyVecEnv``; for a code reward a :class:`rl.vec_env.CodeRewardVecEnv`
+   goes around it (innermost VecEnv wrapper, frames from ``info["frame"]``), so the policy learns
+   from env reward + bonus.
+3. **PPO** with ``MlpPolicy`` (symbolic observations) or ``CnnPolicy`` (image observations), the
+   hyper-parameters of :class:`TrainConfig`.
+4. **Callbacks**: :class:`rl.callbacks.CodeRewardCallback` (code rewards: shaped/env returns,
+   sub-task rates, sandbox failures and evaluate time into the SB3 logger), and this module's
+   evaluation/progress callback: every ``eval_every`` env steps (and at the end) a deterministic
+   evaluation of ``eval_episodes`` episodes on fixed evaluation seeds (the same layouts every
+   time), scored by the env's own success criterion (MiniGrid: the episode's env return > 0, since
+   MiniGrid pays ``1 - 0.9 * steps / max_steps`` only on success; envs that report
+   ``info["is_success"]``, e.g. PandaPush, use that). Evaluation time is excluded from the
+   reported steps/s.
+5. **Logs** in ``log_dir`` (when given): SB3's ``progress.csv`` (every rollout: SB3's keys, the
+   callback's ``reward/*``, ``subtasks/*``, ``sandbox/*`` and this module's ``eval/*``),
+   ``eval.csv`` (the success curve), ``monitor/<i>.monitor.csv`` (one per training env) and
+   ``result.json``.
+
+Checker failures follow ``failure_policy`` (:func:`rl.rewards.parse_failure_policy`): under
+``continue`` they are counted and training goes on; when a ``raise``/``stop_after:N`` budget is used
+up, the :class:`rl.rewards.CheckerFailureError` stops training, the model is still evaluated, and
+the result says why (``stopped``).
+
+PPO defaults (symbolic observations, MlpPolicy): ``n_envs=8``, ``n_steps=128``, ``gamma=0.99``,
+``gae_lambda=0.95``, ``clip_range=0.2`` and ``n_epochs=10`` follow RL-Baselines3-Zoo's
+``hyperparams/ppo.yml`` entry for ``MiniGrid-DoorKey-5x5-v0`` (itself following
+lcswillems/rl-starter-files); the learning rate, minibatch size and entropy bonus were chosen by
+measurement on this project's machines (see ``benchmarks/results/rl_curves.md``): see
+:class:`TrainConfig` for each value and why.
+
+Example:
+    >>> from rl.train import TrainConfig, train
+    >>> result = train(TrainConfig("MiniGrid-DoorKey-5x5-v0", timesteps=256, n_envs=2,
+    ...                            eval_every=256, eval_episodes=2), progress=False)
+    >>> result.curve[-1].steps, 0.0 <= result.final_success <= 1.0, result.steps_per_second > 0
+    (256, True, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import os
+import random
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rl.envs import ENV_IDS, Observation, make_env
+from rl.program import ProgramError, RewardProgram, load_program, reference_program
+from rl.rewards import CheckerFailureError, parse_failure_policy
+from sandbox.pool import Isolation
+
+__all__ = [
+    "EvalPoint",
+    "ReturnPoint",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "make_eval_env",
+    "make_train_env",
+    "resolve_reward",
+    "run_jobs",
+    "steps_to_reach",
+    "train",
+]
+
+RewardSpec = str | Path | RewardProgram
+_ISOLATIONS = ("strict", "process", "inprocess")
+
+#: Offset of the evaluation envs' seeds from the training seed (evaluation layouts never coincide
+#: with the first training layouts).
+EVAL_SEED_OFFSET = 1_000_000
+
+# Workaround: ``Sandbox`` measures a pre-warmed spare worker's start-up deadline from the moment
+# the spare was spawned, and ``sandbox.protocol._recv_exact`` gives up when the deadline has
+# passed even if the spare's ready message is already waiting. A spare older than
+# ``start_timeout`` (60 s by default) therefore "fails to start" when it is swapped in, which
+# crashes training at the first worker recycle (every 10,000 VecEnv steps) or respawn. A long
+# start-up deadline keeps old spares usable; remove once the sandbox polls before giving up.
+_SPARE_START_TIMEOUT = 24 * 3600.0
+
+
+@dataclass
+class TrainConfig:
+    """One training job.
+
+    Attributes:
+        env_id: one of :data:`rl.envs.ENV_IDS`.
+        reward: ``"sparse"`` (the env's own reward), ``"reference"`` (the reference program of
+            ``env_id``, :func:`rl.program.reference_program`), a :class:`RewardProgram`, or the
+            path of a program directory (:func:`rl.program.load_program`).
+        timesteps: env steps to train for (summed over the ``n_envs`` envs).
+        seed: seed of everything (see the module docstring).
+        n_envs: parallel training envs (``DummyVecEnv``).
+        observation: what the policy sees: ``"symbolic"`` (MiniGrid's full-grid encoding,
+            MlpPolicy; the default, 3-5x faster per env step than pixels on a 2-core CPU and it
+            learns in fewer steps) or ``"image"`` (the reward frame, CnnPolicy). The checkers see
+            the rendered frame either way.
+        tile_size: MiniGrid pixels per cell of the reward frame (and of image observations).
+        max_episode_steps: episode step limit; None keeps the env's default.
+        learning_rate: Adam step size. 7e-4: measured to reach 0.9 success on DoorKey-6x6 and
+            8x8 in fewer steps than RL-Zoo's 2.5e-4 (which needs ~4x more steps with these
+            observations) and than 1e-3 (less stable across seeds).
+        n_steps: rollout length per env per update (RL-Zoo MiniGrid: 128).
+        batch_size: minibatch size. 256 (4 minibatches of the 1,024-step rollout, as
+            rl-starter-files) rather than RL-Zoo's 64: 4x fewer optimiser steps per update, which on
+            a CPU doubles throughput for no measured loss in sample efficiency.
+        n_epochs: optimisation epochs per update (RL-Zoo MiniGrid: 10).
+        gamma: discount (RL-Zoo MiniGrid: 0.99).
+        gae_lambda: GAE lambda (RL-Zoo MiniGrid: 0.95).
+        clip_range: PPO clip (RL-Zoo MiniGrid: 0.2).
+        ent_coef: entropy bonus. 0.01 (rl-starter-files; RL-Zoo uses 0.0): keeps a sparse-reward
+            policy exploring long enough to find the first success.
+        vf_coef: value-loss weight (SB3 default 0.5).
+        max_grad_norm: gradient clipping (SB3 default 0.5).
+        net_arch: hidden layers of the policy and value MLPs (SB3 default 64, 64).
+        eval_every: env steps between deterministic evaluations (rounded up to whole VecEnv steps).
+        eval_episodes: episodes per evaluation (on the same seeds every time).
+        failure_policy: checker failures: ``continue``, ``raise`` or ``stop_after:N``.
+        isolation: sandbox isolation for the checkers; None: the strongest this machine supports.
+        checker_timeout: seconds one checker may take over one batch.
+        torch_threads: ``torch.set_num_threads`` during training (1: no oversubscription).
+        log_dir: where CSV logs and ``result.json`` go; None writes nothing.
+    """
+
+    env_id: str
+    reward: RewardSpec = "sparse"
+    timesteps: int = 200_000
+    seed: int = 0
+    n_envs: int = 8
+    observation: Observation = "symbolic"
+    tile_size: int = 8
+    max_episode_steps: int | None = None
+    learning_rate: float = 7e-4
+    n_steps: int = 128
+    batch_size: int = 256
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: tuple[int, ...] = (64, 64)
+    one_hot: bool = True
+    eval_every: int = 10_000
+    eval_episodes: int = 20
+    failure_policy: str = "continue"
+    isolation: Isolation | None = None
+    checker_timeout: float = 5.0
+    torch_threads: int = 1
+    log_dir: str | Path | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        if self.env_id not in ENV_IDS:
+            raise ValueError(f"unknown env id {self.env_id!r}; built-in: {', '.join(ENV_IDS)}")
+        if self.observation not in ("symbolic", "image"):
+            raise ValueError(f"observation={self.observation!r}: choose 'symbolic' or 'image'")
+        if self.isolation is not None and self.isolation not in _ISOLATIONS:
+            raise ValueError(f"isolation={self.isolation!r}: choose one of {_ISOLATIONS}")
+        positive = (
+            "timesteps",
+            "n_envs",
+            "n_steps",
+            "batch_size",
+            "n_epochs",
+            "eval_every",
+            "eval_episodes",
+            "torch_threads",
+            "tile_size",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name}={value!r}: must be a positive int")
+        for name in ("learning_rate", "clip_range", "checker_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}={value!r}: must be a positive number")
+        parse_failure_policy(self.failure_policy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (a program is shown by its env id and sub-task names)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["reward"] = describe_reward(self.reward)
+        out["net_arch"] = list(self.net_arch)
+        out["log_dir"] = str(self.log_dir) if self.log_dir is not None else None
+        return out
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    """One deterministic evaluation.
+
+    Attributes:
+        steps: training env steps at the evaluation.
+        success_rate: fraction of the episodes that succeeded (the env's own criterion).
+        mean_return: mean env return (the env's own reward, no bonus).
+        mean_length: mean episode length.
+        episodes: episodes evaluated.
+    """
+
+    steps: int
+    success_rate: float
+    mean_return: float
+    mean_length: float
+    episodes: int
+
+
+@dataclass(frozen=True)
+class ReturnPoint:
+    """Training returns over the episodes that finished since the previous point.
+
+    Attributes:
+        steps: training env steps at the point.
+        episodes: episodes that finished in the interval.
+        env_return: their mean env return.
+        shaped_return: their mean shaped return (env reward + code bonus; the env return for
+            sparse runs).
+        subtask_rates: per sub-task, the fraction of those episodes that latched it (code rewards).
+    """
+
+    steps: int
+    episodes: int
+    env_return: float
+    shaped_return: float
+    subtask_rates: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """What one training job produced.
+
+    Attributes:
+        config: :meth:`TrainConfig.to_dict` of the job.
+        reward: ``"sparse"`` or ``"code"``.
+        program: the program's env id, scheme and sub-task names (code rewards), else None.
+        curve: the deterministic evaluations, in order (always includes one at the end).
+        returns: the shaped-return curve (one point per evaluation interval).
+        final_success: success rate of the last evaluation.
+        steps_to_90: env steps of the first evaluation with success >= 0.9, or None.
+        timesteps: env steps actually trained (less than asked when training stopped early).
+        steps_per_second: training env steps per second of training time (excluding setup and
+            evaluation).
+        train_seconds: time in ``PPO.learn`` minus evaluation time.
+        eval_seconds: time spent evaluating.
+        setup_seconds: envs, sandbox start-up and model construction.
+        wall_seconds: the whole job.
+        sandbox: the code-reward wrapper's statistics (``steps``, ``frames``, ``evaluate_ms``
+            per VecEnv step, ``evaluate_seconds``, ``failures`` per sub-task and status,
+            ``failures_by_status``, ``total_failures``, ``last_failure``, ``isolation``,
+            ``jit_modes``), or None for sparse runs.
+        stopped: why training stopped before ``timesteps`` (the checker-failure message), or None.
+        log_dir: where the logs went, or None.
+    """
+
+    config: dict[str, Any]
+    reward: Literal["sparse", "code"]
+    program: dict[str, Any] | None
+    curve: list[EvalPoint]
+    returns: list[ReturnPoint]
+    final_success: float
+    steps_to_90: int | None
+    timesteps: int
+    steps_per_second: float
+    train_seconds: float
+    eval_seconds: float
+    setup_seconds: float
+    wall_seconds: float
+    sandbox: dict[str, Any] | None
+    stopped: str | None
+    log_dir: str | None
+
+    @property
+    def stopped_by_failure_policy(self) -> bool:
+        """True when a checker-failure policy stopped training."""
+        return self.stopped is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (NaN becomes None)."""
+        out: dict[str, Any] = _finite(dataclasses.asdict(self))
+        return out
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# Reward resolution
+# ------------------------------------------------------------------------------------------------
+
+
+def describe_reward(reward: RewardSpec) -> str:
+    """A short text for a reward spec (``sparse``, ``reference``, a path, ``program:<env>``)."""
+    if isinstance(reward, RewardProgram):
+        return f"program:{reward.env_id}:{','.join(reward.names)}"
+    return str(reward)
+
+
+def resolve_reward(reward: RewardSpec, env_id: str) -> RewardProgram | None:
+    """Turn a reward spec into a program (None for the sparse env reward).
+
+    Args:
+        reward: ``"sparse"``, ``"reference"``, a :class:`RewardProgram` or a program directory.
+        env_id: the environment (for ``"reference"`` and the env-id check).
+
+    Returns:
+        The program, or None for ``"sparse"``.
+
+    Raises:
+        ProgramError: the program directory (or the reference program) is missing, malformed,
+            tampered with or rejected by the audit.
+    """
+    if isinstance(reward, RewardProgram):
+        program = reward
+    elif str(reward) == "sparse":
+        return None
+    elif str(reward) == "reference":
+        program = reference_program(env_id)
+    else:
+        path = Path(reward)
+        if not path.is_dir():
+            raise ProgramError(
+                str(path),
+                "not a directory; pass 'sparse', 'reference' or a reward-program directory",
+            )
+        program = load_program(path)
+    if program.env_id != env_id:
+        warnings.warn(
+            f"the reward program was written for {program.env_id!r} but trains on {env_id!r}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return program
+
+
+# ------------------------------------------------------------------------------------------------
+# Envs
+# ------------------------------------------------------------------------------------------------
+
+
+def _env_factory(
+    config: TrainConfig, seed: int, monitor_file: str | None, *, frames: bool = True
+) -> Callable[[], Any]:
+    from stable_baselines3.common.monitor import Monitor
+
+    def build() -> Any:
+        env = make_env(
+            config.env_id,
+            seed=seed,
+            tile_size=config.tile_size,
+            observation=config.observation,
+            max_steps=config.max_episode_steps,
+        )
+        if not frames:
+            env.frame = _no_frame  # type: ignore[method-assign]
+        return Monitor(env, filename=monitor_file)
+
+    return build
+
+
+def make_train_env(config: TrainConfig, program: RewardProgram | None) -> Any:
+    """The training VecEnv: ``Monitor`` inside each env, the code reward (if any) outermost.
+
+    Args:
+        config: the job.
+        program: the reward program, or None for the sparse env reward.
+
+    Returns:
+        A ``DummyVecEnv``, or a :class:`rl.vec_env.CodeRewardVecEnv` around one (which owns and
+        closes its sandbox).
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    monitor_dir = Path(config.log_dir) / "monitor" if config.log_dir is not None else None
+    if monitor_dir is not None:
+        monitor_dir.mkdir(parents=True, exist_ok=True)
+    fns = [
+        _env_factory(
+            config,
+            config.seed + i,
+            str(monitor_dir / str(i)) if monitor_dir is not None else None,
+        )
+        for i in range(config.n_envs)
+    ]
+    venv = DummyVecEnv(fns)
+    if program is None:
+        return venv
+    from rl.vec_env import CodeRewardVecEnv
+    from sandbox.pool import Sandbox
+
+    box: Sandbox | None = None
+    try:
+        box = Sandbox(
+            program.sources,
+            names=program.names,
+            isolation=config.isolation,
+            timeout=config.checker_timeout,
+            start_timeout=_SPARE_START_TIMEOUT,
+            jit=True,
+        )
+        wrapped = CodeRewardVecEnv(
+            venv,
+            program,
+            sandbox=box,
+            frame_source="info",
+            failure_policy=config.failure_policy,
+        )
+    except BaseException:
+        venv.close()
+        if box is not None:
+            box.close()
+        raise
+    wrapped.engine.owns_sandbox = True  # closed with the VecEnv
+    return wrapped
+
+
+_NO_FRAME = np.zeros((1, 1, 3), dtype=np.uint8)
+
+
+def _no_frame() -> np.ndarray:
+    return _NO_FRAME
+
+
+def make_eval_env(config: TrainConfig) -> Any:
+    """The evaluation VecEnv: ``min(n_envs, eval_episodes)`` Monitor-wrapped envs, no bonus.
+
+    With symbolic observations the evaluation envs skip drawing the reward frame (nothing reads
+    it there; drawing is most of a MiniGrid step's cost), so evaluating is ~4x cheaper. Training
+    envs always draw it, for sparse runs too.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    n = min(config.n_envs, config.eval_episodes)
+    base = config.seed + EVAL_SEED_OFFSET
+    fns = [
+        _env_factory(config, base + i, None, frames=config.observation == "image") for i in range(n)
+    ]
+    return DummyVecEnv(fns)
+
+
+# ------------------------------------------------------------------------------------------------
+# Policy input
+# ------------------------------------------------------------------------------------------------
+
+
+def _one_hot_extractor() -> type:
+    import torch
+    from gymnasium import spaces
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    class OneHotFeatures(BaseFeaturesExtractor):
+        """One-hot encode every entry of MiniGrid's symbolic observation (values 0..depth-1).
+
+        The symbolic observation is a vector of small category indices (object, colour,
+        state/direction per cell, then the carried object); fed raw to an MLP, a cell's "door"
+        (4) would sit between "key" (5) and "wall" (2). One-hot features make every category its
+        own input.
+        """
+
+        def __init__(self, observation_space: spaces.Box, depth: int = 16) -> None:
+            size = int(np.prod(observation_space.shape)) * depth
+            super().__init__(observation_space, features_dim=size)
+            self.depth = depth
+
+        def forward(self, observations: torch.Tensor) -> torch.Tensor:
+            idx = observations.long().clamp_(0, self.depth - 1).flatten(1)
+            return torch.nn.functional.one_hot(idx, self.depth).flatten(1).float()
+
+    return OneHotFeatures
+
+
+def _policy_kwargs(config: TrainConfig, observation_space: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
+    if (
+        config.observation == "symbolic"
+        and config.one_hot
+        and observation_space.dtype == np.uint8
+        and len(observation_space.shape) == 1
+    ):
+        high = int(np.max(observation_space.high)) if observation_space.high.size else 0
+        del high  # the bound is 255 (uint8); MiniGrid's categories all fit in 16
+        kwargs["features_extractor_class"] = _one_hot_extractor()
+    return kwargs
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluation
+# ------------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    model: Any, venv: Any, episodes: int, *, seed: int | None = None
+) -> tuple[float, float, float, int]:
+    """Run ``episodes`` deterministic episodes and score them by the env's own criterion.
+
+    Episodes are spread evenly over the VecEnv's envs (as SB3's ``evaluate_policy`` does). An
+    episode succeeds when its last info says ``is_success`` (when the env reports it) or else
+    when its env return is positive (MiniGrid's sparse success reward).
+
+    Args:
+        model: anything with SB3's ``predict(obs, deterministic=True)``.
+        venv: the evaluation VecEnv (no code reward).
+        episodes: number of episodes.
+        seed: reseed the envs first (env ``i`` resets with ``seed + i``), so that every evaluation
+            sees the same layouts.
+
+    Returns:
+        ``(success_rate, mean_return, mean_length, episodes)``.
+    """
+    n = venv.num_envs
+    targets = [(episodes + i) // n for i in range(n)]
+    counts = [0] * n
+    ret = np.zeros(n, dtype=np.float64)
+    length = np.zeros(n, dtype=np.int64)
+    successes: list[bool] = []
+    returns: list[float] = []
+    lengths: list[int] = []
+    if seed is not None:
+        venv.seed(seed)
+    obs = venv.reset()
+    while any(c < t for c, t in zip(counts, targets, strict=True)):
+        actions, _ = model.predict(obs, deterministic=True)
+        obs, rewards, dones, infos = venv.step(actions)
+        ret += rewards
+        length += 1
+        for i in np.flatnonzero(dones).tolist():
+            if counts[i] < targets[i]:
+                info = infos[i]
+                success = bool(info["is_success"]) if "is_success" in info else bool(ret[i] > 0.0)
+                successes.append(success)
+                returns.append(float(ret[i]))
+                lengths.append(int(length[i]))
+                counts[i] += 1
+            ret[i] = 0.0
+            length[i] = 0
+    total = len(successes)
+    return (
+        float(np.mean(successes)) if total else 0.0,
+        float(np.mean(returns)) if total else 0.0,
+        float(np.mean(lengths)) if total else 0.0,
+        total,
+    )
+
+
+def steps_to_reach(curve: Sequence[EvalPoint], threshold: float = 0.9) -> int | None:
+    """Env steps of the first evaluation whose success rate is >= ``threshold``, or None."""
+    for point in curve:
+        if point.success_rate >= threshold:
+            return point.steps
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# The training callback: periodic evaluation, training-return curve, progress bar, timing
+# ------------------------------------------------------------------------------------------------
+
+
+def _make_callback(
+    config: TrainConfig, eval_env: Any, progress: bool, csv_path: Path | None
+) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _EvalCallback(BaseCallback):
+        """Evaluate every ``eval_every`` steps, collect training returns, drive the progress bar."""
+
+        def __init__(self) -> None:
+            super().__init__(verbose=0)
+            self.curve: list[EvalPoint] = []
+            self.returns: list[ReturnPoint] = []
+            self.eval_seconds = 0.0
+            self.next_eval = config.eval_every
+            self._env_r: list[float] = []
+            self._shaped_r: list[float] = []
+            self._subtasks: list[dict[str, bool]] = []
+            self._bar: Any = None
+            self._csv: Any = None
+            self._writer: Any = None
+
+        def _on_training_start(self) -> None:
+            enabled = progress and sys.stderr.isatty()
+            if enabled:
+                from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
+                self._bar = tqdm(
+                    total=config.timesteps,
+                    unit="step",
+                    desc=f"{config.env_id} {describe_reward(config.reward)} s{config.seed}",
+                    dynamic_ncols=True,
+                    leave=False,
+                )
+            if csv_path is not None:
+                self._csv = csv_path.open("w", newline="", encoding="utf-8")
+                self._writer = csv.writer(self._csv)
+                self._writer.writerow(
+                    [
+                        "steps",
+                        "success_rate",
+                        "mean_return",
+                        "mean_length",
+                        "episodes",
+                        "train_env_return",
+                        "train_shaped_return",
+                        "seconds",
+                    ]
+                )
+
+        def _on_step(self) -> bool:
+            infos: list[dict[str, Any]] = self.locals.get("infos", [])
+            dones = self.locals.get("dones")
+            if dones is not None:
+                for i in np.flatnonzero(np.asarray(dones)).tolist():
+                    info = infos[i]
+                    episode = info.get("code_reward_episode")
+                    if episode is not None:
+                        self._env_r.append(float(episode["env_return"]))
+                        self._shaped_r.append(float(episode["shaped_return"]))
+                        self._subtasks.append(dict(episode["subtasks"]))
+                    elif "episode" in info:
+                        r = float(info["episode"]["r"])
+                        self._env_r.append(r)
+                        self._shaped_r.append(r)
+            if self._bar is not None:
+                self._bar.update(self.training_env.num_envs)
+            if self.num_timesteps >= self.next_eval:
+                self.run_eval()
+                while self.next_eval <= self.num_timesteps:
+                    self.next_eval += config.eval_every
+            return True
+
+        def run_eval(self) -> None:
+            if self.curve and self.curve[-1].steps == self.num_timesteps:
+                return
+            t0 = time.perf_counter()
+            rate, mean_r, mean_l, n = evaluate(
+                self.model,
+                eval_env,
+                config.eval_episodes,
+                seed=config.seed + EVAL_SEED_OFFSET,
+            )
+            self.eval_seconds += time.perf_counter() - t0
+            point = EvalPoint(self.num_timesteps, rate, mean_r, mean_l, n)
+            self.curve.append(point)
+            names = sorted({k for d in self._subtasks for k in d})
+            ret = ReturnPoint(
+                steps=self.num_timesteps,
+                episodes=len(self._env_r),
+                env_return=float(np.mean(self._env_r)) if self._env_r else math.nan,
+                shaped_return=float(np.mean(self._shaped_r)) if self._shaped_r else math.nan,
+                subtask_rates={
+                    k: float(np.mean([bool(d.get(k, False)) for d in self._subtasks]))
+                    for k in names
+                },
+            )
+            self.returns.append(ret)
+            self._env_r, self._shaped_r, self._subtasks = [], [], []
+            self.logger.record("eval/success_rate", rate)
+            self.logger.record("eval/mean_return", mean_r)
+            self.logger.record("eval/mean_length", mean_l)
+            if self._writer is not None:
+                self._writer.writerow(
+                    [
+                        point.steps,
+                        f"{rate:.6g}",
+                        f"{mean_r:.6g}",
+                        f"{mean_l:.6g}",
+                        n,
+                        f"{ret.env_return:.6g}",
+                        f"{ret.shaped_return:.6g}",
+                        f"{self.eval_seconds:.3f}",
+                    ]
+                )
+                self._csv.flush()
+            if self._bar is not None:
+                self._bar.set_postfix(success=f"{rate:.2f}", refresh=False)
+
+        def close(self) -> None:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            if self._csv is not None:
+                self._csv.close()
+                self._csv = None
+
+    return _EvalCallback()
+
+
+# ------------------------------------------------------------------------------------------------
+# train
+# ------------------------------------------------------------------------------------------------
+
+
+def _seed_everything(seed: int) -> None:
+    from stable_baselines3.common.utils import set_random_seed
+
+    random.seed(seed)
+    np.random.seed(seed)
+    set_random_seed(seed)  # python, numpy, torch (CPU and CUDA)
+
+
+def _sandbox_stats(venv: Any) -> dict[str, Any] | None:
+    from rl.vec_env import find_code_reward
+
+    wrapper = find_code_reward(venv)
+    if wrapper is None:
+        return None
+    stats = wrapper.stats
+    out: dict[str, Any] = {
+        "steps": stats.steps,
+        "frames": stats.frames,
+        "evaluate_seconds": stats.evaluate_seconds,
+        "evaluate_ms": stats.evaluate_ms,
+        "failures": {k: dict(v) for k, v in stats.failures.items()},
+        "failures_by_status": stats.failures_by_status,
+        "total_failures": stats.total_failures,
+        "last_failure": list(stats.last_failure) if stats.last_failure else None,
+    }
+    with contextlib.suppress(Exception):  # the sandbox may already be closed
+        box = wrapper.sandbox
+        out["isolation"] = box.isolation
+        out["jit_modes"] = [list(m) for m in box.jit_modes]
+        out["respawns"] = getattr(box, "respawns", None)
+    return out
+
+
+def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Train PPO as ``config`` says and return the curves and statistics.
+
+    Args:
+        config: the job.
+        progress: show a tqdm progress bar (only when stderr is a terminal).
+
+    Returns:
+        The :class:`TrainResult` (also written to ``log_dir/result.json`` when ``log_dir`` is set).
+
+    Raises:
+        ValueError: a bad config (unknown env id, bad numbers, bad failure policy).
+        ProgramError: the reward program cannot be loaded.
+    """
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.logger import configure
+
+    from rl.callbacks import CodeRewardCallback
+
+    t_start = time.perf_counter()
+    config.validate()
+    program = resolve_reward(config.reward, config.env_id)
+    log_dir = Path(config.log_dir) if config.log_dir is not None else None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(config.torch_threads)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    _seed_everything(config.seed)
+
+    venv = make_train_env(config, program)
+    eval_env: Any = None
+    callback: Any = None
+    stopped: str | None = None
+    sandbox_stats: dict[str, Any] | None = None
+    try:
+        eval_env = make_eval_env(config)
+        policy = "CnnPolicy" if config.observation == "image" else "MlpPolicy"
+        model = PPO(
+            policy,
+            venv,
+            learning_rate=config.learning_rate,
+            n_steps=config.n_steps,
+            batch_size=config.batch_size,
+            n_epochs=config.n_epochs,
+            gamma=config.gamma,
+            gae_lambda=config.gae_lambda,
+            clip_range=config.clip_range,
+            ent_coef=config.ent_coef,
+            vf_coef=config.vf_coef,
+            max_grad_norm=config.max_grad_norm,
+            policy_kwargs=_policy_kwargs(config, venv.observation_space),
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+        )
+        if log_dir is not None:
+            model.set_logger(configure(str(log_dir), ["csv"]))
+        callback = _make_callback(
+            config, eval_env, progress, log_dir / "eval.csv" if log_dir is not None else None
+        )
+        callbacks: list[Any] = [callback]
+        if program is not None:
+            callbacks.insert(0, CodeRewardCallback())
+        setup_seconds = time.perf_counter() - t_start
+        t_learn = time.perf_counter()
+        try:
+            model.learn(config.timesteps, callback=CallbackList(callbacks), progress_bar=False)
+        except CheckerFailureError as err:
+            stopped = str(err)
+        learn_seconds = time.perf_counter() - t_learn
+        trained = int(model.num_timesteps)
+        eval_before_final = callback.eval_seconds
+        callback.num_timesteps = trained
+        callback.run_eval()  # the end-of-training evaluation (skipped if one just ran)
+        if log_dir is not None:
+            with contextlib.suppress(Exception):
+                model.logger.dump(trained)
+        sandbox_stats = _sandbox_stats(venv)
+    finally:
+        if callback is not None:
+            callback.close()
+        with contextlib.suppress(Exception):
+            venv.close()
+        if eval_env is not None:
+            with contextlib.suppress(Exception):
+                eval_env.close()
+        torch.set_num_threads(threads_before)
+
+    train_seconds = max(learn_seconds - eval_before_final, 1e-9)
+    curve: list[EvalPoint] = callback.curve
+    result = TrainResult(
+        config=config.to_dict(),
+        reward="sparse" if program is None else "code",
+        program=(
+            None
+            if program is None
+            else {
+                "env_id": program.env_id,
+                "scheme": program.scheme,
+                "bonus": program.bonus,
+                "subtasks": list(program.names),
+            }
+        ),
+        curve=curve,
+        returns=callback.returns,
+        final_success=curve[-1].success_rate if curve else 0.0,
+        steps_to_90=steps_to_reach(curve, 0.9),
+        timesteps=trained,
+        steps_per_second=trained / train_seconds,
+        train_seconds=train_seconds,
+        eval_seconds=callback.eval_seconds,
+        setup_seconds=setup_seconds,
+        wall_seconds=time.perf_counter() - t_start,
+        sandbox=sandbox_stats,
+        stopped=stopped,
+        log_dir=str(log_dir) if log_dir is not None else None,
+    )
+    if log_dir is not None:
+        (log_dir / "result.json").write_text(
+            json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+    return result
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _train_quietly(config: TrainConfig) -> TrainResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return train(config, progress=False)
+
+
+def run_jobs(configs: Sequence[TrainConfig], *, parallel: int = 1) -> list[TrainResult]:
+    """Train several jobs, ``parallel`` at a time in fresh (spawned) processes; keep the order.
+
+    Each job pins its own torch threads (``torch_threads``), so ``parallel`` x ``torch_threads``
+    should not exceed the CPUs. With ``parallel=1`` the jobs run here, one after the other.
+    """
+    if parallel < 1:
+        raise ValueError(f"parallel={parallel!r}: must be >= 1")
+    if parallel == 1 or len(configs) <= 1:
+        return [_train_quietly(c) for c in configs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=ctx) as pool:
+        return list(pool.map(_train_quietly, configs))
