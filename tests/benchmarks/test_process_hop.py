@@ -68,7 +68,19 @@ def test_balanced_order_is_balanced(bench: ModuleType) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
-    results = bench.main(["--quick", "--out-dir", str(tmp_path)])
+    results = bench.main(
+        [
+            "--quick",
+            "--samples",
+            "5",
+            "--scenes",
+            "16",
+            "--startup-repeats",
+            "1",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
 
     for suffix in ("json", "md", "png"):
         path = tmp_path / f"process_hop.{suffix}"

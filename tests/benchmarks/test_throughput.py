@@ -105,7 +105,21 @@ def test_cli_bench_missing_script(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
-    results = bench.main(["--quick", "--out-dir", str(tmp_path)])
+    results = bench.main(
+        [
+            "--quick",
+            "--samples",
+            "5",
+            "--min-samples",
+            "2",
+            "--cell-seconds",
+            "0.2",
+            "--scenes",
+            "16",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
 
     for suffix in ("json", "md", "png"):
         path = tmp_path / f"throughput.{suffix}"
