@@ -29,6 +29,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "synth": ("synth.cli:synth", "synthesise a reward program with a VLM (or a recording)"),
         "verify": ("synth.cli:verify", "verify a reward-program bundle on fresh rollouts"),
         "train": ("rl.cli_train", "train PPO with a code reward or the sparse reward"),
+        "bench": ("sandbox.cli_bench", "measure reward throughput (raw, restricted, sandbox, JIT)"),
         "demo": ("synth.demo", "run the offline demo end to end (the README's main job)"),
     }
 )
