@@ -401,12 +401,15 @@ def build_kernel(
     generated = _generate(tree, entry, arity)
     digest = hashlib.sha256(generated.encode()).hexdigest()[:24]
     directory = cache_dir or default_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"vlmcar_jit_{digest}.py"
-    if not path.exists() or path.read_text(encoding="utf-8") != generated:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(generated, encoding="utf-8")
-        os.replace(tmp, path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != generated:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(generated, encoding="utf-8")
+            os.replace(tmp, path)
+    except OSError as err:
+        return f"cannot write the kernel cache in {directory}: {err.strerror or err}"
     numba_cache = os.environ.get("NUMBA_CACHE_DIR")
     cache_roots = [directory / "__pycache__"] + ([Path(numba_cache)] if numba_cache else [])
     cache_files = [f for root in cache_roots for f in root.rglob(f"vlmcar_jit_{digest}*.nbi")]

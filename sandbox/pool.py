@@ -296,7 +296,7 @@ class Sandbox:
             "PYTHONHASHSEED": "0",
             **pinned_thread_env(),
         }
-        for key in ("NUMBA_CACHE_DIR", "TMPDIR"):
+        for key in ("NUMBA_CACHE_DIR", "VLMCAR_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "TMPDIR"):
             if key in os.environ:
                 env[key] = os.environ[key]
         proc = subprocess.Popen(

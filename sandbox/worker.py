@@ -70,7 +70,10 @@ def main(argv: list[str]) -> None:
         from sandbox.jit import build_kernel
 
         for i, spec in enumerate(config["checkers"]):
-            kernels[i] = build_kernel(spec["source"], entry=spec["entry"])
+            try:
+                kernels[i] = build_kernel(spec["source"], entry=spec["entry"])
+            except Exception as err:  # the interpreter path still works: never fail the start
+                kernels[i] = f"JIT build failed: {type(err).__name__}"
     level = config["isolation"]
     try:
         if level == "strict":

@@ -549,3 +549,14 @@ def test_attach_does_not_run_a_kernel_past_the_interpreters_budget(tmp_path: Pat
     except subprocess.TimeoutExpired:
         pytest.fail("compile_checker(jit=True) hung running the kernel of an endless loop")
     assert proc.stdout.startswith("True")
+
+
+def test_unwritable_cache_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    from sandbox.jit import build_kernel
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    reason = build_kernel(
+        "def check(frame):\n    return frame.mean() > 3\n", cache_dir=blocker / "jit"
+    )
+    assert isinstance(reason, str) and "cannot write the kernel cache" in reason
