@@ -1608,7 +1608,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
 
     # inputs
-    pools = {side: make_pool(rng, args.scenes, side) for side in _int_list(args.sizes)}
+    # at least one full batch of distinct scenes at every batch size
+    n_scenes = max(args.scenes, *_int_list(args.batch_sizes))
+    pools = {side: make_pool(rng, n_scenes, side) for side in _int_list(args.sizes)}
     level, why_not_strict = isolation_level()
     load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     digest_before = source_digest()
