@@ -134,8 +134,9 @@ def _run(
     episodes: list[int] = []
     success = False
 
-    def record(info: dict[str, Any], action: Any, reward: float, term: bool, trunc: bool,
-               ep: int) -> None:
+    def record(
+        info: dict[str, Any], action: Any, reward: float, term: bool, trunc: bool, ep: int
+    ) -> None:
         frames.append(info["frame"])
         labels.append([bool(info["labels"][k]) for k in names])
         actions.append(action)
@@ -213,8 +214,13 @@ def rollout(
         >>> len(t), t.frames.shape[1:], t.labels.shape
         (50, (40, 40, 3), (50, 3))
     """
-    env = make_env(env_id, tile_size=tile_size, frame_size=frame_size, max_steps=max_steps,
-                   observation="symbolic")
+    env = make_env(
+        env_id,
+        tile_size=tile_size,
+        frame_size=frame_size,
+        max_steps=max_steps,
+        observation="symbolic",
+    )
     try:
         return _run(env, env_id, policy, seed, length)
     finally:
@@ -238,8 +244,13 @@ def rollouts(
     """
     if type(n) is not int or n < 0:
         raise ValueError(f"n={n!r}: must be a non-negative int")
-    env = make_env(env_id, tile_size=tile_size, frame_size=frame_size, max_steps=max_steps,
-                   observation="symbolic")
+    env = make_env(
+        env_id,
+        tile_size=tile_size,
+        frame_size=frame_size,
+        max_steps=max_steps,
+        observation="symbolic",
+    )
     try:
         return [_run(env, env_id, policy, seed + i, length) for i in range(n)]
     finally:

@@ -175,7 +175,7 @@ class TrainConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     net_arch: tuple[int, ...] = (64, 64)
-    one_hot: bool = True
+    features: Literal["conv", "onehot", "raw"] = "conv"
     eval_every: int = 10_000
     eval_episodes: int = 20
     failure_policy: str = "continue"
@@ -188,6 +188,8 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first bad field."""
         if self.env_id not in ENV_IDS:
             raise ValueError(f"unknown env id {self.env_id!r}; built-in: {', '.join(ENV_IDS)}")
+        if self.features not in ("conv", "onehot", "raw"):
+            raise ValueError(f"features={self.features!r}: choose 'conv', 'onehot' or 'raw'")
         if self.observation not in ("symbolic", "image"):
             raise ValueError(f"observation={self.observation!r}: choose 'symbolic' or 'image'")
         if self.isolation is not None and self.isolation not in _ISOLATIONS:
@@ -485,18 +487,24 @@ def make_eval_env(config: TrainConfig) -> Any:
 # ------------------------------------------------------------------------------------------------
 
 
-def _one_hot_extractor() -> type:
+#: Category counts of MiniGrid's symbolic encoding: object index (0-10, "agent" is 10), colour
+#: index (0-5), state (door 0-2, or the agent's direction 0-3).
+_DEPTHS = (11, 6, 4)
+
+
+def _feature_extractors() -> dict[str, type]:
     import torch
     from gymnasium import spaces
     from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-    class OneHotFeatures(BaseFeaturesExtractor):
-        """One-hot encode every entry of MiniGrid's symbolic observation (values 0..depth-1).
+    def one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
+        return torch.nn.functional.one_hot(x.clamp(0, depth - 1), depth).float()
 
-        The symbolic observation is a vector of small category indices (object, colour,
-        state/direction per cell, then the carried object); fed raw to an MLP, a cell's "door"
-        (4) would sit between "key" (5) and "wall" (2). One-hot features make every category its
-        own input.
+    class OneHotFeatures(BaseFeaturesExtractor):
+        """One-hot encode every entry of MiniGrid's symbolic observation (values 0..15).
+
+        Fed raw to an MLP, a cell's "door" (4) would sit between "key" (5) and "wall" (2); one-hot
+        features make every category its own input.
         """
 
         def __init__(self, observation_space: spaces.Box, depth: int = 16) -> None:
@@ -505,23 +513,60 @@ def _one_hot_extractor() -> type:
             self.depth = depth
 
         def forward(self, observations: torch.Tensor) -> torch.Tensor:
-            idx = observations.long().clamp_(0, self.depth - 1).flatten(1)
-            return torch.nn.functional.one_hot(idx, self.depth).flatten(1).float()
+            return one_hot(observations.long().flatten(1), self.depth).flatten(1)
 
-    return OneHotFeatures
+    class GridConvFeatures(BaseFeaturesExtractor):
+        """Two 3x3 convolutions over the one-hot grid, plus the one-hot carried object.
+
+        The observation is MiniGrid's full grid (``H x W`` cells of object, colour, state),
+        row-major, then the carried object's (object, colour). Each cell becomes 21 one-hot
+        channels; the convolutions are translation-equivariant, so what the policy learns about
+        "key next to the agent" holds wherever the layout puts them.
+        """
+
+        def __init__(
+            self, observation_space: spaces.Box, grid: tuple[int, int], channels: int = 32
+        ) -> None:
+            h, w = grid
+            if int(np.prod(observation_space.shape)) != h * w * 3 + 2:
+                raise ValueError(f"observation {observation_space.shape} is not a {h}x{w} grid")
+            super().__init__(observation_space, features_dim=channels * h * w + 17)
+            self.h, self.w = h, w
+            self.conv = torch.nn.Sequential(
+                torch.nn.Conv2d(sum(_DEPTHS), channels // 2, 3, padding=1),
+                torch.nn.ReLU(),
+                torch.nn.Conv2d(channels // 2, channels, 3, padding=1),
+                torch.nn.ReLU(),
+                torch.nn.Flatten(),
+            )
+
+        def forward(self, observations: torch.Tensor) -> torch.Tensor:
+            x = observations.long()
+            n = x.shape[0]
+            grid = x[:, : self.h * self.w * 3].reshape(n, self.h, self.w, 3)
+            cells = torch.cat([one_hot(grid[..., i], d) for i, d in enumerate(_DEPTHS)], dim=-1)
+            carried = torch.cat([one_hot(x[:, -2], 11), one_hot(x[:, -1], 6)], dim=-1)
+            return torch.cat([self.conv(cells.permute(0, 3, 1, 2)), carried], dim=1)
+
+    return {"onehot": OneHotFeatures, "conv": GridConvFeatures}
 
 
 def _policy_kwargs(config: TrainConfig, observation_space: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
-    if (
+    minigrid_symbolic = (
         config.observation == "symbolic"
-        and config.one_hot
         and observation_space.dtype == np.uint8
         and len(observation_space.shape) == 1
-    ):
-        high = int(np.max(observation_space.high)) if observation_space.high.size else 0
-        del high  # the bound is 255 (uint8); MiniGrid's categories all fit in 16
-        kwargs["features_extractor_class"] = _one_hot_extractor()
+        and config.env_id.startswith("MiniGrid-")
+    )
+    if not minigrid_symbolic or config.features == "raw":
+        return kwargs
+    extractors = _feature_extractors()
+    kwargs["features_extractor_class"] = extractors[config.features]
+    if config.features == "conv":
+        from rl.envs import grid_shape
+
+        kwargs["features_extractor_kwargs"] = {"grid": grid_shape(config.env_id)}
     return kwargs
 
 

@@ -39,6 +39,7 @@ the target's centroid in the first frame (the target never moves; later the cube
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 from rl.program import RewardProgram, SubTask, save_program
@@ -55,10 +56,13 @@ ORIGIN = "hand-written reference"
 # their linter; the vision helpers they call are names the sandbox provides).
 _LINT_OFF = "# ruff: noqa\n# mypy: ignore-errors\n"
 
-_HEADER = _LINT_OFF + '''"""{title}
+_HEADER = (
+    _LINT_OFF
+    + '''"""{title}
 
-{origin} checker for {env_id} (rl/programs/reference.py). Frames: MiniGrid full-grid renders
-with highlight off; any tile size of at least 8 pixels (a cell is frame height / GRID_H pixels).
+{origin} checker for {env_id}, written by rl/programs/reference.py.
+Frames: MiniGrid full-grid renders with highlight off; any tile size of at least 8 pixels (a cell
+is frame height / GRID_H pixels).
 """
 
 import numpy as np
@@ -66,8 +70,9 @@ import numpy as np
 GRID_H = {gh}
 GRID_W = {gw}
 '''
+)
 
-_LOCK = '''
+_LOCK = """
 # MiniGrid's colours, and a locked door's inner panel in each colour (0.45 x the colour): no
 # anti-aliased edge has these exact values, and the panel is gone for good once unlocked.
 COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0), (100, 100, 100))
@@ -81,9 +86,9 @@ def locked_door(frame):
         if count_color(frame, LOCKED_PANEL[i], 0) * 4 >= t * t:
             return i
     return -1
-'''
+"""
 
-_KEY = '''
+_KEY = """
 
 def coverage(frame, colour):
     # per pixel, how much of it is `colour` drawn over black (tiles are anti-aliased on black)
@@ -132,15 +137,15 @@ def check(frame):
     if door < 0:
         return True  # the door is unlocked: the key has been used
     return not key_visible(frame, COLOURS[door])
-'''
+"""
 
-_DOOR = '''
+_DOOR = """
 
 def check(frame):
     return locked_door(frame) < 0
-'''
+"""
 
-_GOAL = '''
+_GOAL = """
 GOAL = (0, 255, 0)
 AGENT = (255, 0, 0)
 
@@ -154,9 +159,9 @@ def check(frame):
     y0, x0, y1, x1 = bbox(goal)
     cy, cx = centroid(agent)
     return y0 <= cy <= y1 and x0 <= cx <= x1
-'''
+"""
 
-_PICKED = '''
+_PICKED = """
 ROOM = {room}  # x0, y0, x1, y1 (cells, inclusive): the room the {obj} is placed in
 
 
@@ -180,7 +185,7 @@ def check(frame, first):
     cy, cx = object_cell(first, t)
     changed = region_change(frame, first, cy * t + 1, cx * t + 1, (cy + 1) * t, (cx + 1) * t, 30)
     return changed > 0.05
-'''
+"""
 
 _DESCRIPTIONS = {
     "key_picked": (
@@ -209,7 +214,7 @@ def _minigrid(env_id: str, kind: str, gh: int, gw: int) -> RewardProgram:
 
     subtasks = []
     for name in SUBTASKS[env_id]:
-        title = f"{name}: {_DESCRIPTIONS[name]}"
+        title = textwrap.fill(f"{name}: {_DESCRIPTIONS[name]}", 96)
         head = _HEADER.format(title=title, origin=ORIGIN.capitalize(), env_id=env_id, gh=gh, gw=gw)
         if name == "key_picked":
             body = _LOCK + _KEY
@@ -236,11 +241,13 @@ def _minigrid(env_id: str, kind: str, gh: int, gw: int) -> RewardProgram:
 # PandaPush
 # ------------------------------------------------------------------------------------------
 
-_PANDA_HEADER = _LINT_OFF + '''"""{title}
+_PANDA_HEADER = (
+    _LINT_OFF
+    + '''"""{title}
 
-{origin} checker for PandaPush-v3 (rl/programs/reference.py). Frames: the fixed oblique
-Tiny-renderer view of rl.envs.PANDA_CAMERA, any size; the cube is the only green object and the
-(recoloured) target the only red one.
+{origin} checker for PandaPush-v3, written by rl/programs/reference.py.
+Frames: the fixed oblique Tiny-renderer view of rl.envs.PANDA_CAMERA, any size; the cube is the
+only green object and the (recoloured) target the only red one.
 """
 
 import math
@@ -271,8 +278,9 @@ def on_table(mask):
     w = h[2][0] * u + h[2][1] * v + h[2][2]
     return (h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w
 '''
+)
 
-_CUBE_MOVED = '''
+_CUBE_MOVED = """
 
 def check(frame, first):
     now = green(frame)
@@ -283,9 +291,9 @@ def check(frame, first):
     x0, y0 = on_table(start)
     x1, y1 = on_table(now)
     return math.hypot(x1 - x0, y1 - y0) > 0.02
-'''
+"""
 
-_CUBE_AT_TARGET = '''
+_CUBE_AT_TARGET = """
 
 def check(frame, first):
     cube = green(frame)
@@ -299,7 +307,7 @@ def check(frame, first):
     cx, cy = on_table(cube)
     tx, ty = on_table(target)
     return math.hypot(cx - tx, cy - ty) < 0.05
-'''
+"""
 
 #: Table plane (z = 3 cm) from normalised image coordinates for :data:`rl.envs.PANDA_CAMERA`
 #: (tests recompute it from pybullet's view and projection matrices).
@@ -310,12 +318,17 @@ TABLE_FROM_IMAGE = (
 )
 
 
+def _tuple_source(rows: tuple[tuple[float, ...], ...]) -> str:
+    inner = "".join(f"    {row!r},\n" for row in rows)
+    return f"(\n{inner})"
+
+
 def _panda() -> RewardProgram:
     subtasks = []
     for name, body in (("cube_moved", _CUBE_MOVED), ("cube_at_target", _CUBE_AT_TARGET)):
-        title = f"{name}: {_DESCRIPTIONS[name]}"
+        title = textwrap.fill(f"{name}: {_DESCRIPTIONS[name]}", 96)
         head = _PANDA_HEADER.format(
-            title=title, origin=ORIGIN.capitalize(), homography=repr(TABLE_FROM_IMAGE)
+            title=title, origin=ORIGIN.capitalize(), homography=_tuple_source(TABLE_FROM_IMAGE)
         )
         subtasks.append(SubTask(name, f"{ORIGIN}: {_DESCRIPTIONS[name]}", head + body))
     return RewardProgram(

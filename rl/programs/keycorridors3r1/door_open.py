@@ -2,8 +2,9 @@
 # mypy: ignore-errors
 """door_open: The locked door has been unlocked: no locked door's inner panel is drawn.
 
-Hand-written reference checker for MiniGrid-KeyCorridorS3R1-v0 (rl/programs/reference.py). Frames: MiniGrid full-grid renders
-with highlight off; any tile size of at least 8 pixels (a cell is frame height / GRID_H pixels).
+Hand-written reference checker for MiniGrid-KeyCorridorS3R1-v0, written by rl/programs/reference.py.
+Frames: MiniGrid full-grid renders with highlight off; any tile size of at least 8 pixels (a cell
+is frame height / GRID_H pixels).
 """
 
 import numpy as np

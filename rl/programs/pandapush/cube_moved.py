@@ -2,9 +2,9 @@
 # mypy: ignore-errors
 """cube_moved: The green cube has moved more than 2 cm from where it started.
 
-Hand-written reference checker for PandaPush-v3 (rl/programs/reference.py). Frames: the fixed oblique
-Tiny-renderer view of rl.envs.PANDA_CAMERA, any size; the cube is the only green object and the
-(recoloured) target the only red one.
+Hand-written reference checker for PandaPush-v3, written by rl/programs/reference.py.
+Frames: the fixed oblique Tiny-renderer view of rl.envs.PANDA_CAMERA, any size; the cube is the
+only green object and the (recoloured) target the only red one.
 """
 
 import math
@@ -13,7 +13,11 @@ import numpy as np
 
 # The camera is fixed: this homography maps a pixel (x / width, y / height, 1) to the table plane
 # 3 cm above the table top (x, y, w), in metres, so distances can be measured in metres.
-TABLE_FROM_IMAGE = ((-1.077149, 1.581274, -0.201872), (1.077149, 1.581274, -1.279021), (0.0, 2.732049, 1.0))
+TABLE_FROM_IMAGE = (
+    (-1.077149, 1.581274, -0.201872),
+    (1.077149, 1.581274, -1.279021),
+    (0.0, 2.732049, 1.0),
+)
 
 
 def green(frame):

@@ -2,8 +2,9 @@
 # mypy: ignore-errors
 """box_picked: The agent picked up the box: the box's starting cell has changed.
 
-Hand-written reference checker for MiniGrid-UnlockPickup-v0 (rl/programs/reference.py). Frames: MiniGrid full-grid renders
-with highlight off; any tile size of at least 8 pixels (a cell is frame height / GRID_H pixels).
+Hand-written reference checker for MiniGrid-UnlockPickup-v0, written by rl/programs/reference.py.
+Frames: MiniGrid full-grid renders with highlight off; any tile size of at least 8 pixels (a cell
+is frame height / GRID_H pixels).
 """
 
 import numpy as np

@@ -1,9 +1,11 @@
 # ruff: noqa
 # mypy: ignore-errors
-"""key_picked: The agent carries the key or the door is already unlocked: no key-shaped object of the locked door's colour is drawn, or no locked door is drawn.
+"""key_picked: The agent carries the key or the door is already unlocked: no key-shaped object of
+the locked door's colour is drawn, or no locked door is drawn.
 
-Hand-written reference checker for MiniGrid-UnlockPickup-v0 (rl/programs/reference.py). Frames: MiniGrid full-grid renders
-with highlight off; any tile size of at least 8 pixels (a cell is frame height / GRID_H pixels).
+Hand-written reference checker for MiniGrid-UnlockPickup-v0, written by rl/programs/reference.py.
+Frames: MiniGrid full-grid renders with highlight off; any tile size of at least 8 pixels (a cell
+is frame height / GRID_H pixels).
 """
 
 import numpy as np

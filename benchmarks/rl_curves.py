@@ -1,0 +1,434 @@
+"""Learning curves: PPO with a code reward (CaR, the reference program) against the sparse reward.
+
+What it runs: for every env in ``--envs``, every seed in ``--seeds`` and both rewards (``reference``
+and ``sparse``), one :func:`rl.train.train` job with the project's default PPO settings
+(:class:`rl.train.TrainConfig`: symbolic full-grid observations one-hot encoded for an MLP, 8
+envs). Every ``--eval-every`` env steps the policy is evaluated deterministically on
+``--eval-episodes`` fixed evaluation layouts and scored by the env's own success criterion
+(MiniGrid: the episode's env return is positive). The code reward only changes what the
+learner is paid; the evaluation never sees it.
+
+Jobs run ``--parallel`` at a time in fresh processes (each pins torch to one thread); a CaR job
+and the sparse job of the same env and seed run side by side, so both see the same machine load.
+
+Reported per env and reward: success rate against env steps (mean and min-max spread over seeds,
+plotted), env steps until the first evaluation at >= ``--threshold`` success per seed and their
+mean +- standard deviation over the seeds that got there ("not reached within N" otherwise),
+final success, training steps/s and wall time, and for CaR the sandbox statistics (evaluate ms
+per VecEnv step, checker failures, which checkers run JIT-compiled).
+
+Writes ``rl_curves.json``, ``rl_curves.md`` and ``rl_curves.png`` to ``--out-dir`` (default:
+``benchmarks/results`` next to this script; ``--quick`` writes ``rl_curves_quick.*`` so a smoke
+run never overwrites the real results). Timings and success rates are never asserted.
+
+Usage:
+    python benchmarks/rl_curves.py            # full run (about 25 minutes on 2 CPUs)
+    python benchmarks/rl_curves.py --quick    # smoke run (under 90 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib.metadata
+import inspect
+import itertools
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from rl.train import TrainConfig, TrainResult, run_jobs  # noqa: E402
+
+
+@dataclass
+class Args:
+    envs: str = "MiniGrid-DoorKey-8x8-v0,MiniGrid-DoorKey-6x6-v0"
+    """comma-separated env ids (built-in MiniGrid envs with a reference program)"""
+    timesteps: str = "MiniGrid-DoorKey-8x8-v0=200000,MiniGrid-DoorKey-6x6-v0=100000"
+    """env steps per run: one number for every env, or ENV=N pairs, comma-separated"""
+    seeds: str = "0,1,2"
+    """comma-separated seeds (at least 3 for a real run)"""
+    rewards: str = "reference,sparse"
+    """comma-separated rewards: reference (the env's reference program), sparse, or a program dir"""
+    eval_every: int = 10_000
+    """env steps between deterministic evaluations"""
+    eval_episodes: int = 20
+    """episodes per evaluation (same layouts every time)"""
+    threshold: float = 0.9
+    """success rate whose first crossing is reported as steps-to-success"""
+    n_envs: int = 8
+    """parallel envs per run"""
+    parallel: int = 2
+    """runs at a time (each in its own process, torch pinned to one thread)"""
+    isolation: str = ""
+    """sandbox isolation for the checkers; empty: the strongest this machine supports"""
+    out_dir: str = ""
+    """where the results go; empty: benchmarks/results next to this script"""
+    quick: bool = False
+    """smoke mode: DoorKey-5x5, 2 seeds, 12,288 steps, evaluations every 4,096 steps (< 90 s)"""
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each dataclass field (read from the source, as tyro does)."""
+    try:
+        node = ast.parse(inspect.getsource(cls)).body[0]
+    except (OSError, TypeError):  # source not available (frozen, interactive)
+        return {}
+    body = node.body if isinstance(node, ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for field, nxt in itertools.pairwise(body):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[field.target.id] = nxt.value.value.strip()
+    return docs
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Args:
+    """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    docs = _field_docs(Args)
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
+            )
+        else:
+            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
+            parser.add_argument(flag, type=type(default), default=default, help=help_text)
+    ns = parser.parse_args(list(argv) if argv is not None else None)
+    return Args(**vars(ns))
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def timesteps_for(spec: str, envs: Sequence[str]) -> dict[str, int]:
+    """``"N"`` or ``"ENV=N,ENV=N"`` -> env -> steps (every env in ``envs`` must get a number)."""
+    parts = _split(spec)
+    if len(parts) == 1 and "=" not in parts[0]:
+        return dict.fromkeys(envs, int(float(parts[0])))
+    table = {}
+    for part in parts:
+        env, _, n = part.partition("=")
+        table[env.strip()] = int(float(n))
+    missing = [e for e in envs if e not in table]
+    if missing:
+        raise SystemExit(f"--timesteps gives no budget for {', '.join(missing)}")
+    return {e: table[e] for e in envs}
+
+
+def machine_info() -> dict[str, Any]:
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "stable_baselines3": version("stable-baselines3"),
+        "gymnasium": version("gymnasium"),
+        "minigrid": version("minigrid"),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+# --------------------------------------------------------------------------------------------
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    return float(statistics.fmean(values)), float(statistics.pstdev(values)) if len(
+        values
+    ) > 1 else 0.0
+
+
+def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """One env x reward: the success curve across seeds and steps-to-threshold."""
+    steps = sorted(set.intersection(*[{p["steps"] for p in r["curve"]} for r in runs]))
+    by_seed = [{p["steps"]: p["success_rate"] for p in r["curve"]} for r in runs]
+    mean, std, lo, hi = [], [], [], []
+    for s in steps:
+        vals = [d[s] for d in by_seed]
+        mean.append(float(np.mean(vals)))
+        std.append(float(np.std(vals)))
+        lo.append(float(np.min(vals)))
+        hi.append(float(np.max(vals)))
+    reached = []
+    for r in runs:
+        hit = next((p["steps"] for p in r["curve"] if p["success_rate"] >= threshold), None)
+        reached.append(hit)
+    got = [float(x) for x in reached if x is not None]
+    m, sd = _mean_std(got)
+    budget = max(r["timesteps"] for r in runs)
+    finals = [r["final_success"] for r in runs]
+    fm, fsd = _mean_std(finals)
+    sps = [r["steps_per_second"] for r in runs]
+    boxes = [r["sandbox"] for r in runs if r.get("sandbox")]
+    sandbox = None
+    if boxes:
+        sandbox = {
+            "evaluate_ms_mean": float(np.mean([b["evaluate_ms"] for b in boxes])),
+            "evaluate_share_of_train_time": float(
+                np.mean(
+                    [
+                        b["evaluate_seconds"] / r["train_seconds"]
+                        for b, r in zip(boxes, runs, strict=True)
+                    ]
+                )
+            ),
+            "total_failures": int(sum(b["total_failures"] for b in boxes)),
+            "jit_modes": boxes[0].get("jit_modes"),
+            "isolation": boxes[0].get("isolation"),
+        }
+    return {
+        "seeds": [r["config"]["seed"] for r in runs],
+        "budget": budget,
+        "steps": steps,
+        "success_mean": mean,
+        "success_std": std,
+        "success_min": lo,
+        "success_max": hi,
+        "steps_to_threshold": reached,
+        "reached": len(got),
+        "steps_to_threshold_mean": m if got else None,
+        "steps_to_threshold_std": sd if got else None,
+        "final_success_mean": fm,
+        "final_success_std": fsd,
+        "steps_per_second_mean": float(np.mean(sps)),
+        "wall_seconds_mean": float(np.mean([r["wall_seconds"] for r in runs])),
+        "sandbox": sandbox,
+    }
+
+
+def steps_text(agg: dict[str, Any]) -> str:
+    """``"62,000 ± 8,165 (3/3)"`` or ``"not reached within 200,000 (0/3)"`` or a mix."""
+    n = len(agg["seeds"])
+    k = agg["reached"]
+    if k == 0:
+        return f"not reached within {agg['budget']:,} (0/{n} seeds)"
+    text = f"{agg['steps_to_threshold_mean']:,.0f} ± {agg['steps_to_threshold_std']:,.0f}"
+    if k < n:
+        return f"{text} in {k}/{n} seeds; not reached within {agg['budget']:,} in {n - k}"
+    return f"{text} ({k}/{n} seeds)"
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any]) -> str:
+    a = results["args"]
+    m = results["machine"]
+    thr = a["threshold"]
+    lines = [
+        "# Learning curves: code reward (CaR) vs sparse reward",
+        "",
+        f"PPO (SB3 {m['stable_baselines3']}, `rl.train` defaults: symbolic full-grid observation, "
+        f"one-hot MLP, {a['n_envs']} envs), seeds {a['seeds']}, deterministic evaluation of "
+        f"{a['eval_episodes']} fixed layouts every {a['eval_every']:,} env steps, success = the "
+        f"env's own criterion (episode env return > 0). CaR = the env's reference program "
+        f"(ordered sub-tasks, +1 once per sub-task, added to the env reward), run in the sandbox. "
+        f"{results['parallel']} run(s) at a time, torch 1 thread each. {m['platform']}, "
+        f"{m['cpu_count']} CPUs, load average at start {m['load_avg']}, {m['timestamp']}; "
+        f"total {results['elapsed_seconds'] / 60:.1f} min"
+        f"{' (QUICK: rough numbers)' if a['quick'] else ''}.",
+        "",
+        f"| env | reward | env steps to {thr:.0%} success (mean ± sd) | per seed | final success "
+        "(mean ± sd) | steps/s | wall s/run |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for env, per in results["envs"].items():
+        for reward, agg in per.items():
+            seeds = ", ".join(
+                f"{s:,}" if s is not None else "—" for s in agg["steps_to_threshold"]
+            )
+            lines.append(
+                f"| {env} | {reward} | {steps_text(agg)} | {seeds} | "
+                f"{agg['final_success_mean']:.2f} ± {agg['final_success_std']:.2f} | "
+                f"{agg['steps_per_second_mean']:,.0f} | {agg['wall_seconds_mean']:.0f} |"
+            )
+    lines += ["", "**Headline**", ""]
+    for env, text in results["headline"].items():
+        lines.append(f"- {env}: {text}")
+    boxes = [
+        (env, reward, agg["sandbox"])
+        for env, per in results["envs"].items()
+        for reward, agg in per.items()
+        if agg["sandbox"]
+    ]
+    if boxes:
+        lines += ["", "**Sandbox** (CaR runs)", ""]
+        for env, reward, b in boxes:
+            modes = ", ".join(m[0] for m in b["jit_modes"] or [])
+            lines.append(
+                f"- {env} / {reward}: isolation {b['isolation']}, checkers [{modes}], evaluate "
+                f"{b['evaluate_ms_mean']:.2f} ms per VecEnv step "
+                f"({b['evaluate_share_of_train_time']:.1%} of training time), "
+                f"{b['total_failures']} checker failures."
+            )
+    return "\n".join(lines) + "\n"
+
+
+def headline(envs: dict[str, dict[str, dict[str, Any]]], rewards: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for env, per in envs.items():
+        parts = [f"{r}: {steps_text(per[r])}" for r in rewards if r in per]
+        car, sparse = per.get("reference"), per.get("sparse")
+        if car and sparse and car["reached"] and sparse["reached"]:
+            ratio = sparse["steps_to_threshold_mean"] / car["steps_to_threshold_mean"]
+            parts.append(f"sparse needs {ratio:.1f}× the env steps of CaR")
+        elif car and sparse and car["reached"] and not sparse["reached"]:
+            parts.append(
+                f"CaR reaches it in {car['reached']}/{len(car['seeds'])} seeds, sparse in none"
+            )
+        out[env] = "; ".join(parts)
+    return out
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = results["envs"]
+    fig, axes = plt.subplots(1, len(envs), figsize=(6.0 * len(envs), 4.4), squeeze=False)
+    thr = results["args"]["threshold"]
+    for ax, (env, per) in zip(axes[0], envs.items(), strict=True):
+        for reward, agg in per.items():
+            x = np.asarray(agg["steps"])
+            label = "CaR (reference program)" if reward == "reference" else reward
+            (line,) = ax.plot(x, agg["success_mean"], label=f"{label}, mean of {len(agg['seeds'])}")
+            ax.fill_between(
+                x, agg["success_min"], agg["success_max"], alpha=0.2, color=line.get_color()
+            )
+        ax.axhline(thr, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(env)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("success rate (deterministic eval)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle("PPO success rate vs env steps (line: mean over seeds; band: min–max)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.quick:
+        args = dataclasses.replace(
+            args,
+            envs="MiniGrid-DoorKey-5x5-v0",
+            timesteps="12288",
+            seeds="0,1",
+            eval_every=4096,
+            eval_episodes=4,
+        )
+    envs = _split(args.envs)
+    budgets = timesteps_for(args.timesteps, envs)
+    seeds = [int(s) for s in _split(args.seeds)]
+    rewards = _split(args.rewards)
+    out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "rl_curves_quick" if args.quick else "rl_curves"
+    machine = machine_info()
+
+    # one job per env x seed x reward; a seed's rewards are adjacent (they run side by side)
+    jobs: list[tuple[str, str, int]] = [
+        (env, reward, seed) for env in envs for seed in seeds for reward in rewards
+    ]
+    configs = [
+        TrainConfig(
+            env_id=env,
+            reward=reward,
+            timesteps=budgets[env],
+            seed=seed,
+            n_envs=args.n_envs,
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+            isolation=args.isolation or None,  # type: ignore[arg-type]
+        )
+        for env, reward, seed in jobs
+    ]
+    t0 = time.perf_counter()
+    done: list[TrainResult] = run_jobs(configs, parallel=args.parallel)
+    elapsed = time.perf_counter() - t0
+
+    runs = [r.to_dict() for r in done]
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for env in envs:
+        table[env] = {}
+        for reward in rewards:
+            mine = [
+                run
+                for (e, rw, _), run in zip(jobs, runs, strict=True)
+                if e == env and rw == reward
+            ]
+            table[env][reward] = aggregate(mine, args.threshold)
+    results = {
+        "benchmark": "rl_curves",
+        "args": {**dataclasses.asdict(args), "seeds": seeds, "timesteps": budgets},
+        "parallel": args.parallel,
+        "machine": machine,
+        "elapsed_seconds": elapsed,
+        "envs": table,
+        "headline": headline(table, rewards),
+        "runs": [
+            {"env_id": e, "reward": rw, "seed": s, **run}
+            for (e, rw, s), run in zip(jobs, runs, strict=True)
+        ],
+    }
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text(markdown(results), encoding="utf-8")
+    plot(results, out_dir / f"{stem}.png")
+    print(markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
