@@ -277,9 +277,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for env, per in results["envs"].items():
         for reward, agg in per.items():
-            seeds = ", ".join(
-                f"{s:,}" if s is not None else "—" for s in agg["steps_to_threshold"]
-            )
+            seeds = ", ".join(f"{s:,}" if s is not None else "—" for s in agg["steps_to_threshold"])
             lines.append(
                 f"| {env} | {reward} | {steps_text(agg)} | {seeds} | "
                 f"{agg['final_success_mean']:.2f} ± {agg['final_success_std']:.2f} | "
@@ -405,9 +403,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         table[env] = {}
         for reward in rewards:
             mine = [
-                run
-                for (e, rw, _), run in zip(jobs, runs, strict=True)
-                if e == env and rw == reward
+                run for (e, rw, _), run in zip(jobs, runs, strict=True) if e == env and rw == reward
             ]
             table[env][reward] = aggregate(mine, args.threshold)
     results = {
