@@ -5,6 +5,7 @@ or DNS lookup fail loudly."""
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import socket
 import struct
@@ -31,7 +32,7 @@ from synth.vlm import (
     to_litellm_messages,
 )
 
-litellm = pytest.importorskip("litellm")  # imported once for this module (~3 s)
+litellm = importlib.import_module("litellm")  # imported once for this module (~3 s)
 
 ROOT = Path(__file__).resolve().parents[2]
 
