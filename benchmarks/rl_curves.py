@@ -2,11 +2,11 @@
 
 What it runs: for every env in ``--envs``, every seed in ``--seeds`` and both rewards (``reference``
 and ``sparse``), one :func:`rl.train.train` job with the project's default PPO settings
-(:class:`rl.train.TrainConfig`: symbolic full-grid observations one-hot encoded for an MLP, 8
-envs). Every ``--eval-every`` env steps the policy is evaluated deterministically on
-``--eval-episodes`` fixed evaluation layouts and scored by the env's own success criterion
-(MiniGrid: the episode's env return is positive). The code reward only changes what the
-learner is paid; the evaluation never sees it.
+(:class:`rl.train.TrainConfig`: symbolic full-grid observations, one-hot cells and two small
+convolutions in front of the MLP, 8 envs). Every ``--eval-every`` env steps the policy is
+evaluated deterministically on ``--eval-episodes`` fixed evaluation layouts and scored by the
+env's own success criterion (MiniGrid: the episode's env return is positive). The code reward
+only changes what the learner is paid; the evaluation never sees it.
 
 Jobs run ``--parallel`` at a time in fresh processes (each pins torch to one thread); a CaR job
 and the sparse job of the same env and seed run side by side, so both see the same machine load.
@@ -61,7 +61,7 @@ from rl.train import TrainConfig, TrainResult, run_jobs  # noqa: E402
 class Args:
     envs: str = "MiniGrid-DoorKey-8x8-v0,MiniGrid-DoorKey-6x6-v0"
     """comma-separated env ids (built-in MiniGrid envs with a reference program)"""
-    timesteps: str = "MiniGrid-DoorKey-8x8-v0=200000,MiniGrid-DoorKey-6x6-v0=100000"
+    timesteps: str = "MiniGrid-DoorKey-8x8-v0=200000,MiniGrid-DoorKey-6x6-v0=120000"
     """env steps per run: one number for every env, or ENV=N pairs, comma-separated"""
     seeds: str = "0,1,2"
     """comma-separated seeds (at least 3 for a real run)"""
@@ -183,13 +183,21 @@ def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
     """One env x reward: the success curve across seeds and steps-to-threshold."""
     steps = sorted(set.intersection(*[{p["steps"] for p in r["curve"]} for r in runs]))
     by_seed = [{p["steps"]: p["success_rate"] for p in r["curve"]} for r in runs]
-    mean, std, lo, hi = [], [], [], []
+    train_by_seed = [{p["steps"]: p["success_rate"] for p in r["returns"]} for r in runs]
+    mean, std, lo, hi, train_mean = [], [], [], [], []
     for s in steps:
         vals = [d[s] for d in by_seed]
         mean.append(float(np.mean(vals)))
         std.append(float(np.std(vals)))
         lo.append(float(np.min(vals)))
         hi.append(float(np.max(vals)))
+        tv = [d[s] for d in train_by_seed if d.get(s) is not None]
+        train_mean.append(float(np.mean(tv)) if tv else None)
+    last_sub: dict[str, list[float]] = {}
+    for r in runs:
+        pts = [p for p in r["returns"] if p["episodes"]]
+        for k, v in (pts[-1]["subtask_rates"] if pts else {}).items():
+            last_sub.setdefault(k, []).append(v)
     reached = []
     for r in runs:
         hit = next((p["steps"] for p in r["curve"] if p["success_rate"] >= threshold), None)
@@ -225,6 +233,8 @@ def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
         "success_std": std,
         "success_min": lo,
         "success_max": hi,
+        "train_success_mean": train_mean,
+        "final_subtask_rates": {k: float(np.mean(v)) for k, v in last_sub.items()},
         "steps_to_threshold": reached,
         "reached": len(got),
         "steps_to_threshold_mean": m if got else None,
@@ -261,8 +271,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Learning curves: code reward (CaR) vs sparse reward",
         "",
-        f"PPO (SB3 {m['stable_baselines3']}, `rl.train` defaults: symbolic full-grid observation, "
-        f"one-hot MLP, {a['n_envs']} envs), seeds {a['seeds']}, deterministic evaluation of "
+        f"PPO (SB3 {m['stable_baselines3']}, `rl.train` defaults: symbolic full-grid observation "
+        f"with one-hot cells, two 3×3 convolutions and a 64-64 MLP, {a['n_envs']} envs, 128 "
+        f"steps per env per update), seeds {a['seeds']}, deterministic evaluation of "
         f"{a['eval_episodes']} fixed layouts every {a['eval_every']:,} env steps, success = the "
         f"env's own criterion (episode env return > 0). CaR = the env's reference program "
         f"(ordered sub-tasks, +1 once per sub-task, added to the env reward), run in the sandbox. "
@@ -282,6 +293,20 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {env} | {reward} | {steps_text(agg)} | {seeds} | "
                 f"{agg['final_success_mean']:.2f} ± {agg['final_success_std']:.2f} | "
                 f"{agg['steps_per_second_mean']:,.0f} | {agg['wall_seconds_mean']:.0f} |"
+            )
+    lines += [
+        "",
+        "Training episodes at the end of the budget (the stochastic training policy, mean over "
+        "seeds, last evaluation interval): success rate and, for CaR, the rate of each sub-task.",
+        "",
+    ]
+    for env, per in results["envs"].items():
+        for reward, agg in per.items():
+            train = [v for v in agg["train_success_mean"] if v is not None]
+            subs = ", ".join(f"{k} {v:.2f}" for k, v in agg["final_subtask_rates"].items())
+            lines.append(
+                f"- {env} / {reward}: training success {train[-1] if train else float('nan'):.2f}"
+                + (f"; sub-tasks {subs}" if subs else "")
             )
     lines += ["", "**Headline**", ""]
     for env, text in results["headline"].items():
@@ -338,6 +363,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax.fill_between(
                 x, agg["success_min"], agg["success_max"], alpha=0.2, color=line.get_color()
             )
+            train = [np.nan if v is None else v for v in agg["train_success_mean"]]
+            ax.plot(
+                x,
+                train,
+                linestyle=":",
+                color=line.get_color(),
+                label=f"{label}, training episodes (stochastic policy)",
+            )
         ax.axhline(thr, color="grey", linestyle="--", linewidth=0.8)
         ax.set_title(env)
         ax.set_xlabel("env steps")
@@ -345,7 +378,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle("PPO success rate vs env steps (line: mean over seeds; band: min–max)")
+    fig.suptitle(
+        "PPO success rate vs env steps (solid: deterministic eval, mean over seeds; band: "
+        "min–max; dotted: training episodes)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
