@@ -83,6 +83,8 @@ class Args:
     """where the results go; empty: benchmarks/results next to this script"""
     quick: bool = False
     """smoke mode: DoorKey-5x5, 2 seeds, 12,288 steps, evaluations every 4,096 steps (< 90 s)"""
+    rerender: str = ""
+    """re-aggregate and re-render an earlier run's JSON (no training); writes next to it"""
 
 
 def _field_docs(cls: type) -> dict[str, str]:
@@ -179,11 +181,24 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     ) > 1 else 0.0
 
 
+def full_intervals(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's training-return points, less a last one covering under half an interval.
+
+    The end-of-training evaluation closes a last, usually short, interval (a few hundred steps,
+    a handful of episodes) whose means are noise.
+    """
+    pts = list(run["returns"])
+    every = run["config"]["eval_every"]
+    if len(pts) >= 2 and pts[-1]["steps"] - pts[-2]["steps"] < every / 2:
+        pts.pop()
+    return pts
+
+
 def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
     """One env x reward: the success curve across seeds and steps-to-threshold."""
     steps = sorted(set.intersection(*[{p["steps"] for p in r["curve"]} for r in runs]))
     by_seed = [{p["steps"]: p["success_rate"] for p in r["curve"]} for r in runs]
-    train_by_seed = [{p["steps"]: p["success_rate"] for p in r["returns"]} for r in runs]
+    train_by_seed = [{p["steps"]: p["success_rate"] for p in full_intervals(r)} for r in runs]
     mean, std, lo, hi, train_mean = [], [], [], [], []
     for s in steps:
         vals = [d[s] for d in by_seed]
@@ -195,15 +210,27 @@ def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
         train_mean.append(float(np.mean(tv)) if tv else None)
     last_sub: dict[str, list[float]] = {}
     for r in runs:
-        pts = [p for p in r["returns"] if p["episodes"]]
+        pts = [p for p in full_intervals(r) if p["episodes"]]
         for k, v in (pts[-1]["subtask_rates"] if pts else {}).items():
             last_sub.setdefault(k, []).append(v)
     reached = []
+    train_reached = []
     for r in runs:
         hit = next((p["steps"] for p in r["curve"] if p["success_rate"] >= threshold), None)
         reached.append(hit)
+        hit = next(
+            (
+                p["steps"]
+                for p in full_intervals(r)
+                if p["success_rate"] is not None and p["success_rate"] >= threshold
+            ),
+            None,
+        )
+        train_reached.append(hit)
     got = [float(x) for x in reached if x is not None]
     m, sd = _mean_std(got)
+    tgot = [float(x) for x in train_reached if x is not None]
+    tm, tsd = _mean_std(tgot)
     budget = max(r["timesteps"] for r in runs)
     finals = [r["final_success"] for r in runs]
     fm, fsd = _mean_std(finals)
@@ -239,6 +266,10 @@ def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
         "reached": len(got),
         "steps_to_threshold_mean": m if got else None,
         "steps_to_threshold_std": sd if got else None,
+        "train_steps_to_threshold": train_reached,
+        "train_reached": len(tgot),
+        "train_steps_to_threshold_mean": tm if tgot else None,
+        "train_steps_to_threshold_std": tsd if tgot else None,
         "final_success_mean": fm,
         "final_success_std": fsd,
         "steps_per_second_mean": float(np.mean(sps)),
@@ -247,13 +278,17 @@ def aggregate(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
     }
 
 
-def steps_text(agg: dict[str, Any]) -> str:
-    """``"62,000 ± 8,165 (3/3)"`` or ``"not reached within 200,000 (0/3)"`` or a mix."""
+def steps_text(agg: dict[str, Any], prefix: str = "") -> str:
+    """``"62,000 ± 8,165 (3/3)"`` or ``"not reached within 200,000 (0/3)"`` or a mix.
+
+    ``prefix="train_"`` describes the training-episode success instead of the evaluation's.
+    """
     n = len(agg["seeds"])
-    k = agg["reached"]
+    k = agg[f"{prefix}reached"]
     if k == 0:
         return f"not reached within {agg['budget']:,} (0/{n} seeds)"
-    text = f"{agg['steps_to_threshold_mean']:,.0f} ± {agg['steps_to_threshold_std']:,.0f}"
+    mean, std = agg[f"{prefix}steps_to_threshold_mean"], agg[f"{prefix}steps_to_threshold_std"]
+    text = f"{mean:,.0f} ± {std:,.0f}"
     if k < n:
         return f"{text} in {k}/{n} seeds; not reached within {agg['budget']:,} in {n - k}"
     return f"{text} ({k}/{n} seeds)"
@@ -282,16 +317,21 @@ def markdown(results: dict[str, Any]) -> str:
         f"total {results['elapsed_seconds'] / 60:.1f} min"
         f"{' (QUICK: rough numbers)' if a['quick'] else ''}.",
         "",
-        f"| env | reward | env steps to {thr:.0%} success (mean ± sd) | per seed | final success "
-        "(mean ± sd) | steps/s | wall s/run |",
-        "|---|---|---|---|---:|---:|---:|",
+        f"| env | reward | env steps to {thr:.0%} success, deterministic eval (mean ± sd) | "
+        f"per seed | final eval success (mean ± sd) | env steps to {thr:.0%} success of the "
+        "training episodes (stochastic policy) | per seed | steps/s | wall s/run |",
+        "|---|---|---|---|---:|---|---|---:|---:|",
     ]
+
+    def per_seed(values: list[int | None]) -> str:
+        return ", ".join(f"{v:,}" if v is not None else "—" for v in values)
+
     for env, per in results["envs"].items():
         for reward, agg in per.items():
-            seeds = ", ".join(f"{s:,}" if s is not None else "—" for s in agg["steps_to_threshold"])
             lines.append(
-                f"| {env} | {reward} | {steps_text(agg)} | {seeds} | "
+                f"| {env} | {reward} | {steps_text(agg)} | {per_seed(agg['steps_to_threshold'])} | "
                 f"{agg['final_success_mean']:.2f} ± {agg['final_success_std']:.2f} | "
+                f"{steps_text(agg, 'train_')} | {per_seed(agg['train_steps_to_threshold'])} | "
                 f"{agg['steps_per_second_mean']:,.0f} | {agg['wall_seconds_mean']:.0f} |"
             )
     lines += [
@@ -334,6 +374,9 @@ def headline(envs: dict[str, dict[str, dict[str, Any]]], rewards: Sequence[str])
     out = {}
     for env, per in envs.items():
         parts = [f"{r}: {steps_text(per[r])}" for r in rewards if r in per]
+        parts += [
+            f"{r} (training episodes): {steps_text(per[r], 'train_')}" for r in rewards if r in per
+        ]
         car, sparse = per.get("reference"), per.get("sparse")
         if car and sparse and car["reached"] and sparse["reached"]:
             ratio = sparse["steps_to_threshold_mean"] / car["steps_to_threshold_mean"]
@@ -394,6 +437,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.rerender:
+        return rerender(Path(args.rerender))
     if args.quick:
         args = dataclasses.replace(
             args,
@@ -432,8 +477,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     done: list[TrainResult] = run_jobs(configs, parallel=args.parallel)
     elapsed = time.perf_counter() - t0
+    results = report(
+        args, envs, rewards, seeds, budgets, jobs, [r.to_dict() for r in done], elapsed, machine
+    )
+    write(results, out_dir, stem)
+    return results
 
-    runs = [r.to_dict() for r in done]
+
+def write(results: dict[str, Any], out_dir: Path, stem: str) -> None:
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text(markdown(results), encoding="utf-8")
+    plot(results, out_dir / f"{stem}.png")
+    print(markdown(results))
+
+
+def report(
+    args: Args,
+    envs: list[str],
+    rewards: list[str],
+    seeds: list[int],
+    budgets: dict[str, int],
+    jobs: list[tuple[str, str, int]],
+    runs: list[dict[str, Any]],
+    elapsed: float,
+    machine: dict[str, Any],
+) -> dict[str, Any]:
+    """Aggregate the runs (one per job, same order) into the results dict."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for env in envs:
         table[env] = {}
@@ -451,14 +520,40 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "envs": table,
         "headline": headline(table, rewards),
         "runs": [
-            {"env_id": e, "reward": rw, "seed": s, **run}
+            {**run, "env_id": e, "reward_spec": rw, "seed": s}
             for (e, rw, s), run in zip(jobs, runs, strict=True)
         ],
     }
-    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out_dir / f"{stem}.md").write_text(markdown(results), encoding="utf-8")
-    plot(results, out_dir / f"{stem}.png")
-    print(markdown(results))
+    return results
+
+
+def rerender(path: Path) -> dict[str, Any]:
+    """Aggregate and render the runs of an earlier results JSON again (no training)."""
+    old = json.loads(path.read_text(encoding="utf-8"))
+    a = old["args"]
+    args = Args(**{k: v for k, v in a.items() if k not in ("seeds", "timesteps")})
+    runs = old["runs"]
+    jobs = [(r["config"]["env_id"], str(r["config"]["reward"]), r["config"]["seed"]) for r in runs]
+    envs = list(dict.fromkeys(e for e, _, _ in jobs))
+    rewards = list(dict.fromkeys(rw for _, rw, _ in jobs))
+    clean = [
+        {k: v for k, v in r.items() if k not in ("env_id", "reward_spec", "seed")} for r in runs
+    ]
+    for r in clean:
+        r.setdefault("reward", "sparse" if r["config"]["reward"] == "sparse" else "code")
+    results = report(
+        args,
+        envs,
+        rewards,
+        list(a["seeds"]),
+        dict(a["timesteps"]),
+        jobs,
+        clean,
+        old["elapsed_seconds"],
+        old["machine"],
+    )
+    results["rerendered_from"] = str(path)
+    write(results, path.parent, path.stem)
     return results
 
 

@@ -78,6 +78,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--eval-episodes", type=int, default=20, help="episodes per evaluation (default 20)"
     )
     parser.add_argument(
+        "--stochastic-eval",
+        action="store_true",
+        help="evaluate the sampled policy instead of the greedy one",
+    )
+    parser.add_argument(
         "--checker-timeout",
         type=float,
         default=5.0,
@@ -189,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
             observation=args.observation,
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
+            eval_deterministic=not args.stochastic_eval,
             failure_policy=args.failure_policy,
             isolation=args.isolation,
             checker_timeout=args.checker_timeout,

@@ -158,6 +158,12 @@ class TrainConfig:
             learned slowest. Ignored for image observations and PandaPush.
         eval_every: env steps between deterministic evaluations (rounded up to whole VecEnv steps).
         eval_episodes: episodes per evaluation (on the same seeds every time).
+        eval_deterministic: evaluate the greedy (argmax) policy. In MiniGrid the greedy policy
+            lags the stochastic one by a wide margin early on: one state whose argmax is a no-op
+            (``forward`` into a wall, ``pickup`` on nothing) repeats forever, so an episode the
+            stochastic policy finishes in 20 steps runs to the time limit. False evaluates the
+            sampled policy instead. The training episodes' success rate (stochastic) is in
+            :attr:`ReturnPoint.success_rate` either way.
         failure_policy: checker failures: ``continue``, ``raise`` or ``stop_after:N``.
         isolation: sandbox isolation for the checkers; None: the strongest this machine supports.
         checker_timeout: seconds one checker may take over one batch.
@@ -187,6 +193,7 @@ class TrainConfig:
     features: Literal["conv", "onehot", "raw"] = "conv"
     eval_every: int = 10_000
     eval_episodes: int = 20
+    eval_deterministic: bool = True
     failure_policy: str = "continue"
     isolation: Isolation | None = None
     checker_timeout: float = 5.0
@@ -591,9 +598,9 @@ def _policy_kwargs(config: TrainConfig, observation_space: Any) -> dict[str, Any
 
 
 def evaluate(
-    model: Any, venv: Any, episodes: int, *, seed: int | None = None
+    model: Any, venv: Any, episodes: int, *, seed: int | None = None, deterministic: bool = True
 ) -> tuple[float, float, float, int]:
-    """Run ``episodes`` deterministic episodes and score them by the env's own criterion.
+    """Run ``episodes`` episodes and score them by the env's own criterion.
 
     Episodes are spread evenly over the VecEnv's envs (as SB3's ``evaluate_policy`` does). An
     episode succeeds when its last info says ``is_success`` (when the env reports it) or else
@@ -605,6 +612,7 @@ def evaluate(
         episodes: number of episodes.
         seed: reseed the envs first (env ``i`` resets with ``seed + i``), so that every evaluation
             sees the same layouts.
+        deterministic: the greedy policy (True) or the sampled one.
 
     Returns:
         ``(success_rate, mean_return, mean_length, episodes)``.
@@ -621,7 +629,7 @@ def evaluate(
         venv.seed(seed)
     obs = venv.reset()
     while any(c < t for c, t in zip(counts, targets, strict=True)):
-        actions, _ = model.predict(obs, deterministic=True)
+        actions, _ = model.predict(obs, deterministic=deterministic)
         obs, rewards, dones, infos = venv.step(actions)
         ret += rewards
         length += 1
@@ -745,6 +753,7 @@ def _make_callback(
                 eval_env,
                 config.eval_episodes,
                 seed=config.seed + EVAL_SEED_OFFSET,
+                deterministic=config.eval_deterministic,
             )
             self.eval_seconds += time.perf_counter() - t0
             point = EvalPoint(self.num_timesteps, rate, mean_r, mean_l, n)
