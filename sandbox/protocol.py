@@ -72,8 +72,10 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
     chunks, got = [], 0
     while got < n:
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
+            # A past deadline still gets a non-blocking look: a spare worker's ready message
+            # may have been waiting long before anyone asked for it.
+            left = max(0.0, deadline - time.monotonic())
+            if not select.select([sock], [], [], left)[0]:
                 raise TimeoutError("deadline passed while waiting for the worker")
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:
