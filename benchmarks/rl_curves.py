@@ -1,10 +1,11 @@
 """Learning curves: PPO with a code reward (CaR, the reference program) against the sparse reward.
 
 What it runs: for every env in ``--envs``, every seed in ``--seeds`` and both rewards (``reference``
-and ``sparse``), one :func:`rl.train.train` job with the project's default PPO settings
-(:class:`rl.train.TrainConfig`: symbolic full-grid observations, one-hot cells and two small
+and ``sparse``), one :func:`rl.training.train` job with the project's default PPO settings
+(:class:`rl.training.TrainConfig`: symbolic full-grid observations, one-hot cells and two small
 convolutions in front of the MLP, 8 envs). Every ``--eval-every`` env steps the policy is
-evaluated deterministically on ``--eval-episodes`` fixed evaluation layouts and scored by the
+evaluated on ``--eval-episodes`` fixed evaluation layouts (``--eval-policy``: actions sampled from
+the policy by default, as rl-starter-files evaluates MiniGrid agents, or greedy) and scored by the
 env's own success criterion (MiniGrid: the episode's env return is positive). The code reward
 only changes what the learner is paid; the evaluation never sees it.
 
@@ -22,7 +23,7 @@ Writes ``rl_curves.json``, ``rl_curves.md`` and ``rl_curves.png`` to ``--out-dir
 run never overwrites the real results). Timings and success rates are never asserted.
 
 Usage:
-    python benchmarks/rl_curves.py            # full run (about 25 minutes on 2 CPUs)
+    python benchmarks/rl_curves.py            # full run (about 35 minutes on 2 CPUs)
     python benchmarks/rl_curves.py --quick    # smoke run (under 90 s)
 """
 
@@ -54,21 +55,24 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from rl.train import TrainConfig, TrainResult, run_jobs  # noqa: E402
+from rl.training import TrainConfig, TrainResult, run_jobs  # noqa: E402
 
 
 @dataclass
 class Args:
     envs: str = "MiniGrid-DoorKey-8x8-v0,MiniGrid-DoorKey-6x6-v0"
     """comma-separated env ids (built-in MiniGrid envs with a reference program)"""
-    timesteps: str = "MiniGrid-DoorKey-8x8-v0=200000,MiniGrid-DoorKey-6x6-v0=120000"
+    timesteps: str = "MiniGrid-DoorKey-8x8-v0=300000,MiniGrid-DoorKey-6x6-v0=120000"
     """env steps per run: one number for every env, or ENV=N pairs, comma-separated"""
     seeds: str = "0,1,2"
     """comma-separated seeds (at least 3 for a real run)"""
     rewards: str = "reference,sparse"
     """comma-separated rewards: reference (the env's reference program), sparse, or a program dir"""
     eval_every: int = 10_000
-    """env steps between deterministic evaluations"""
+    """env steps between evaluations"""
+    eval_policy: str = "sampled"
+    """sampled (actions drawn from the policy, as in training) or greedy (argmax): in MiniGrid the
+    greedy policy lags far behind, one state whose argmax is a no-op repeats to the time limit"""
     eval_episodes: int = 20
     """episodes per evaluation (same layouts every time)"""
     threshold: float = 0.9
@@ -299,16 +303,23 @@ def steps_text(agg: dict[str, Any], prefix: str = "") -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _eval_words(a: dict[str, Any]) -> str:
+    """How the evaluation chose actions (runs before ``--eval-policy`` existed were greedy)."""
+    policy = a.get("eval_policy", "greedy")
+    return "sampled-policy" if policy == "sampled" else "deterministic (greedy)"
+
+
 def markdown(results: dict[str, Any]) -> str:
     a = results["args"]
     m = results["machine"]
     thr = a["threshold"]
+    how = _eval_words(a)
     lines = [
         "# Learning curves: code reward (CaR) vs sparse reward",
         "",
-        f"PPO (SB3 {m['stable_baselines3']}, `rl.train` defaults: symbolic full-grid observation "
+        f"PPO (SB3 {m['stable_baselines3']}, `rl.training` defaults: symbolic full-grid observation "
         f"with one-hot cells, two 3×3 convolutions and a 64-64 MLP, {a['n_envs']} envs, 128 "
-        f"steps per env per update), seeds {a['seeds']}, deterministic evaluation of "
+        f"steps per env per update), seeds {a['seeds']}, {how} evaluation of "
         f"{a['eval_episodes']} fixed layouts every {a['eval_every']:,} env steps, success = the "
         f"env's own criterion (episode env return > 0). CaR = the env's reference program "
         f"(ordered sub-tasks, +1 once per sub-task, added to the env reward), run in the sandbox. "
@@ -317,7 +328,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"total {results['elapsed_seconds'] / 60:.1f} min"
         f"{' (QUICK: rough numbers)' if a['quick'] else ''}.",
         "",
-        f"| env | reward | env steps to {thr:.0%} success, deterministic eval (mean ± sd) | "
+        f"| env | reward | env steps to {thr:.0%} success, {how} eval (mean ± sd) | "
         f"per seed | final eval success (mean ± sd) | env steps to {thr:.0%} success of the "
         "training episodes (stochastic policy) | per seed | steps/s | wall s/run |",
         "|---|---|---|---|---:|---|---|---:|---:|",
@@ -398,6 +409,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     envs = results["envs"]
     fig, axes = plt.subplots(1, len(envs), figsize=(6.0 * len(envs), 4.4), squeeze=False)
     thr = results["args"]["threshold"]
+    how = _eval_words(results["args"])
     for ax, (env, per) in zip(axes[0], envs.items(), strict=True):
         for reward, agg in per.items():
             x = np.asarray(agg["steps"])
@@ -417,12 +429,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.axhline(thr, color="grey", linestyle="--", linewidth=0.8)
         ax.set_title(env)
         ax.set_xlabel("env steps")
-        ax.set_ylabel("success rate (deterministic eval)")
+        ax.set_ylabel(f"success rate ({how} eval)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(
-        "PPO success rate vs env steps (solid: deterministic eval, mean over seeds; band: "
+        f"PPO success rate vs env steps (solid: {how} eval, mean over seeds; band: "
         "min–max; dotted: training episodes)"
     )
     fig.tight_layout()
@@ -437,6 +449,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.eval_policy not in ("sampled", "greedy"):
+        raise SystemExit(f"--eval-policy {args.eval_policy!r}: choose sampled or greedy")
     if args.rerender:
         return rerender(Path(args.rerender))
     if args.quick:
@@ -470,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             n_envs=args.n_envs,
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
+            eval_deterministic=args.eval_policy == "greedy",
             isolation=args.isolation or None,  # type: ignore[arg-type]
         )
         for env, reward, seed in jobs
@@ -531,6 +546,7 @@ def rerender(path: Path) -> dict[str, Any]:
     """Aggregate and render the runs of an earlier results JSON again (no training)."""
     old = json.loads(path.read_text(encoding="utf-8"))
     a = old["args"]
+    a.setdefault("eval_policy", "greedy")  # runs from before the option evaluated greedily
     args = Args(**{k: v for k, v in a.items() if k not in ("seeds", "timesteps")})
     runs = old["runs"]
     jobs = [(r["config"]["env_id"], str(r["config"]["reward"]), r["config"]["seed"]) for r in runs]

@@ -1,6 +1,6 @@
 """Training-loop overhead of the code reward: PPO env steps/s with CaR against the sparse reward.
 
-What it measures: :func:`rl.train.train` on ``--env`` (default DoorKey-8x8) with ``--n-envs`` envs,
+What it measures: :func:`rl.training.train` on ``--env`` (default DoorKey-8x8) with ``--n-envs`` envs,
 the same seeds and the same PPO hyper-parameters, once with the env's reference program (CaR:
 the :class:`rl.vec_env.CodeRewardVecEnv` wrapper, one sandboxed ``evaluate`` per VecEnv step) and
 once with the sparse env reward. Both render the same reward frame into ``info`` on every step
@@ -52,7 +52,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from rl.train import TrainConfig, resolve_reward, train  # noqa: E402
+from rl.training import TrainConfig, resolve_reward, train  # noqa: E402
 
 
 @dataclass
@@ -231,7 +231,7 @@ def markdown(results: dict[str, Any]) -> str:
         "# Training-loop overhead of the code reward",
         "",
         f"{a['env']}, {a['n_envs']} envs, {a['observation']} observations, PPO with "
-        f"`rl.train` defaults, {a['timesteps']:,} env steps per run, {a['repeats']} CaR/sparse "
+        f"`rl.training` defaults, {a['timesteps']:,} env steps per run, {a['repeats']} CaR/sparse "
         f"pairs run one after the other (order alternating; pair i uses seed i for both). Both "
         f"render the reward frame into info on every step. steps/s = env steps / `PPO.learn` "
         f"time. CaR = `{a['reward']}` program in the sandbox (isolation {mic['isolation']}). "

@@ -8,7 +8,7 @@ Public API:
     RewardComposer                               ordered / any-order / potential-based latching
     CodeRewardVecEnv, CodeReward                  SB3 VecEnvWrapper (innermost) / Gymnasium wrapper
     CodeRewardCallback                           shaped return, sub-task rates, sandbox failures
-    TrainConfig, train                           PPO with a code reward or the sparse reward
+    TrainConfig, train                           PPO with a code reward or the sparse reward (rl.training)
 
 Checker code always runs in :class:`sandbox.Sandbox` workers, never in the trainer's process.
 """
@@ -27,7 +27,7 @@ from rl.program import (
 )
 from rl.rewards import RewardComposer
 from rl.rollouts import Trajectory, rollout, rollouts
-from rl.train import TrainConfig, TrainResult, train
+from rl.training import TrainConfig, TrainResult, train
 from rl.vec_env import CodeRewardVecEnv
 from rl.wrappers import CodeReward
 

@@ -3,9 +3,9 @@
 ``vlmcar train --env ID --reward sparse|reference|PROGRAM_DIR --timesteps N --seeds S [S ...]
 [--n-envs N] [--observation symbolic|image] [--out DIR] [--isolation LEVEL] ...``
 
-Runs :func:`rl.train.train` once per seed (sequentially), prints a per-seed summary table (final
+Runs :func:`rl.training.train` once per seed (sequentially), prints a per-seed summary table (final
 success rate, env steps to reach 0.9 success, steps/s, wall time, checker failures) and writes
-``DIR/train.json`` (every seed's :class:`rl.train.TrainResult` plus a summary) with each seed's logs
+``DIR/train.json`` (every seed's :class:`rl.training.TrainResult` plus a summary) with each seed's logs
 in ``DIR/seed<S>/`` (SB3's ``progress.csv``, ``eval.csv``, Monitor files, ``result.json``).
 
 Exit codes: 0 every seed trained; 2 usage errors (unknown env id, a program directory that is
@@ -101,7 +101,7 @@ def _fmt_steps(value: int | None, budget: int) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text per-seed table of :class:`rl.train.TrainResult` dicts."""
+    """A plain-text per-seed table of :class:`rl.training.TrainResult` dicts."""
     head = (
         "seed",
         "final success",
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from rl.envs import ENV_IDS
     from rl.program import ProgramError
     from rl.rewards import parse_failure_policy
-    from rl.train import TrainConfig, resolve_reward, train
+    from rl.training import TrainConfig, resolve_reward, train
     from sandbox.errors import IsolationUnavailable, SandboxError
 
     if args.env not in ENV_IDS:

@@ -56,7 +56,7 @@ def _header(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; return 0 (or 1 if synthesis unexpectedly fails)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from rl.train import TrainConfig, train
+    from rl.training import TrainConfig, train
     from sandbox import Sandbox, audit
     from sandbox.diagnostics import format_text
     from synth.bundle import load_bundle, write_bundle

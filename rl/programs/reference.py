@@ -17,12 +17,13 @@ MiniGrid frames (highlight off, any tile size of at least 8 pixels; a cell is
       values, and the panel never comes back once the door is unlocked. The door is unlocked when
       no colour has a panel of at least a quarter of a cell.
     * ``key_picked``: true once the door is unlocked; before that, the key has the locked door's
-      colour, and is looked for cell by cell: each cell is split into 4 x 4 blocks and the
-      blocks' mean *coverage* of that colour is measured (a pixel drawn as ``k/9`` of the colour
-      over black counts ``k/9``, so anti-aliased edges count by area and the numbers barely move
-      with the tile size). Only a key is drawn entirely in the middle two block columns, heavier on
-      the right (ring and shaft) than on the left (teeth); doors, boxes, balls, walls and the
-      agent's triangle always reach the outer columns.
+      colour, and is looked for in the cells whose interior is, on average, that colour over black
+      (a cheap region mean first; floor, walls and other objects drop out): each such cell is
+      split into 4 x 4 blocks and the blocks' mean *coverage* of that colour is measured (a pixel
+      drawn as ``k/9`` of the colour over black counts ``k/9``, so anti-aliased edges count by
+      area and the numbers barely move with the tile size). Only a key is drawn entirely in the
+      middle two block columns, heavier on the right (ring and shaft) than on the left (teeth);
+      doors, boxes, balls, walls and the agent's triangle always reach the outer columns.
     * ``goal_reached``: the agent's pure red triangle lies inside the green goal's bounding box.
     * ``box_picked`` / ``ball_picked``: the object never moves until it is picked up (which ends
       the episode), so the checker finds its cell in the episode's first frame (the only
@@ -90,46 +91,76 @@ def locked_door(frame):
 
 _KEY = """
 
-def coverage(frame, colour):
-    # per pixel, how much of it is `colour` drawn over black (tiles are anti-aliased on black)
-    r, g, b = colour
-    f = frame.astype(np.float32)
-    s = np.maximum(np.maximum(f[:, :, 0], f[:, :, 1]), f[:, :, 2]) / max(r, g, b)
-    err = np.maximum(
-        np.maximum(np.abs(f[:, :, 0] - s * r), np.abs(f[:, :, 1] - s * g)),
-        np.abs(f[:, :, 2] - s * b),
-    )
-    return np.where(err <= 2.5, np.minimum(s, 1.0), 0.0)
+def cover(frame, y, x, colour, top):
+    # how much of pixel (y, x) is `colour` drawn over black (tiles are anti-aliased on black, so a
+    # pixel k/9 covered is k/9 x the colour); 0 for a pixel of any other colour
+    r = float(frame[y, x, 0])
+    g = float(frame[y, x, 1])
+    b = float(frame[y, x, 2])
+    s = max(r, g, b) / top
+    err = max(abs(r - s * colour[0]), abs(g - s * colour[1]), abs(b - s * colour[2]))
+    if err > 2.5:
+        return 0.0
+    return min(s, 1.0)
 
 
-def cell_blocks(cov, t):
-    # (GRID_H, GRID_W, 4, 4): mean coverage of a 4 x 4 split of every cell, leaving out the grid
-    # line MiniGrid draws on each cell's first row and column; the outer block columns never
+def cut(k, t):
+    # the k-th of the 5 edges of a 4 x 4 split of a cell of t pixels; edge 0 leaves out the grid
+    # line MiniGrid draws on each cell's first row and column, and the outer block columns never
     # reach into x 0.25-0.75 of the cell, whatever the tile size
-    cuts = (1, t // 4, t // 2, (3 * t + 3) // 4, t)
-    cells = cov[: GRID_H * t, : GRID_W * t].reshape(GRID_H, t, GRID_W, t)
-    rows = []
+    if k == 0:
+        return 1
+    if k == 3:
+        return (3 * t + 3) // 4
+    return k * t // 4
+
+
+def block(frame, y, x, t, i, j, colour, top):
+    # mean coverage of block (row i, column j) of the cell whose top-left pixel is (y, x)
+    y0 = y + cut(i, t)
+    y1 = y + cut(i + 1, t)
+    x0 = x + cut(j, t)
+    x1 = x + cut(j + 1, t)
+    total = 0.0
+    for py in range(y0, y1):
+        for px in range(x0, x1):
+            total += cover(frame, py, px, colour, top)
+    return total / ((y1 - y0) * (x1 - x0))
+
+
+def key_in_cell(frame, y, x, t, colour, top):
+    # a key is the only object drawn entirely within the two middle block columns of its cell,
+    # heavier on the right (ring and shaft) than on the left (teeth)
+    side = 0.0
+    left = 0.0
+    right = 0.0
     for i in range(4):
-        y0 = cuts[i]
-        y1 = cuts[i + 1]
-        row = []
-        for j in range(4):
-            x0 = cuts[j]
-            x1 = cuts[j + 1]
-            row.append(cells[:, y0:y1, :, x0:x1].sum(axis=(1, 3)) / ((y1 - y0) * (x1 - x0)))
-        rows.append(np.stack(row, axis=-1))
-    return np.stack(rows, axis=-2)
+        side += block(frame, y, x, t, i, 0, colour, top) + block(frame, y, x, t, i, 3, colour, top)
+        left += block(frame, y, x, t, i, 1, colour, top)
+        right += block(frame, y, x, t, i, 2, colour, top)
+    return side < 0.05 and left > 0.4 and right > left + 0.4
+
+
+def all_colour(frame, y, x, t, colour, top):
+    # whether the cell's interior is `colour` over black on average: true for a key (and a door)
+    # of that colour, false for floor, walls and objects of other colours; cheap, so the
+    # pixel-level test runs on a few cells only
+    r, g, b = region_mean(frame, y + 1, x + 1, y + t, x + t)
+    s = max(r, g, b) / top
+    if s < 0.02:
+        return False
+    return max(abs(r - s * colour[0]), abs(g - s * colour[1]), abs(b - s * colour[2])) <= 2.5
 
 
 def key_visible(frame, colour):
-    # a key is the only object drawn entirely within the two middle block columns of its cell,
-    # heavier on the right (ring and shaft) than on the left (teeth)
     t = frame.shape[0] // GRID_H
-    b = cell_blocks(coverage(frame, colour), t)
-    side = b[:, :, :, 0].sum(axis=2) + b[:, :, :, 3].sum(axis=2)
-    left = b[:, :, :, 1].sum(axis=2)
-    right = b[:, :, :, 2].sum(axis=2)
-    return bool(((side < 0.05) & (left > 0.4) & (right > left + 0.4)).any())
+    top = float(max(colour[0], colour[1], colour[2]))
+    for cy in range(GRID_H):
+        for cx in range(GRID_W):
+            if all_colour(frame, cy * t, cx * t, t, colour, top):
+                if key_in_cell(frame, cy * t, cx * t, t, colour, top):
+                    return True
+    return False
 
 
 def check(frame):

@@ -171,6 +171,19 @@ def test_workers_are_recycled() -> None:
         assert len(pids) == 3
 
 
+def test_a_spare_older_than_start_timeout_is_still_used() -> None:
+    # The spare's start-up deadline runs from its spawn; once its ready message is waiting, an
+    # expired deadline must not turn a healthy spare into a start failure at the next recycle.
+    with Sandbox([OK_SRC], recycle_after=1, start_timeout=2.0) as sandbox:
+        assert sandbox.evaluate(FRAMES[:1]).ok
+        time.sleep(2.5)
+        first = sandbox.worker_pid
+        for _ in range(3):
+            assert sandbox.evaluate(FRAMES[:1]).ok
+        assert sandbox.worker_pid != first
+        assert sandbox.recycled >= 3
+
+
 def test_large_batches_are_split_across_shared_memory() -> None:
     frames = np.random.default_rng(0).integers(0, 256, (50, 16, 16, 3), dtype=np.uint8)
     with Sandbox([MAX_SRC], shm_bytes=16 * 16 * 3 * 8, spare=False) as sandbox:

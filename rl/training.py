@@ -53,7 +53,7 @@ input features (one-hot cells and two small convolutions) were chosen by measure
 project's 2-vCPU machines, see :class:`TrainConfig` for each value and why.
 
 Example:
-    >>> from rl.train import TrainConfig, train
+    >>> from rl.training import TrainConfig, train
     >>> result = train(TrainConfig("MiniGrid-DoorKey-5x5-v0", timesteps=256, n_envs=2,
     ...                            eval_every=256, eval_episodes=2), progress=False)
     >>> result.curve[-1].steps, 0.0 <= result.final_success <= 1.0, result.steps_per_second > 0
@@ -104,14 +104,6 @@ _ISOLATIONS = ("strict", "process", "inprocess")
 #: Offset of the evaluation envs' seeds from the training seed (evaluation layouts never coincide
 #: with the first training layouts).
 EVAL_SEED_OFFSET = 1_000_000
-
-# Workaround: ``Sandbox`` measures a pre-warmed spare worker's start-up deadline from the moment
-# the spare was spawned, and ``sandbox.protocol._recv_exact`` gives up when the deadline has
-# passed even if the spare's ready message is already waiting. A spare older than
-# ``start_timeout`` (60 s by default) therefore "fails to start" when it is swapped in, which
-# crashes training at the first worker recycle (every 10,000 VecEnv steps) or respawn. A long
-# start-up deadline keeps old spares usable; remove once the sandbox polls before giving up.
-_SPARE_START_TIMEOUT = 24 * 3600.0
 
 
 @dataclass
@@ -461,7 +453,6 @@ def make_train_env(config: TrainConfig, program: RewardProgram | None) -> Any:
             names=program.names,
             isolation=config.isolation,
             timeout=config.checker_timeout,
-            start_timeout=_SPARE_START_TIMEOUT,
             jit=True,
         )
         wrapped = CodeRewardVecEnv(

@@ -1,4 +1,4 @@
-"""End-to-end training (rl.train) and the ``vlmcar train`` command (rl.cli_train).
+"""End-to-end training (rl.training) and the ``vlmcar train`` command (rl.cli_train).
 
 Short real runs: DoorKey-5x5, 2 envs, 512 env steps (two PPO updates), real sandbox workers. Timings
 and success rates are never asserted, only that the pieces are there and consistent.
@@ -15,7 +15,7 @@ import pytest
 
 from rl.cli_train import main as cli_main
 from rl.program import RewardProgram, SubTask, load_program, reference_program, save_program
-from rl.train import TrainConfig, TrainResult, steps_to_reach, train
+from rl.training import TrainConfig, TrainResult, steps_to_reach, train
 
 ENV = "MiniGrid-DoorKey-5x5-v0"
 STEPS = 512
