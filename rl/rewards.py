@@ -492,18 +492,18 @@ class RewardEngine:
         self.env_return += env_r
         self.length += 1
         fired = flags & valid
+        # plain Python values once for the whole batch (this runs on every step of training)
+        names = self.names
+        env_list = env_r.tolist()
+        bonus_list = bonus.tolist()
+        completed_list = completed.tolist()
+        fired_list = fired.tolist()
+        invalid = [] if valid.all() else np.flatnonzero(~valid.all(axis=1)).tolist()
         for i, info in enumerate(infos):
-            status_info = {
-                name: status
-                for k, (name, status) in enumerate(zip(self.names, result.statuses, strict=True))
-                if not valid[i, k]
-            }
-            info["env_reward"] = float(env_r[i])
-            info["code_bonus"] = float(bonus[i])
-            info["subtasks"] = dict(zip(self.names, completed[i].tolist(), strict=True))
-            info["subtask_fired"] = dict(zip(self.names, fired[i].tolist(), strict=True))
-            if status_info:
-                info["checker_status"] = dict(status_info)
+            info["env_reward"] = env_list[i]
+            info["code_bonus"] = bonus_list[i]
+            info["subtasks"] = dict(zip(names, completed_list[i], strict=True))
+            info["subtask_fired"] = dict(zip(names, fired_list[i], strict=True))
             if done[i]:
                 info["code_reward_episode"] = {
                     "shaped_return": float(self.shaped_return[i]),
@@ -511,6 +511,12 @@ class RewardEngine:
                     "length": int(self.length[i]),
                     "subtasks": dict(info["subtasks"]),
                 }
+        for i in invalid:
+            infos[i]["checker_status"] = {
+                name: status
+                for k, (name, status) in enumerate(zip(names, result.statuses, strict=True))
+                if not valid[i, k]
+            }
         if self.failure_budget is not None and failed:
             total = self.stats.total_failures
             if total >= self.failure_budget:

@@ -48,10 +48,10 @@ from sandbox.errors import (
 from sandbox.frames import FrameBatch, validate_batch
 from sandbox.oslimits import LAYERS, LayerReport, Limits, pinned_thread_env, probe
 from sandbox.protocol import (
+    MessageReader,
     ProtocolError,
     decode_result,
     encode_eval,
-    recv_message,
     send_message,
 )
 from sandbox.worker import BOOT
@@ -117,6 +117,7 @@ class _Process:
     proc: subprocess.Popen[bytes]
     sock: socket.socket
     started: float
+    reader: MessageReader
     ready: bool = False
     batches: int = 0
     layers: tuple[LayerReport, ...] = ()
@@ -322,14 +323,16 @@ class Sandbox:
             ],
         }
         send_message(parent_end, b"C", json.dumps(config).encode())
-        return _Process(proc=proc, sock=parent_end, started=time.monotonic())
+        return _Process(
+            proc=proc, sock=parent_end, started=time.monotonic(), reader=MessageReader(parent_end)
+        )
 
     def _ensure_ready(self, proc: _Process) -> _Process:
         if proc.ready:
             return proc
         deadline = proc.started + self.start_timeout
         try:
-            kind, payload = recv_message(proc.sock, deadline=deadline, max_size=1 << 20)
+            kind, payload = proc.reader.recv(deadline=deadline, max_size=1 << 20)
         except (TimeoutError, EOFError, ProtocolError, OSError) as err:
             proc.kill()
             raise WorkerError(
@@ -473,7 +476,7 @@ class Sandbox:
             current = remaining[0]
             deadline = time.monotonic() + self.timeout
             try:
-                kind, payload = recv_message(proc.sock, deadline=deadline, max_size=1 << 20)
+                kind, payload = proc.reader.recv(deadline=deadline, max_size=1 << 20)
                 if kind != b"K":
                     raise ProtocolError(f"unexpected message kind {kind!r}")
                 index, status, raw, detail = decode_result(

@@ -4,6 +4,8 @@ Provides:
     STATUSES: status names by wire code.
     ProtocolError: a worker said something malformed (the parent then kills it).
     send_message, recv_message: framed messages over a stream socket, with a deadline.
+    MessageReader: the same reads through a per-connection buffer (one ``recv`` can bring several
+        results; the parent's side of every worker connection).
     encode_eval / decode_eval: the parent's "evaluate this batch" request.
     encode_result / decode_result: one checker's outcome for one batch: status, one byte per frame
         (0 / 1, or 2 where that frame failed when only some did), detail.
@@ -26,6 +28,7 @@ __all__ = [
     "MAX_DETAIL",
     "MAX_FROM_WORKER",
     "STATUSES",
+    "MessageReader",
     "ProtocolError",
     "decode_eval",
     "decode_result",
@@ -107,6 +110,53 @@ def recv_message(
     if size > max_size:
         raise ProtocolError(f"message of {size:,} bytes exceeds the limit of {max_size:,}")
     return kind, _recv_exact(sock, size, deadline)
+
+
+class MessageReader:
+    """Framed messages from one connection, read through a buffer.
+
+    A worker sends one result message per checker in quick succession; reading whatever the
+    socket holds at once turns K header + payload reads (each a ``select`` and a ``recv``) into
+    about one. Bytes past the current message stay in the buffer for the next call, so every read
+    on the connection must go through the same reader.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buf = bytearray()
+
+    def recv(
+        self, *, deadline: float | None = None, max_size: int = MAX_FROM_WORKER
+    ) -> tuple[bytes, bytes]:
+        """Receive one framed message (same contract as :func:`recv_message`)."""
+        buf = self._buf
+        while True:
+            if len(buf) >= _HEADER.size:
+                kind, size = _HEADER.unpack_from(buf)
+                if size > max_size:
+                    raise ProtocolError(
+                        f"message of {size:,} bytes exceeds the limit of {max_size:,}"
+                    )
+                end = _HEADER.size + size
+                if len(buf) >= end:
+                    payload = bytes(buf[_HEADER.size : end])
+                    del buf[:end]
+                    return kind, payload
+            self._fill(deadline)
+
+    def _fill(self, deadline: float | None) -> None:
+        try:  # data already waiting: no select needed
+            chunk = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            if deadline is not None:
+                # A past deadline still gets a non-blocking look (see _recv_exact).
+                left = max(0.0, deadline - time.monotonic())
+                if not select.select([self.sock], [], [], left)[0]:
+                    raise TimeoutError("deadline passed while waiting for the worker") from None
+            chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError("the worker closed the connection")
+        self._buf += chunk
 
 
 def encode_eval(n: int, height: int, width: int, has_first: bool, checkers: list[int]) -> bytes:

@@ -14,8 +14,9 @@ MiniGrid frames (highlight off, any tile size of at least 8 pixels; a cell is
 ``frame height / grid height`` pixels)
     * ``door_open``: a locked door's inner panel is drawn in exactly 0.45 x its colour
       (yellow -> (114, 114, 0), purple -> (50, 17, 87) ...); no anti-aliased edge produces these
-      values, and the panel never comes back once the door is unlocked. The door is unlocked when
-      no colour has a panel of at least a quarter of a cell.
+      values, and the panel never comes back once the door is unlocked. Two pixels of every cell
+      are read (x about 0.25 and 0.7 of the cell, y about 0.25: inside the panel, away from the
+      key hole); the door is unlocked when no cell shows the same panel colour at both.
     * ``key_picked``: true once the door is unlocked; before that, the key has the locked door's
       colour, and is looked for in the cells whose interior is, on average, that colour over black
       (a cheap region mean first; floor, walls and other objects drop out): each such cell is
@@ -24,7 +25,9 @@ MiniGrid frames (highlight off, any tile size of at least 8 pixels; a cell is
       area and the numbers barely move with the tile size). Only a key is drawn entirely in the
       middle two block columns, heavier on the right (ring and shaft) than on the left (teeth);
       doors, boxes, balls, walls and the agent's triangle always reach the outer columns.
-    * ``goal_reached``: the agent's pure red triangle lies inside the green goal's bounding box.
+    * ``goal_reached``: the agent's pure red triangle covers the centre pixel of its cell (the
+      only pure red cell centre in DoorKey), and when the agent stands on the goal the cell's
+      inner corner pixels that the triangle leaves free are the goal's pure green.
     * ``box_picked`` / ``ball_picked``: the object never moves until it is picked up (which ends
       the episode), so the checker finds its cell in the episode's first frame (the only
       non-empty cell of the room it is placed in) and fires once that cell has changed.
@@ -80,12 +83,31 @@ COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0),
 LOCKED_PANEL = ((114, 0, 0), (0, 114, 0), (0, 0, 114), (50, 17, 87), (114, 114, 0), (45, 45, 45))
 
 
-def locked_door(frame):
-    # index in COLOURS of the locked door's colour, -1 when no locked door is drawn
-    t = frame.shape[0] // GRID_H
+def panel_at(frame, y, x):
+    # index in LOCKED_PANEL of the colour of pixel (y, x), -1 when it is no panel colour
+    r = frame[y, x, 0]
+    g = frame[y, x, 1]
+    b = frame[y, x, 2]
     for i in range(len(LOCKED_PANEL)):
-        if count_color(frame, LOCKED_PANEL[i], 0) * 4 >= t * t:
+        p = LOCKED_PANEL[i]
+        if r == p[0] and g == p[1] and b == p[2]:
             return i
+    return -1
+
+
+def locked_door(frame):
+    # index in COLOURS of the locked door's colour, -1 when no locked door is drawn. The panel
+    # covers x and y 0.06-0.94 of the door's cell except the key hole (x 0.52-0.75, y 0.50-0.56):
+    # two pixels in the cell's upper half (x about 0.25 and 0.7, y about 0.25) both show it
+    t = frame.shape[0] // GRID_H
+    y = t // 4
+    x0 = t // 4
+    x1 = t - 1 - t // 4
+    for cy in range(GRID_H):
+        for cx in range(GRID_W):
+            i = panel_at(frame, cy * t + y, cx * t + x0)
+            if i >= 0 and panel_at(frame, cy * t + y, cx * t + x1) == i:
+                return i
     return -1
 """
 
@@ -181,15 +203,30 @@ GOAL = (0, 255, 0)
 AGENT = (255, 0, 0)
 
 
+def is_colour(frame, y, x, colour):
+    return (
+        frame[y, x, 0] == colour[0] and frame[y, x, 1] == colour[1] and frame[y, x, 2] == colour[2]
+    )
+
+
 def check(frame):
-    # the agent's red triangle is drawn on top of the green goal tile
-    goal = color_mask(frame, GOAL, 0)
-    agent = color_mask(frame, AGENT, 0)
-    if pixel_count(goal) == 0 or pixel_count(agent) == 0:
-        return False
-    y0, x0, y1, x1 = bbox(goal)
-    cy, cx = centroid(agent)
-    return y0 <= cy <= y1 and x0 <= cx <= x1
+    # the agent's pure red triangle covers the centre of its cell, whichever way it points; on
+    # the goal, the goal's green shows in the corners the triangle leaves free (at least two)
+    t = frame.shape[0] // GRID_H
+    m = t // 2
+    e = t - 2
+    for cy in range(GRID_H):
+        for cx in range(GRID_W):
+            y = cy * t
+            x = cx * t
+            if is_colour(frame, y + m, x + m, AGENT):
+                return (
+                    is_colour(frame, y + 1, x + 1, GOAL)
+                    or is_colour(frame, y + 1, x + e, GOAL)
+                    or is_colour(frame, y + e, x + 1, GOAL)
+                    or is_colour(frame, y + e, x + e, GOAL)
+                )
+    return False
 """
 
 _PICKED = """

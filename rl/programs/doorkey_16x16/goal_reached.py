@@ -16,12 +16,27 @@ GOAL = (0, 255, 0)
 AGENT = (255, 0, 0)
 
 
+def is_colour(frame, y, x, colour):
+    return (
+        frame[y, x, 0] == colour[0] and frame[y, x, 1] == colour[1] and frame[y, x, 2] == colour[2]
+    )
+
+
 def check(frame):
-    # the agent's red triangle is drawn on top of the green goal tile
-    goal = color_mask(frame, GOAL, 0)
-    agent = color_mask(frame, AGENT, 0)
-    if pixel_count(goal) == 0 or pixel_count(agent) == 0:
-        return False
-    y0, x0, y1, x1 = bbox(goal)
-    cy, cx = centroid(agent)
-    return y0 <= cy <= y1 and x0 <= cx <= x1
+    # the agent's pure red triangle covers the centre of its cell, whichever way it points; on
+    # the goal, the goal's green shows in the corners the triangle leaves free (at least two)
+    t = frame.shape[0] // GRID_H
+    m = t // 2
+    e = t - 2
+    for cy in range(GRID_H):
+        for cx in range(GRID_W):
+            y = cy * t
+            x = cx * t
+            if is_colour(frame, y + m, x + m, AGENT):
+                return (
+                    is_colour(frame, y + 1, x + 1, GOAL)
+                    or is_colour(frame, y + 1, x + e, GOAL)
+                    or is_colour(frame, y + e, x + 1, GOAL)
+                    or is_colour(frame, y + e, x + e, GOAL)
+                )
+    return False

@@ -19,12 +19,31 @@ COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0),
 LOCKED_PANEL = ((114, 0, 0), (0, 114, 0), (0, 0, 114), (50, 17, 87), (114, 114, 0), (45, 45, 45))
 
 
-def locked_door(frame):
-    # index in COLOURS of the locked door's colour, -1 when no locked door is drawn
-    t = frame.shape[0] // GRID_H
+def panel_at(frame, y, x):
+    # index in LOCKED_PANEL of the colour of pixel (y, x), -1 when it is no panel colour
+    r = frame[y, x, 0]
+    g = frame[y, x, 1]
+    b = frame[y, x, 2]
     for i in range(len(LOCKED_PANEL)):
-        if count_color(frame, LOCKED_PANEL[i], 0) * 4 >= t * t:
+        p = LOCKED_PANEL[i]
+        if r == p[0] and g == p[1] and b == p[2]:
             return i
+    return -1
+
+
+def locked_door(frame):
+    # index in COLOURS of the locked door's colour, -1 when no locked door is drawn. The panel
+    # covers x and y 0.06-0.94 of the door's cell except the key hole (x 0.52-0.75, y 0.50-0.56):
+    # two pixels in the cell's upper half (x about 0.25 and 0.7, y about 0.25) both show it
+    t = frame.shape[0] // GRID_H
+    y = t // 4
+    x0 = t // 4
+    x1 = t - 1 - t // 4
+    for cy in range(GRID_H):
+        for cx in range(GRID_W):
+            i = panel_at(frame, cy * t + y, cx * t + x0)
+            if i >= 0 and panel_at(frame, cy * t + y, cx * t + x1) == i:
+                return i
     return -1
 
 
