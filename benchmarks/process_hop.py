@@ -41,25 +41,18 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import ast
 import contextlib
 import dataclasses
 import gc
-import importlib.metadata
-import inspect
 import itertools
 import json
 import logging
-import os
-import platform
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +63,13 @@ from sandbox.errors import IsolationUnavailable
 from sandbox.pool import Sandbox, strongest_isolation
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import machine_info as common_machine_info  # noqa: E402
+from benchmarks.common import parse_dataclass_args  # noqa: E402
+
 T = TypeVar("T")
 
 
@@ -107,42 +107,18 @@ class Args:
     """smoke mode: 21 samples, 2 warm-ups, 1 box round, 1 runaway trial each, 3 start-ups (rough)"""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (read from the source, as tyro does)."""
-    try:
-        node = ast.parse(inspect.getsource(cls)).body[0]
-    except (OSError, TypeError):  # source not available (frozen, interactive)
-        return {}
-    body = node.body if isinstance(node, ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, nxt in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[field.target.id] = nxt.value.value.strip()
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
-            )
-        else:
-            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
-    return Args(**vars(ns))
+    return parse_dataclass_args(Args, argv, __doc__)
+
+
+def machine_info() -> dict[str, Any]:
+    level, reports = strongest_isolation()
+    return common_machine_info(
+        ("numba", "RestrictedPython", "matplotlib"),
+        strongest_isolation=level,
+        isolation_layers={r.name: r.available for r in reports},
+    )
 
 
 def _int_list(text: str) -> list[int]:
@@ -251,35 +227,6 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
     else:
         q1 = q3 = samples[0]
     return {"median": statistics.median(samples), "p25": q1, "p75": q3}
-
-
-def machine_info() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    level, reports = strongest_isolation()
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "numba": version("numba"),
-        "RestrictedPython": version("RestrictedPython"),
-        "matplotlib": version("matplotlib"),
-        "vlm_car": sandbox.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": affinity,
-        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "strongest_isolation": level,
-        "isolation_layers": {r.name: r.available for r in reports},
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 @contextlib.contextmanager

@@ -29,22 +29,14 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import importlib.metadata
-import inspect
-import itertools
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +47,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import machine_info as common_machine_info  # noqa: E402
+from benchmarks.common import parse_dataclass_args  # noqa: E402
 from rl.training import TrainConfig, TrainResult, run_jobs  # noqa: E402
 
 
@@ -91,42 +85,13 @@ class Args:
     """re-aggregate and re-render an earlier run's JSON (no training); writes next to it"""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (read from the source, as tyro does)."""
-    try:
-        node = ast.parse(inspect.getsource(cls)).body[0]
-    except (OSError, TypeError):  # source not available (frozen, interactive)
-        return {}
-    body = node.body if isinstance(node, ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, nxt in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[field.target.id] = nxt.value.value.strip()
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
-            )
-        else:
-            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
-    return Args(**vars(ns))
+    return parse_dataclass_args(Args, argv, __doc__)
+
+
+def machine_info() -> dict[str, Any]:
+    return common_machine_info(("torch", "stable-baselines3", "gymnasium", "minigrid"))
 
 
 def _split(text: str) -> list[str]:
@@ -146,30 +111,6 @@ def timesteps_for(spec: str, envs: Sequence[str]) -> dict[str, int]:
     if missing:
         raise SystemExit(f"--timesteps gives no budget for {', '.join(missing)}")
     return {e: table[e] for e in envs}
-
-
-def machine_info() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    import torch
-
-    return {
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "stable_baselines3": version("stable-baselines3"),
-        "gymnasium": version("gymnasium"),
-        "minigrid": version("minigrid"),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 # --------------------------------------------------------------------------------------------

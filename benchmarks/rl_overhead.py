@@ -26,22 +26,14 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import importlib.metadata
-import inspect
-import itertools
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +44,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import machine_info as common_machine_info  # noqa: E402
+from benchmarks.common import parse_dataclass_args  # noqa: E402
 from rl.training import TrainConfig, resolve_reward, train  # noqa: E402
 
 
@@ -79,64 +73,13 @@ class Args:
     """smoke mode: DoorKey-5x5, 2 pairs of 4,096 steps, 30 micro-benchmark calls"""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (read from the source, as tyro does)."""
-    try:
-        node = ast.parse(inspect.getsource(cls)).body[0]
-    except (OSError, TypeError):  # source not available (frozen, interactive)
-        return {}
-    body = node.body if isinstance(node, ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, nxt in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[field.target.id] = nxt.value.value.strip()
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
-            )
-        else:
-            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
-    return Args(**vars(ns))
+    return parse_dataclass_args(Args, argv, __doc__)
 
 
 def machine_info() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    import torch
-
-    return {
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "stable_baselines3": version("stable-baselines3"),
-        "numba": version("numba"),
-        "cpu_count": os.cpu_count(),
-        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    return common_machine_info(("torch", "stable-baselines3", "numba"))
 
 
 def summary(samples: Sequence[float]) -> dict[str, float]:

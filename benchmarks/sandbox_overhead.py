@@ -29,17 +29,10 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
 import gc
-import importlib.metadata
-import inspect
-import itertools
 import json
 import math
-import os
-import platform
 import random
 import statistics
 import sys
@@ -47,7 +40,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +51,11 @@ from sandbox.frames import readonly_batch, validate_frame
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import machine_info as common_machine_info  # noqa: E402
+from benchmarks.common import parse_dataclass_args  # noqa: E402
 
 
 @dataclass
@@ -85,42 +82,13 @@ class Args:
     """smoke mode: 3 repeats, 3 samples, 1 pass, batch of 16 (seconds, numbers are rough)"""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (read from the source, as tyro does)."""
-    try:
-        node = ast.parse(inspect.getsource(cls)).body[0]
-    except (OSError, TypeError):  # source not available (frozen, interactive)
-        return {}
-    body = node.body if isinstance(node, ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, nxt in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[field.target.id] = nxt.value.value.strip()
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
-            )
-        else:
-            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
-    return Args(**vars(ns))
+    return parse_dataclass_args(Args, argv, __doc__)
+
+
+def machine_info() -> dict[str, Any]:
+    return common_machine_info(("numba", "RestrictedPython", "matplotlib"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,32 +190,6 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 
 def geomean(values: Sequence[float]) -> float:
     return statistics.geometric_mean(values) if values else math.nan
-
-
-def machine_info() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "numba": version("numba"),
-        "RestrictedPython": version("RestrictedPython"),
-        "matplotlib": version("matplotlib"),
-        "vlm_car": sandbox.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": affinity,
-        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 # --------------------------------------------------------------------------------------------

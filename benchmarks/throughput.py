@@ -50,19 +50,13 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import ast
 import contextlib
 import dataclasses
 import gc
-import importlib.metadata
-import inspect
-import itertools
 import json
 import logging
 import math
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -72,7 +66,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +79,13 @@ from sandbox.errors import IsolationUnavailable
 from sandbox.pool import Sandbox, strongest_isolation
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import machine_info as common_machine_info  # noqa: E402
+from benchmarks.common import parse_dataclass_args  # noqa: E402
+
 SCRIPT = Path(__file__).resolve()
 T = TypeVar("T")
 
@@ -132,42 +132,9 @@ class Args:
     """smoke mode: 84 px only, batches 64 and 1, 3 checkers, CLIP batch 1 only, short budgets"""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (read from the source, as tyro does)."""
-    try:
-        node = ast.parse(inspect.getsource(cls)).body[0]
-    except (OSError, TypeError):  # source not available (frozen, interactive)
-        return {}
-    body = node.body if isinstance(node, ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, nxt in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[field.target.id] = nxt.value.value.strip()
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Build an :class:`Args` from the command line (one ``--kebab-case`` option per field)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
-            )
-        else:
-            help_text = f"{docs.get(f.name, '')} (default: {default!r})"
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
-    return Args(**vars(ns))
+    return parse_dataclass_args(Args, argv, __doc__)
 
 
 def _int_list(text: str) -> list[int]:
@@ -341,35 +308,14 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 
 
 def machine_info(torch_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     level, reports = strongest_isolation()
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "numba": version("numba"),
-        "torch": version("torch"),
-        "RestrictedPython": version("RestrictedPython"),
-        "matplotlib": version("matplotlib"),
-        "vlm_car": sandbox.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": affinity,
-        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "strongest_isolation": level,
-        "isolation_layers": {r.name: r.available for r in reports},
-        "numba_threading_layer_threads": numba.config.NUMBA_NUM_THREADS,
-        "torch_runtime": torch_info or {},
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    return common_machine_info(
+        ("numba", "torch", "RestrictedPython", "matplotlib"),
+        strongest_isolation=level,
+        isolation_layers={r.name: r.available for r in reports},
+        numba_threading_layer_threads=numba.config.NUMBA_NUM_THREADS,
+        torch_runtime=torch_info or {},
+    )
 
 
 @contextlib.contextmanager
