@@ -5,6 +5,10 @@ Provides:
         docstring under each field as its help (booleans get ``--x/--no-x``).
     machine_info: the facts a result needs to be read later: Python and package versions, CPUs,
         load average, platform, time.
+    timed_call, balanced_order, summary: one timing sample with the collector off, a Williams
+        order for interleaving modes, median and quartiles.
+    make_scene, readonly_copy: structured synthetic frames and read-only copies of them.
+    source_digest, git_commit: which sandbox code a run measured.
 
 The scripts stay self-contained otherwise (CleanRL style): one file holds a benchmark's whole logic.
 """
@@ -14,17 +18,35 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import gc
 import importlib.metadata
 import inspect
 import itertools
 import os
 import platform
+import statistics
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["field_docs", "machine_info", "parse_dataclass_args"]
+import numpy as np
+
+__all__ = [
+    "PALETTE",
+    "balanced_order",
+    "field_docs",
+    "git_commit",
+    "machine_info",
+    "make_scene",
+    "parse_dataclass_args",
+    "readonly_copy",
+    "source_digest",
+    "summary",
+    "timed_call",
+]
 
 T = TypeVar("T")
 
@@ -90,8 +112,6 @@ def machine_info(dists: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
             ``_``, e.g. ``stable_baselines3``); None when one is not installed.
         extra: more keys (e.g. the sandbox's isolation level), recorded as given.
     """
-    import numpy as np
-
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     info: dict[str, Any] = {
         "python": sys.version.split()[0],
@@ -113,3 +133,100 @@ def machine_info(dists: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
     info.update(extra)
     info["timestamp"] = datetime.now(UTC).isoformat(timespec="seconds")
     return info
+
+
+#: colours of the synthetic scenes (MiniGrid-like objects on black)
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (255, 0, 0),  # red (agent, blobs)
+    (0, 255, 0),  # green (goal)
+    (0, 0, 255),  # blue
+    (255, 255, 0),  # yellow (key, door)
+    (255, 255, 255),  # white
+    (200, 40, 40),  # dull red
+    (40, 190, 60),  # dull green
+)
+
+
+def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
+    f = np.empty((h, w, 3), np.uint8)
+    f[...] = rng.integers(0, 200, 3)
+    for _ in range(int(rng.integers(1, 13))):
+        rh, rw = int(rng.integers(3, max(4, h // 3))), int(rng.integers(3, max(4, w // 3)))
+        y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
+        step = 2 if rng.random() < 0.2 else 1  # some rectangles are striped (a fence, a grid)
+        f[y0 : y0 + rh, x0 : x0 + rw : step] = PALETTE[int(rng.integers(len(PALETTE)))]
+    return f
+
+
+def readonly_copy(a: np.ndarray) -> np.ndarray:
+    """A read-only copy (the raw baseline's input, made before timing)."""
+    out = a.copy()
+    out.flags.writeable = False
+    return out
+
+
+def timed_call(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """Wall time of one ``fn()`` in nanoseconds (garbage collector off) and what it returned."""
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter_ns()
+        value = fn()
+        return time.perf_counter_ns() - t0, value
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def balanced_order(items: Sequence[T], r: int) -> list[T]:
+    """Round ``r``'s order: the rotations of ``items``, then those of the reversed items.
+
+    Over ``2 * len(items)`` rounds every item is first equally often and follows every other item
+    equally often (a Williams design), so no mode always runs right after the same other mode.
+    """
+    k = len(items)
+    base = list(items) if (r // k) % 2 == 0 else list(reversed(items))
+    return base[r % k :] + base[: r % k]
+
+
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    """Median and inter-quartile points of the samples."""
+    if len(samples) >= 2:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    else:
+        q1 = q3 = samples[0]
+    return {"median": statistics.median(samples), "p25": q1, "p75": q3}
+
+
+def source_digest() -> str:
+    """sha256 of the sandbox package's sources (workers import them afresh at every start)."""
+    import hashlib
+
+    import sandbox
+
+    root = Path(sandbox.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def git_commit() -> str | None:
+    """The commit checked out where the sandbox package lives (read only; None without git)."""
+    import subprocess
+
+    import sandbox
+
+    root = Path(sandbox.__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None

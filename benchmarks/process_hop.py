@@ -67,8 +67,16 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import (  # noqa: E402
+    balanced_order,
+    git_commit,
+    make_scene,
+    parse_dataclass_args,
+    source_digest,
+    summary,
+    timed_call,
+)
 from benchmarks.common import machine_info as common_machine_info  # noqa: E402
-from benchmarks.common import parse_dataclass_args  # noqa: E402
 
 T = TypeVar("T")
 
@@ -162,28 +170,6 @@ CHECKER_SETS: dict[str, tuple[str, ...]] = {
 }
 REAL_SETS = ("color", "edge", "both")  # the summary's medians are over these
 
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0),  # red (agent, blobs)
-    (0, 255, 0),  # green (goal)
-    (0, 0, 255),  # blue
-    (255, 255, 0),  # yellow (key, door)
-    (255, 255, 255),  # white
-    (200, 40, 40),  # dull red
-    (40, 190, 60),  # dull green
-)
-
-
-def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
-    f = np.empty((h, w, 3), np.uint8)
-    f[...] = rng.integers(0, 200, 3)
-    for _ in range(int(rng.integers(1, 13))):
-        rh, rw = int(rng.integers(3, max(4, h // 3))), int(rng.integers(3, max(4, w // 3)))
-        y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
-        step = 2 if rng.random() < 0.2 else 1  # some rectangles are striped (a fence, a grid)
-        f[y0 : y0 + rh, x0 : x0 + rw : step] = PALETTE[int(rng.integers(len(PALETTE)))]
-    return f
-
 
 def cut_batches(pool: np.ndarray, n: int) -> list[np.ndarray]:
     """Consecutive, contiguous batches of ``n`` scenes from the pool (at least one)."""
@@ -194,39 +180,6 @@ def cut_batches(pool: np.ndarray, n: int) -> list[np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # Timing helpers
 # --------------------------------------------------------------------------------------------
-
-
-def timed_call(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """Wall time of one ``fn()`` in nanoseconds (garbage collector off) and what it returned."""
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter_ns()
-        value = fn()
-        return time.perf_counter_ns() - t0, value
-    finally:
-        if gc_was_on:
-            gc.enable()
-
-
-def balanced_order(items: Sequence[T], r: int) -> list[T]:
-    """Round ``r``'s order: the rotations of ``items``, then those of the reversed items.
-
-    Over ``2 * len(items)`` rounds every item is first equally often and follows every other item
-    equally often (a Williams design), so no mode always runs right after the same other mode.
-    """
-    k = len(items)
-    base = list(items) if (r // k) % 2 == 0 else list(reversed(items))
-    return base[r % k :] + base[: r % k]
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    """Median and inter-quartile points of the samples."""
-    if len(samples) >= 2:
-        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    else:
-        q1 = q3 = samples[0]
-    return {"median": statistics.median(samples), "p25": q1, "p75": q3}
 
 
 @contextlib.contextmanager
@@ -253,35 +206,6 @@ def available_levels() -> tuple[list[str], dict[str, str]]:
 # --------------------------------------------------------------------------------------------
 # 1. Hop overhead per batch
 # --------------------------------------------------------------------------------------------
-
-
-def source_digest() -> str:
-    """sha256 of the sandbox package's sources (workers import them afresh at every start)."""
-    import hashlib
-
-    root = Path(sandbox.__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(root.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def git_commit() -> str | None:
-    """The commit checked out where the sandbox package lives (read only; None without git)."""
-    import subprocess
-
-    root = Path(sandbox.__file__).resolve().parent.parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def last_cpu(pid: int | str) -> int | None:

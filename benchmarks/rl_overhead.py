@@ -45,7 +45,10 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import machine_info as common_machine_info  # noqa: E402
-from benchmarks.common import parse_dataclass_args  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    parse_dataclass_args,
+    summary,
+)
 from rl.training import TrainConfig, resolve_reward, train  # noqa: E402
 
 
@@ -80,15 +83,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
 
 def machine_info() -> dict[str, Any]:
     return common_machine_info(("torch", "stable-baselines3", "numba"))
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    """Median and inter-quartile points."""
-    if len(samples) >= 2:
-        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    else:
-        q1 = q3 = samples[0]
-    return {"median": statistics.median(samples), "p25": q1, "p75": q3}
 
 
 # --------------------------------------------------------------------------------------------

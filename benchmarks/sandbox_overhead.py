@@ -55,7 +55,12 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import machine_info as common_machine_info  # noqa: E402
-from benchmarks.common import parse_dataclass_args  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    make_scene,
+    parse_dataclass_args,
+    readonly_copy,
+    summary,
+)
 
 
 @dataclass
@@ -97,16 +102,6 @@ def machine_info() -> dict[str, Any]:
 
 NULL_CHECKER = "def check(frame):\n    return True\n"
 
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0),  # red (agent, blobs)
-    (0, 255, 0),  # green (goal)
-    (0, 0, 255),  # blue
-    (255, 255, 0),  # yellow (key, door)
-    (255, 255, 255),  # white
-    (200, 40, 40),  # dull red
-    (40, 190, 60),  # dull green
-)
-
 
 def load_checkers(attacks: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The benign sample entries and the audit-accepted examples, and what was skipped (and why)."""
@@ -131,18 +126,6 @@ def load_checkers(attacks: Path) -> tuple[list[dict[str, Any]], list[dict[str, A
     return kept, skipped
 
 
-def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
-    f = np.empty((h, w, 3), np.uint8)
-    f[...] = rng.integers(0, 200, 3)
-    for _ in range(int(rng.integers(1, 13))):
-        rh, rw = int(rng.integers(3, max(4, h // 3))), int(rng.integers(3, max(4, w // 3)))
-        y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
-        step = 2 if rng.random() < 0.2 else 1  # some rectangles are striped (a fence, a grid)
-        f[y0 : y0 + rh, x0 : x0 + rw : step] = PALETTE[int(rng.integers(len(PALETTE)))]
-    return f
-
-
 def make_first(h: int, w: int) -> np.ndarray:
     """The episode's first frame for two-argument checkers: a key, a door, an agent and a goal."""
     f = np.full((h, w, 3), 30, np.uint8)
@@ -152,13 +135,6 @@ def make_first(h: int, w: int) -> np.ndarray:
     f[h // 2 : h // 2 + s, s : 2 * s] = (255, 0, 0)  # agent
     f[h - 2 * s : h - s, w - 2 * s : w - s] = (0, 255, 0)  # goal
     return f
-
-
-def readonly_copy(a: np.ndarray) -> np.ndarray:
-    """A read-only copy (the raw baseline's input, made before timing)."""
-    out = a.copy()
-    out.flags.writeable = False
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,15 +153,6 @@ def timed_ns(fn: Callable[[], Any]) -> int:
     finally:
         if gc_was_on:
             gc.enable()
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    """Median and inter-quartile points of the samples."""
-    if len(samples) >= 2:
-        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    else:
-        q1 = q3 = samples[0]
-    return {"median": statistics.median(samples), "p25": q1, "p75": q3}
 
 
 def geomean(values: Sequence[float]) -> float:

@@ -83,8 +83,17 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import (  # noqa: E402
+    PALETTE,
+    balanced_order,
+    git_commit,
+    parse_dataclass_args,
+    readonly_copy,
+    source_digest,
+    summary,
+    timed_call,
+)
 from benchmarks.common import machine_info as common_machine_info  # noqa: E402
-from benchmarks.common import parse_dataclass_args  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 T = TypeVar("T")
@@ -224,16 +233,6 @@ MODES: dict[str, str] = {
     "jit_inproc": "JIT in process",
 }
 
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0),  # red (agent, blobs)
-    (0, 255, 0),  # green (goal)
-    (0, 0, 255),  # blue
-    (255, 255, 0),  # yellow (key, door)
-    (255, 255, 255),  # white
-    (200, 40, 40),  # dull red
-    (40, 190, 60),  # dull green
-)
-
 
 def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
@@ -262,49 +261,9 @@ def make_pool(rng: np.random.Generator, n: int, side: int) -> tuple[np.ndarray, 
     return frames, firsts
 
 
-def readonly_copy(a: np.ndarray) -> np.ndarray:
-    """A read-only copy (the raw baseline's input, made before timing)."""
-    out = a.copy()
-    out.flags.writeable = False
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Timing helpers
 # --------------------------------------------------------------------------------------------
-
-
-def timed_call(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """Wall time of one ``fn()`` in nanoseconds (garbage collector off) and what it returned."""
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter_ns()
-        value = fn()
-        return time.perf_counter_ns() - t0, value
-    finally:
-        if gc_was_on:
-            gc.enable()
-
-
-def balanced_order(items: Sequence[T], r: int) -> list[T]:
-    """Round ``r``'s order: the rotations of ``items``, then those of the reversed items.
-
-    Over ``2 * len(items)`` rounds every item is first equally often and follows every other item
-    equally often (a Williams design), so no mode always runs right after the same other mode.
-    """
-    k = len(items)
-    base = list(items) if (r // k) % 2 == 0 else list(reversed(items))
-    return base[r % k :] + base[: r % k]
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    """Median and inter-quartile points of the samples."""
-    if len(samples) >= 2:
-        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    else:
-        q1 = q3 = samples[0]
-    return {"median": statistics.median(samples), "p25": q1, "p75": q3}
 
 
 def machine_info(torch_info: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -324,33 +283,6 @@ def quiet_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def source_digest() -> str:
-    """sha256 of the sandbox package's sources (workers import them afresh at every start)."""
-    import hashlib
-
-    root = Path(sandbox.__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(root.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def git_commit() -> str | None:
-    """The commit checked out where the sandbox package lives (read only; None without git)."""
-    root = Path(sandbox.__file__).resolve().parent.parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def isolation_level() -> tuple[str, str]:
