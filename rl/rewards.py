@@ -37,7 +37,7 @@ import ast
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -47,16 +47,24 @@ from sandbox.errors import FrameError, Status
 from sandbox.pool import Isolation, Sandbox
 
 __all__ = [
+    "FRAME_SOURCES",
     "SCHEMES",
     "CheckerFailureError",
+    "EngineWrapperMixin",
+    "FrameSource",
     "RewardComposer",
     "RewardEngine",
     "RewardStats",
+    "check_frame_source",
+    "is_image_space",
     "parse_failure_policy",
     "status_counts",
 ]
 
 SCHEMES: tuple[str, ...] = ("ordered", "any_order", "potential")
+#: where the wrappers take reward frames from (see :mod:`rl.vec_env`)
+FrameSource = Literal["auto", "obs", "info"]
+FRAME_SOURCES: tuple[str, ...] = get_args(FrameSource)
 _STATUSES: tuple[str, ...] = get_args(Status)
 
 
@@ -544,3 +552,47 @@ def status_counts(stats: RewardStats) -> Mapping[str, int]:
     """Failures per status for every known status (zeros included), in a stable order."""
     by = stats.failures_by_status
     return {s: by.get(s, 0) for s in _STATUSES if s != "ok"}
+
+
+# ------------------------------------------------------------------------------------------------
+# What the VecEnv wrapper and the Gymnasium wrapper share
+# ------------------------------------------------------------------------------------------------
+
+
+def check_frame_source(frame_source: str) -> None:
+    """Raise ``ValueError`` unless ``frame_source`` is one of :data:`FRAME_SOURCES`."""
+    if frame_source not in FRAME_SOURCES:
+        raise ValueError(f"frame_source={frame_source!r}: choose one of {', '.join(FRAME_SOURCES)}")
+
+
+def is_image_space(space: Any) -> bool:
+    """Whether observations of ``space`` are (H, W, 3) uint8 images (usable as reward frames)."""
+    from gymnasium import spaces
+
+    return (
+        isinstance(space, spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
+        and space.shape[-1] == 3
+    )
+
+
+class EngineWrapperMixin:
+    """Read-only views of a wrapper's :class:`RewardEngine` (``self.engine``)."""
+
+    engine: RewardEngine
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Sub-task names in order."""
+        return self.engine.names
+
+    @property
+    def stats(self) -> RewardStats:
+        """Failure counts, evaluate time and steps."""
+        return self.engine.stats
+
+    @property
+    def code_reward_stats(self) -> RewardStats:
+        """Alias of :attr:`stats`, the name the callback looks up (``VecEnv.get_attr`` too)."""
+        return self.engine.stats

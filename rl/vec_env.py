@@ -28,23 +28,25 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from gymnasium import spaces
 from numpy.typing import NDArray
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from rl.program import RewardProgram, Scheme
-from rl.rewards import RewardEngine, RewardStats
+from rl.rewards import (
+    EngineWrapperMixin,
+    FrameSource,
+    RewardEngine,
+    check_frame_source,
+    is_image_space,
+)
 from sandbox.errors import FrameError
 from sandbox.pool import Isolation, Sandbox
 
 __all__ = ["CodeRewardVecEnv", "FrameSource", "find_code_reward"]
 
-FrameSource = Literal["auto", "obs", "info"]
-_FRAME_SOURCES = ("auto", "obs", "info")
 
-
-class CodeRewardVecEnv(VecEnvWrapper):
+class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
     """Add a sandboxed, per-sub-task code reward to a ``VecEnv``.
 
     Each ``step_wait`` makes **one** ``Sandbox.evaluate`` call over every env's new frame (the
@@ -106,10 +108,7 @@ class CodeRewardVecEnv(VecEnvWrapper):
         gamma: float | None = None,
         names: Sequence[str] | None = None,
     ) -> None:
-        if frame_source not in _FRAME_SOURCES:
-            raise ValueError(
-                f"frame_source={frame_source!r}: choose one of {', '.join(_FRAME_SOURCES)}"
-            )
+        check_frame_source(frame_source)
         super().__init__(venv)
         self.engine = RewardEngine(
             venv.num_envs,
@@ -131,21 +130,6 @@ class CodeRewardVecEnv(VecEnvWrapper):
     # -- public state ------------------------------------------------------------------------------
 
     @property
-    def names(self) -> tuple[str, ...]:
-        """Sub-task names in order."""
-        return self.engine.names
-
-    @property
-    def stats(self) -> RewardStats:
-        """Failure counts, evaluate time and steps."""
-        return self.engine.stats
-
-    @property
-    def code_reward_stats(self) -> RewardStats:
-        """Alias of :attr:`stats` (the name :class:`rl.callbacks.CodeRewardCallback` looks for)."""
-        return self.engine.stats
-
-    @property
     def completed(self) -> NDArray[np.bool_]:
         """(n_envs, K) what each env's current episode has latched."""
         return self.engine.composer.completed.copy()
@@ -160,12 +144,7 @@ class CodeRewardVecEnv(VecEnvWrapper):
     def _resolve_source(self, reset_infos: Sequence[dict[str, Any]]) -> Literal["obs", "info"]:
         has_frame = bool(reset_infos) and all("frame" in info for info in reset_infos)
         space = self.venv.observation_space
-        image_obs = (
-            isinstance(space, spaces.Box)
-            and space.dtype == np.uint8
-            and len(space.shape) == 3
-            and space.shape[-1] == 3
-        )
+        image_obs = is_image_space(space)
         if self.requested_frame_source == "info" or (
             self.requested_frame_source == "auto" and has_frame
         ):

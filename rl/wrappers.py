@@ -16,19 +16,22 @@ from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from rl.program import RewardProgram, Scheme
-from rl.rewards import RewardEngine, RewardStats
+from rl.rewards import (
+    EngineWrapperMixin,
+    FrameSource,
+    RewardEngine,
+    check_frame_source,
+    is_image_space,
+)
 from sandbox.errors import FrameError
 from sandbox.pool import Isolation, Sandbox
 
 __all__ = ["CodeReward"]
 
-_FRAME_SOURCES = ("auto", "obs", "info")
 
-
-class CodeReward(gym.Wrapper[Any, Any, Any, Any]):
+class CodeReward(EngineWrapperMixin, gym.Wrapper[Any, Any, Any, Any]):
     """Add the bonus of a reward program to a Gymnasium env's reward.
 
     The frame of each step is ``info["frame"]`` (``frame_source="info"``; the project's envs put
@@ -76,17 +79,14 @@ class CodeReward(gym.Wrapper[Any, Any, Any, Any]):
         sandbox: Sandbox | None = None,
         isolation: Isolation | None = None,
         timeout: float = 5.0,
-        frame_source: Literal["auto", "obs", "info"] = "auto",
+        frame_source: FrameSource = "auto",
         failure_policy: str = "continue",
         bonus: float | None = None,
         scheme: Scheme | None = None,
         gamma: float | None = None,
         names: Sequence[str] | None = None,
     ) -> None:
-        if frame_source not in _FRAME_SOURCES:
-            raise ValueError(
-                f"frame_source={frame_source!r}: choose one of {', '.join(_FRAME_SOURCES)}"
-            )
+        check_frame_source(frame_source)
         super().__init__(env)
         self.engine = RewardEngine(
             1,
@@ -105,30 +105,9 @@ class CodeReward(gym.Wrapper[Any, Any, Any, Any]):
         self.frame_source: Literal["obs", "info"] | None = None
         self._closed = False
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Sub-task names in order."""
-        return self.engine.names
-
-    @property
-    def stats(self) -> RewardStats:
-        """Failure counts, evaluate time and steps."""
-        return self.engine.stats
-
-    @property
-    def code_reward_stats(self) -> RewardStats:
-        """Alias of :attr:`stats`; ``VecEnv.get_attr("code_reward_stats")`` finds it."""
-        return self.engine.stats
-
     def _frame(self, obs: Any, info: dict[str, Any]) -> Any:
         if self.frame_source is None:
-            space = self.env.observation_space
-            image = (
-                isinstance(space, spaces.Box)
-                and space.dtype == np.uint8
-                and len(space.shape) == 3
-                and space.shape[-1] == 3
-            )
+            image = is_image_space(self.env.observation_space)
             if self.requested_frame_source == "info" or (
                 self.requested_frame_source == "auto" and ("frame" in info or not image)
             ):
