@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from benchmarks.common import field_docs
 from sandbox.pool import strongest_isolation
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "process_hop.py"
@@ -48,7 +49,7 @@ def test_args_parse_and_have_docs(bench: ModuleType) -> None:
     assert bench._float_list(defaults.timeouts) == [0.5, 1.0]
     assert defaults.runaway_repeats >= 5 and defaults.startup_repeats >= 5
     assert (defaults.height, defaults.width) == (84, 84)
-    docs = bench._field_docs(bench.Args)
+    docs = field_docs(bench.Args)
     assert set(docs) == {f.name for f in dataclasses.fields(bench.Args)}
 
 

@@ -15,6 +15,8 @@ from types import ModuleType
 
 import pytest
 
+from benchmarks.common import field_docs
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_overhead.py"
 
 
@@ -39,7 +41,7 @@ def test_args_parse_and_have_docs(bench: ModuleType) -> None:
     defaults = bench.parse_args([])
     assert defaults.repeats >= 20 and defaults.batch_size == 64
     assert (defaults.height, defaults.width) == (84, 84)
-    docs = bench._field_docs(bench.Args)
+    docs = field_docs(bench.Args)
     assert set(docs) == {f.name for f in dataclasses.fields(bench.Args)}
 
 

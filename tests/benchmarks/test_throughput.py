@@ -17,6 +17,7 @@ from types import ModuleType
 
 import pytest
 
+from benchmarks.common import field_docs
 from sandbox import cli_bench
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "throughput.py"
@@ -50,7 +51,7 @@ def test_args_parse_and_have_docs(bench: ModuleType) -> None:
     assert bench._int_list(defaults.clip_batches) == [1, 16]
     assert defaults.mem_mib >= 256 and defaults.torch_threads == 2
     assert defaults.checkers == "" and defaults.compile_probe == ""
-    docs = bench._field_docs(bench.Args)
+    docs = field_docs(bench.Args)
     assert set(docs) == {f.name for f in dataclasses.fields(bench.Args)}
 
 
