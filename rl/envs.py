@@ -209,6 +209,7 @@ class RewardFrames(gym.Wrapper[np.ndarray, Any, Any, Any]):
         self.observation_kind: Observation = observation
         self.label_names = _labels.subtasks_for(env)
         self._pending_seed = seed
+        self._episode_seeds: np.random.Generator | None = None
         u: Any = env.unwrapped
         self._panda = _is_panda(env)
         if self._panda:
@@ -252,6 +253,13 @@ class RewardFrames(gym.Wrapper[np.ndarray, Any, Any, Any]):
         if seed is None and self._pending_seed is not None:
             seed = self._pending_seed
         self._pending_seed = None
+        if self._panda:
+            # panda-gym reseeds its task from OS entropy on every reset without a seed, so the
+            # episodes after a seeded one would not repeat; derive their seeds from the last seed
+            if seed is not None:
+                self._episode_seeds = np.random.default_rng(seed)
+            elif self._episode_seeds is not None:
+                seed = int(self._episode_seeds.integers(2**31 - 1))
         obs, info = self.env.reset(seed=seed, options=options)
         _labels.episode_start(self.env)
         return self._finish(obs, info)
