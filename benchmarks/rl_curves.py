@@ -23,7 +23,7 @@ Writes ``rl_curves.json``, ``rl_curves.md`` and ``rl_curves.png`` to ``--out-dir
 run never overwrites the real results). Timings and success rates are never asserted.
 
 Usage:
-    python benchmarks/rl_curves.py            # full run (about 35 minutes on 2 CPUs)
+    python benchmarks/rl_curves.py            # full run (about 30 minutes on 2 CPUs)
     python benchmarks/rl_curves.py --quick    # smoke run (under 90 s)
 """
 
