@@ -6,34 +6,21 @@ Timings are never asserted (the numbers depend on the machine and its load).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmarks import process_hop
 from benchmarks.common import field_docs
 from sandbox.pool import strongest_isolation
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "process_hop.py"
-
-
-def _load() -> ModuleType:
-    name = "benchmarks_process_hop"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and inspect look the module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load()
+    return process_hop
 
 
 def _positive(value: object) -> bool:

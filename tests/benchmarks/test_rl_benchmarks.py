@@ -6,28 +6,16 @@ success rates and timings are never asserted (they depend on the machine and its
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmarks import rl_curves, rl_overhead
+
 ENV = "MiniGrid-DoorKey-5x5-v0"
-
-
-def _load(stem: str) -> ModuleType:
-    name = f"benchmarks_{stem}"
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{stem}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and inspect look the module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def _finite_positive(x: Any) -> bool:
@@ -36,7 +24,7 @@ def _finite_positive(x: Any) -> bool:
 
 @pytest.mark.slow
 def test_rl_curves_toy_run_and_rerender(tmp_path: Path) -> None:
-    bench = _load("rl_curves")
+    bench = rl_curves
     argv = ["--envs", ENV, "--timesteps", "1024", "--seeds", "0", "--eval-every", "512"]
     argv += ["--eval-episodes", "2", "--parallel", "1", "--out-dir", str(tmp_path)]
     results = bench.main(argv)
@@ -60,7 +48,7 @@ def test_rl_curves_toy_run_and_rerender(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_rl_overhead_toy_run(tmp_path: Path) -> None:
-    bench = _load("rl_overhead")
+    bench = rl_overhead
     argv = ["--env", ENV, "--timesteps", "1024", "--repeats", "1", "--micro-repeats", "5"]
     results = bench.main([*argv, "--out-dir", str(tmp_path)])
     assert (tmp_path / "rl_overhead.md").stat().st_size > 0

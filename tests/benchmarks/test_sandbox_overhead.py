@@ -6,33 +6,20 @@ Timings are never asserted (the numbers depend on the machine and its load).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmarks import sandbox_overhead
 from benchmarks.common import field_docs
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_overhead.py"
-
-
-def _load() -> ModuleType:
-    name = "benchmarks_sandbox_overhead"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and inspect look the module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load()
+    return sandbox_overhead
 
 
 def test_args_parse_and_have_docs(bench: ModuleType) -> None:

@@ -8,34 +8,23 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmarks import throughput
 from benchmarks.common import field_docs
 from sandbox import cli_bench
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "throughput.py"
 
 
-def _load() -> ModuleType:
-    name = "benchmarks_throughput"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and inspect look the module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load()
+    return throughput
 
 
 def _positive(value: object) -> bool:
