@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sandbox.constants import constant_refusal
 from sandbox.diagnostics import AuditReport, Finding, char_column
 from sandbox.rules import RULES
 from sandbox.surface import (
@@ -241,6 +242,58 @@ def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
             stack.append(child)
 
 
+def _module_aliases(tree: ast.Module, module: str) -> set[str]:
+    """Names the module binds to ``module`` with top-level ``import module [as name]``."""
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == module
+    }
+
+
+def _target_names(target: ast.expr) -> list[str] | None:
+    """The names a module-level target binds (a name or a flat tuple of names), else None."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple | ast.List) and all(
+        isinstance(e, ast.Name) for e in target.elts
+    ):
+        return [e.id for e in target.elts if isinstance(e, ast.Name)]
+    return None
+
+
+def _annotation_refusal(node: ast.expr) -> ast.expr | None:
+    """The first node of an annotation that is not part of a type expression, or None.
+
+    Type expressions are names, dotted names, subscripts of them (``tuple[int, int]``,
+    ``Callable[[int], bool]``), string and ``None``/``...`` constants, and ``X | Y``. Annotations
+    are stripped before compiling on every path, so they never run; the audit still keeps them to
+    this shape so that no expression hides there.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Name):
+            continue
+        if isinstance(current, ast.Constant) and (
+            current.value is None or current.value is Ellipsis or isinstance(current.value, str)
+        ):
+            continue
+        if isinstance(current, ast.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, ast.Subscript):
+            stack += [current.value, current.slice]
+        elif isinstance(current, ast.Tuple | ast.List):
+            stack += current.elts
+        elif isinstance(current, ast.BinOp) and isinstance(current.op, ast.BitOr):
+            stack += [current.left, current.right]
+        else:
+            return current
+    return None
+
+
 def _constant_truth(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and bool(node.value)
 
@@ -314,6 +367,7 @@ class _Auditor(ast.NodeVisitor):
 
     def _check_module_structure(self, tree: ast.Module) -> None:
         defined: dict[str, ast.stmt] = {}
+        numpy_aliases, math_aliases = _module_aliases(tree, "numpy"), _module_aliases(tree, "math")
         for i, stmt in enumerate(tree.body):
             names: list[str] = []
             if isinstance(stmt, ast.FunctionDef):
@@ -323,20 +377,34 @@ class _Auditor(ast.NodeVisitor):
                 names = [a.asname or a.name.split(".")[0] for a in stmt.names]
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                if not all(isinstance(t, ast.Name) for t in targets):
-                    self.error(stmt, "M204", "module-level assignment must bind plain names")
-                elif stmt.value is None or not self._is_immutable_constant(
-                    stmt.value, containers=True
-                ):
-                    shown = ", ".join(t.id for t in targets if isinstance(t, ast.Name))
+                bound = [_target_names(t) for t in targets]
+                names = [name for group in bound for name in group or ()]
+                shown = ", ".join(names)
+                reason = (
+                    None
+                    if stmt.value is None
+                    else constant_refusal(
+                        stmt.value,
+                        known=self.module_constants,
+                        numpy_aliases=numpy_aliases,
+                        math_aliases=math_aliases,
+                    )
+                )
+                if not all(bound):
+                    self.error(
+                        stmt, "M204", "module-level assignment must bind names or tuples of names"
+                    )
+                elif stmt.value is None:
+                    self.error(stmt, "M204", f"module-level annotation of {shown!r} binds no value")
+                elif reason is not None:
                     self.error(
                         stmt,
                         "M204",
-                        f"module-level name {shown!r} is bound to a non-constant value; only "
-                        "constants and lists, tuples, dicts and sets of them (frozen at load) may "
-                        "live at module level",
+                        f"module-level name {shown!r} is bound to a non-constant value ({reason});"
+                        " only literals, earlier constants, arithmetic on them, tuples, lists, "
+                        "dicts and sets of them, and np.array(<literal>, dtype=...) may live at "
+                        "module level (all frozen at load)",
                     )
-                names = [t.id for t in targets if isinstance(t, ast.Name)]
                 self.module_constants.update(names)
             elif (
                 i == 0
@@ -488,6 +556,7 @@ class _Auditor(ast.NodeVisitor):
         if node.decorator_list:
             self.error(node.decorator_list[0], "N409", f"decorator on function {node.name!r}")
         self._check_arguments(node.args, node.name)
+        self._check_annotation(node.returns)
         is_entry = self.function_depth == 0 and node.name == self.entry
         params = {a.arg for a in node.args.posonlyargs + node.args.args}
         self.frame_params.append(params if is_entry else set())
@@ -518,6 +587,10 @@ class _Auditor(ast.NodeVisitor):
                 self.error(star, "N410", f"variadic parameter {star.arg!r} in {owner!r}")
         for a in args.posonlyargs + args.args + args.kwonlyargs:
             self._check_identifier(a, a.arg)
+            self._check_annotation(a.annotation)
+        for star in (args.vararg, args.kwarg):
+            if star is not None:
+                self._check_annotation(star.annotation)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         """Classes are refused (N402)."""
@@ -570,10 +643,30 @@ class _Auditor(ast.NodeVisitor):
         self.visit_children(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        """Annotated assignment: the annotation is ignored (it is stripped before compiling)."""
+        """Annotated assignment: the annotation must be a type expression (N420); it never runs."""
+        self._check_annotation(node.annotation)
         self.visit(node.target)
         if node.value is not None:
             self.visit(node.value)
+
+    def _check_annotation(self, node: ast.expr | None) -> None:
+        """Annotations are stripped before compiling; they must still be plain type expressions."""
+        if node is None:
+            return
+        bad = _annotation_refusal(node)
+        if bad is not None:
+            self.error(
+                bad,
+                "N420",
+                f"{type(bad).__name__} in an annotation; annotations may only name types "
+                "(`int`, `np.ndarray`, `tuple[int, int]`, `float | None`, a string)",
+            )
+            return
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name):
+                self._check_identifier(inner, inner.id)
+            elif isinstance(inner, ast.Attribute):
+                self._check_identifier(inner, inner.attr)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         """``x op= v``: attribute targets are N414; ``@=`` is N418."""
@@ -690,7 +783,14 @@ class _Auditor(ast.NodeVisitor):
             self.visit(kw.value)
 
     def visit_Starred(self, node: ast.Starred) -> None:
-        """Starred expressions iterate in C outside the iteration guard (N410)."""
+        """Starred targets unpack through the guarded unpacker; starred values are N410.
+
+        ``h, w, *_ = frame.shape`` is fine; ``[*xs]`` and ``f(*xs)`` iterate in C outside the
+        iteration guard.
+        """
+        if isinstance(node.ctx, ast.Store):
+            self.visit(node.value)
+            return
         self.error(node, "N410", "starred expression `*x`")
 
     def visit_JoinedStr(self, node: ast.AST) -> None:

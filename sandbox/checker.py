@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from sandbox.audit import AuditLimits, audit, strip_bom
 from sandbox.budgets import Budgets, Meter
+from sandbox.constants import fold_constants
 from sandbox.contract import to_result
 from sandbox.describe import describe
 from sandbox.errors import (
@@ -157,17 +158,13 @@ class Checker:
         with np.errstate(all="ignore"):
             return self._run(ro[0], ro[0] if first is None else ro[1])
 
-    def batch(
-        self, frames: FrameBatch, firsts: FrameBatch | None = None, *, parallel: bool = False
-    ) -> NDArray[np.bool_]:
+    def batch(self, frames: FrameBatch, firsts: FrameBatch | None = None) -> NDArray[np.bool_]:
         """Evaluate the checker on every frame of a batch.
 
         Args:
             frames: (N, H, W, 3) uint8 frames. Copied once; never changed.
             firsts: (N, H, W, 3) first frames of each frame's episode, or None (each frame is its
                 own first frame).
-            parallel: with a JIT kernel attached, spread the batch over all cores (for large
-                offline batches; the per-step path stays single-threaded).
 
         Returns:
             Bool array of shape (N,).
@@ -186,11 +183,9 @@ class Checker:
 
                 raise FrameError("firsts", f"shape {firsts.shape} differs from {frames.shape}")
             ro_first = readonly_batch(firsts)
-        return self.batch_immutable(ro, ro_first, parallel=parallel)
+        return self.batch_immutable(ro, ro_first)
 
-    def batch_immutable(
-        self, frames: FrameBatch, firsts: FrameBatch, *, parallel: bool = False
-    ) -> NDArray[np.bool_]:
+    def batch_immutable(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
         """Evaluate a batch that is already validated and immutable (no copy is made).
 
         For callers that own truly read-only memory, such as a worker's read-only mapping of the
@@ -208,23 +203,20 @@ class Checker:
 
                 raise FrameError(what, "batch_immutable() needs read-only C-contiguous memory")
         if self.kernel is not None:
-            return self._run_kernel(frames, firsts, parallel=parallel)
+            return self._run_kernel(frames, firsts)
         out = np.empty(frames.shape[0], dtype=np.bool_)
         with np.errstate(all="ignore"):
             for i in range(frames.shape[0]):
                 out[i] = self._run(frames[i], firsts[i])
         return out
 
-    def _run_kernel(
-        self, frames: FrameBatch, firsts: FrameBatch, *, parallel: bool
-    ) -> NDArray[np.bool_]:
+    def _run_kernel(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
         kernel = self.kernel
         if kernel is None:  # pragma: no cover - callers check
             raise SandboxError("no kernel attached")
         out = np.zeros(frames.shape[0], dtype=np.bool_)
-        run = kernel.run_parallel if parallel else kernel.run
         try:
-            run(frames, firsts, out)
+            kernel.run(frames, firsts, out)
         except MemoryError:
             raise MemoryExceeded("out of memory (JIT path)", checker=self.path) from None
         except Exception as err:
@@ -360,9 +352,15 @@ def compile_checker(
     namespace = make_namespace(
         meter, make_numpy_facade(meter), make_math_facade(), _vision_helpers()
     )
-    code = restricted_compile(ast.parse(source, filename=path), path)
+    tree = ast.parse(source, filename=path)
+    # Module constants are folded from literals (bounded, frozen), never executed: the JIT path
+    # builds its kernel from the same values, so both paths start from identical constants.
+    constants = fold_constants(tree)
+    tree.body = [s for s in tree.body if not isinstance(s, ast.Assign | ast.AnnAssign)]
+    code = restricted_compile(tree, path)
+    namespace.update(constants)
     try:
-        exec(code, namespace)  # module level: defs, constants and imports only (audited)
+        exec(code, namespace)  # module level: defs and imports only (audited)
     except BaseException as err:  # even BudgetExceeded: the module must load cleanly
         from sandbox.errors import SandboxError
 

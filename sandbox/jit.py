@@ -2,26 +2,46 @@
 
 Provides:
     JIT_NUMPY: the numpy names the subset admits (numba is the final judge of each call).
+    JitLimits: size limits of the subset (nodes, allocation size).
     Kernel: a compiled batch function ``kernel(frames, firsts, out)`` plus how it was built.
     jit_refusal: why a checker's audited tree falls outside the subset (None when it fits).
+    kernel_source: the kernel module's text, rebuilt from allow-listed nodes and folded constants.
+    kernel_dir: the content-addressed directory a checker's kernel and Numba cache live in.
     build_kernel: audited source -> :class:`Kernel`, or a reason string when it cannot be jitted.
 
-The subset is numeric code over frames: assignments, ``if``, ``for`` over ``range``, ``while``,
+**Where this runs.** Building a kernel compiles code derived from checker source, so it happens only
+inside an isolated worker, after every isolation layer is applied (``sandbox.worker``); the parent
+only computes :func:`kernel_dir` (a hash) and creates that directory, which is the one place the
+worker may write. :func:`build_kernel` in the calling process is for trusted sources only.
+
+**What reaches Numba.** Never the checker's text and never ``ast.unparse`` of its module: a
+:class:`_Rebuild` pass constructs a *new* tree from the audited one, node by node, copying only the
+fields each allow-listed node type needs (a function's name, positional parameter names and body; an
+assignment's targets and value ...). Annotations, decorators, defaults, docstrings, imports and
+every node type not on the list are dropped or refused. Module constants are not statements of the
+kernel either: their values come from :func:`sandbox.constants.fold_constants` and are written into
+the kernel module as literals. numpy and math are reached through fixed private aliases, so a
+checker's own names cannot shadow the engine's.
+
+**The subset.** Numeric code over frames: assignments, ``if``, ``for`` over ``range``, ``while``,
 arithmetic, comparisons, indexing and slicing, tuples of numbers, allow-listed numpy and math
 functions, the vision helpers (their jitted twins in :mod:`sandbox.jit_helpers`) and the checker's
-own helper functions. No strings, lists, dicts, comprehensions, lambdas, ``try`` or ``is``.
+own non-recursive helper functions. No strings, lists, dicts, comprehensions, lambdas, ``try``,
+``is``, ``in``, walrus, float32/float16, variable exponents or shift counts, ``round`` with digits.
 
-The kernel is compiled from the *validated tree* (``ast.unparse`` of the audited module, never the
-raw text) into a module written to a content-addressed file, so Numba's on-disk cache works and a
-second run loads in a fraction of the first compile. Every function gets
-``njit(nogil=True, boundscheck=True)``: an out-of-range index raises ``IndexError`` instead of reading
-foreign memory. Checker code never sees numba. Compilation is eager (explicit signatures), so no
-checker code runs while compiling; the kernel must return ``bool`` or it is refused.
+**Budgets.** A kernel has no iteration counter (the parent's deadline kills a runaway one), but
+recursion is refused (native stack overflow would crash the worker), the subset is capped in size
+(a 5,000-line straight-line function would take minutes to compile), and every allocation whose size
+comes from arguments (``np.zeros``, ``np.ones``, ``np.full``, ``np.arange``) is checked against the
+byte budget before it happens.
 
-Integer semantics: numba computes scalar integer arithmetic in 64 bits, numpy arrays wrap in their
-dtype. The interpreter path matches this (pixels read one at a time are Python ints, and Python ints
-are kept within 64 bits), and :meth:`sandbox.Checker.attach_kernel` enables a kernel only after
-both paths agree on a set of diverse frames.
+**Agreement.** Both paths use one integer semantics: 64-bit two's complement, wrapping on overflow
+(the interpreter's guards wrap Python ints the same way); ``//`` and ``%`` follow Python's floor rules
+on both (``INT64_MIN // -1`` wraps to ``INT64_MIN``); ``int()`` and one-argument ``round()`` of NaN,
+infinity or a float outside the 64-bit range raise on both. Pixels and numpy scalar results are
+Python numbers on the interpreter path and int64/float64 in the kernel. What the construction cannot
+prove, :meth:`sandbox.Checker.attach_kernel` checks: the kernel is enabled only after both paths
+agree on diverse and adversarial probe frames.
 """
 
 from __future__ import annotations
@@ -32,14 +52,24 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox.constants import ConstantError, constant_source, fold_constants
 from sandbox.surface import MATH_NAMES, VISION_NAMES
 
-__all__ = ["JIT_NUMPY", "Kernel", "build_kernel", "default_cache_dir", "jit_refusal"]
+__all__ = [
+    "JIT_NUMPY",
+    "JitLimits",
+    "Kernel",
+    "build_kernel",
+    "default_cache_dir",
+    "jit_refusal",
+    "kernel_dir",
+    "kernel_source",
+]
 
 #: numpy names admitted into the subset (whether numba types a given call is checked on compile).
 JIT_NUMPY = frozenset(
@@ -49,7 +79,7 @@ JIT_NUMPY = frozenset(
     log log10 log1p log2 logical_and logical_not logical_or logical_xor max maximum mean median min
     minimum nonzero ones ones_like prod rad2deg round sign sin sqrt square std sum tan var where
     zeros zeros_like
-    bool_ float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 e inf nan pi
+    bool_ float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 e inf nan pi
     """.split()
 )
 _ARRAY_ATTRIBUTES = frozenset(
@@ -57,7 +87,34 @@ _ARRAY_ATTRIBUTES = frozenset(
     "shape size std sum T transpose var".split()
 )
 _BUILTINS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "range", "round"})
-_SCALAR_CONSTANT = (bool, int, float)
+#: Builtins replaced by twins with the interpreter's semantics (see :mod:`sandbox.jit_helpers`).
+_BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round"}
+#: numpy calls whose result size comes from their arguments: checked before allocating.
+_SIZED_ALLOCATIONS = frozenset({"zeros", "ones", "full"})
+_NP = "_vlmcar_np"
+_MATH = "_vlmcar_math"
+_PYNUM = "vlmcar_pynum"
+_FLOORDIV = "vlmcar_floordiv"
+_SHAPE = "vlmcar_checked_shape"
+_ARANGE = "vlmcar_checked_arange"
+_HELPERS = "_vlmcar_h"
+_MAX_SHIFT = 63
+_MAX_LITERAL_POWER = 64
+
+
+@dataclass(frozen=True)
+class JitLimits:
+    """Size limits of the JIT subset.
+
+    Attributes:
+        max_nodes: most AST nodes in the rebuilt module; larger checkers stay on the interpreter
+            (compile time grows faster than linearly with function size).
+        max_alloc_bytes: largest array a kernel may allocate with ``np.zeros/ones/full/arange``
+            (checked at run time before allocating; the kernel raises ``MemoryError`` past it).
+    """
+
+    max_nodes: int = 4_000
+    max_alloc_bytes: int = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -66,17 +123,13 @@ class Kernel:
 
     Attributes:
         run: ``run(frames, firsts, out)``: frames and firsts (N, H, W, 3) read-only C-contiguous
-            uint8, out (N,) bool; one native call for the whole batch, single-threaded (the
-            per-step path: no thread-pool wake-ups, no oversubscription next to the learner).
-        run_parallel: the same over all cores (``numba.prange``), for large offline batches such
-            as verification; compiled on first use.
-        path: the generated module's file (content-addressed by the generated source's hash).
+            uint8, out (N,) bool; one native call for the whole batch, single-threaded.
+        path: the generated module's file (in the checker's :func:`kernel_dir`).
         seconds: time to build (compile, or load from Numba's cache).
         cached: whether Numba's cache had the compiled code already.
     """
 
     run: Callable[[Any, Any, Any], None]
-    run_parallel: Callable[[Any, Any, Any], None]
     path: Path
     seconds: float
     cached: bool
@@ -90,132 +143,350 @@ def default_cache_dir() -> Path:
     return Path(root) / "jit"
 
 
-class _Subset(ast.NodeVisitor):
-    """Collects the first reason a tree falls outside the JIT subset."""
+def kernel_dir(source: str, *, entry: str = "check", cache_dir: Path | None = None) -> Path:
+    """The directory a checker's kernel module and Numba cache live in (not created here).
 
-    def __init__(
-        self, numpy_aliases: set[str], math_aliases: set[str], functions: set[str]
-    ) -> None:
-        self.numpy = numpy_aliases
-        self.math = math_aliases
-        self.functions = functions
-        self.reason: str | None = None
+    Content-addressed by the checker's text, its entry name and the code the kernel is built from
+    (this module, the JIT helpers, the vision kernels, the constant folder), so the parent can name
+    it by hashing alone, before anything of the checker is compiled, and hand it to the worker as
+    the only directory it may write. Checkers never share a directory: none can write another's
+    cache.
+    """
+    digest = hashlib.sha256()
+    for part in (source, "\0", entry, "\0", _engine_digest()):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+    return (cache_dir or default_cache_dir()) / f"k{digest.hexdigest()[:32]}"
 
-    def refuse(self, node: ast.AST, why: str) -> None:
-        if self.reason is None:
-            self.reason = f"line {getattr(node, 'lineno', '?')}: {why}"
 
-    def generic_visit(self, node: ast.AST) -> None:
-        self.refuse(node, f"{type(node).__name__} is outside the JIT subset")
+def _engine_digest() -> str:
+    """Hash of the trusted code a kernel is generated from or inlines."""
+    from sandbox import constants, jit_helpers, vision
 
-    def children(self, node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            self.visit(child)
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], constants, jit_helpers, vision):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
 
-    visit_Module = visit_Return = visit_If = visit_Break = visit_Continue = visit_Pass = children
-    visit_BoolOp = visit_UnaryOp = visit_IfExp = visit_Slice = children
-    visit_Load = visit_Store = visit_arguments = visit_arg = visit_keyword = children
-    visit_While = visit_NamedExpr = visit_BinOp = children
 
-    def visit_operator(self, node: ast.AST) -> None:
-        """Operators carry no children."""
+# --- the rebuild ---------------------------------------------------------------------------------
 
-    for _op in (
-        "Add Sub Mult Div FloorDiv Mod Pow LShift RShift BitOr BitXor BitAnd And Or Eq NotEq Lt "
-        "LtE Gt GtE In NotIn Not Invert UAdd USub"
-    ).split():
-        locals()[f"visit_{_op}"] = visit_operator
-    del _op
 
-    def visit_Compare(self, node: ast.Compare) -> None:
-        if any(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
-            self.refuse(node, "`is` comparisons are outside the JIT subset")
-        self.children(node)
+class _Refused(Exception):
+    """The checker leaves the subset here (``line``: where, ``why``: what)."""
 
-    def visit_Is(self, node: ast.AST) -> None:
-        """Reported by :meth:`visit_Compare`, which knows the line."""
+    def __init__(self, node: ast.AST | None, why: str) -> None:
+        self.line = getattr(node, "lineno", None)
+        self.why = why
+        super().__init__(f"line {self.line if self.line is not None else '?'}: {why}")
 
-    visit_IsNot = visit_Is
 
-    def visit_Import(self, node: ast.Import) -> None:
-        """Imports were checked by the audit (numpy and math only)."""
+_OPERATORS: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+    ast.Add: ast.Add,
+    ast.Sub: ast.Sub,
+    ast.Mult: ast.Mult,
+    ast.Div: ast.Div,
+    ast.FloorDiv: ast.FloorDiv,
+    ast.Mod: ast.Mod,
+    ast.Pow: ast.Pow,
+    ast.LShift: ast.LShift,
+    ast.RShift: ast.RShift,
+    ast.BitOr: ast.BitOr,
+    ast.BitXor: ast.BitXor,
+    ast.BitAnd: ast.BitAnd,
+}
+_UNARY: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+    ast.Not: ast.Not,
+    ast.Invert: ast.Invert,
+    ast.UAdd: ast.UAdd,
+    ast.USub: ast.USub,
+}
+_COMPARE: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+    ast.Eq: ast.Eq,
+    ast.NotEq: ast.NotEq,
+    ast.Lt: ast.Lt,
+    ast.LtE: ast.LtE,
+    ast.Gt: ast.Gt,
+    ast.GtE: ast.GtE,
+}
+_SHOWN_COMPARE: Mapping[type[ast.AST], str] = {
+    ast.Is: "is",
+    ast.IsNot: "is",
+    ast.In: "in",
+    ast.NotIn: "in",
+}
+_BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.AST]] = {ast.And: ast.And, ast.Or: ast.Or}
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        """Annotation-only imports are dropped."""
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        if node.args.kwonlyargs or node.args.defaults:
-            self.refuse(node, "defaults and keyword-only parameters are outside the JIT subset")
-        for stmt in node.body:
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                continue  # docstring
-            self.visit(stmt)
+class _Rebuild:
+    """Build a fresh kernel tree from an audited module, copying allow-listed nodes only."""
 
-    def visit_Expr(self, node: ast.Expr) -> None:
-        if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
-            self.refuse(
+    def __init__(self, tree: ast.Module, constants: Mapping[str, Any], limits: JitLimits) -> None:
+        # Elements of at most 8 bytes each: the check runs before the dtype is known.
+        self.max_elements = max(1, limits.max_alloc_bytes // 8)
+        self.numpy = _aliases(tree, "numpy")
+        self.math = _aliases(tree, "math")
+        self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        self.constants = dict(constants)
+        self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
+        self.current = ""
+
+    # statements ------------------------------------------------------------------------------
+
+    def function(self, node: ast.FunctionDef, *, name: str) -> ast.FunctionDef:
+        args = node.args
+        if args.kwonlyargs or args.defaults or args.kw_defaults or args.vararg or args.kwarg:
+            raise _Refused(
+                node, "defaults, *args and keyword-only parameters are outside the subset"
+            )
+        self.current = node.name
+        params = [ast.arg(arg=_local(a.arg)) for a in args.posonlyargs + args.args]
+        body = self.block(_without_docstring(node.body))
+        return ast.FunctionDef(
+            name=name,
+            args=ast.arguments(
+                posonlyargs=[], args=params, vararg=None, kwonlyargs=[], kw_defaults=[],
+                kwarg=None, defaults=[],
+            ),
+            body=body or [ast.Pass()],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        )  # fmt: skip
+
+    def block(self, body: Sequence[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in body:
+            out += self.statement(stmt)
+        return out
+
+    def statement(self, node: ast.stmt) -> list[ast.stmt]:
+        if isinstance(node, ast.Return):
+            return [ast.Return(value=None if node.value is None else self.expr(node.value))]
+        if isinstance(node, ast.Assign):
+            targets = [self.target(t) for t in node.targets]
+            return [ast.Assign(targets=targets, value=self.expr(node.value), type_comment=None)]
+        if isinstance(node, ast.AnnAssign):
+            if node.value is None:
+                return []  # a bare annotation binds nothing
+            target = self.target(node.target)
+            return [ast.Assign(targets=[target], value=self.expr(node.value), type_comment=None)]
+        if isinstance(node, ast.AugAssign):
+            target = self.target(node.target)
+            value = self.binop(node.op, _as_load(target), node.value, node)
+            return [ast.Assign(targets=[target], value=value, type_comment=None)]
+        if isinstance(node, ast.If):
+            return [ast.If(test=self.expr(node.test), body=self.block(node.body) or [ast.Pass()],
+                           orelse=self.block(node.orelse))]  # fmt: skip
+        if isinstance(node, ast.For):
+            it = node.iter
+            if not (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Name)
+                and it.func.id == "range"
+                and not it.keywords
+                and 1 <= len(it.args) <= 3
+            ):
+                raise _Refused(node, "only `for ... in range(...)` loops are in the JIT subset")
+            if node.orelse:
+                raise _Refused(node, "for/else is outside the JIT subset")
+            call = ast.Call(func=ast.Name("range", ast.Load()),
+                            args=[self.expr(a) for a in it.args], keywords=[])  # fmt: skip
+            return [ast.For(target=self.target(node.target), iter=call,
+                            body=self.block(node.body) or [ast.Pass()], orelse=[],
+                            type_comment=None)]  # fmt: skip
+        if isinstance(node, ast.While):
+            if node.orelse:
+                raise _Refused(node, "while/else is outside the JIT subset")
+            return [ast.While(test=self.expr(node.test), body=self.block(node.body) or [ast.Pass()],
+                              orelse=[])]  # fmt: skip
+        if isinstance(node, ast.Break):
+            return [ast.Break()]
+        if isinstance(node, ast.Continue):
+            return [ast.Continue()]
+        if isinstance(node, ast.Pass):
+            return [ast.Pass()]
+        if isinstance(node, ast.FunctionDef):
+            raise _Refused(node, f"the nested function {node.name}() is outside the JIT subset")
+        if isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return []  # a string statement (a docstring or a comment-like string)
+            raise _Refused(
                 node, "expression statements (calls for their effect) are outside the subset"
             )
+        raise _Refused(node, f"{type(node).__name__} statements are outside the JIT subset")
 
-    def visit_Assign(self, node: ast.Assign) -> None:
-        for target in node.targets:
-            if not isinstance(target, ast.Name | ast.Tuple | ast.Subscript):
-                self.refuse(target, "only names, tuples of names and items can be assigned")
-        self.children(node)
+    def target(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Name):
+            if node.id in self.constants or node.id in self.functions:
+                raise _Refused(node, f"assigning to module name {node.id!r} is outside the subset")
+            return ast.Name(_local(node.id), ast.Store())
+        if isinstance(node, ast.Tuple):
+            return ast.Tuple([self.target(e) for e in node.elts], ast.Store())
+        if isinstance(node, ast.Subscript):
+            return ast.Subscript(value=self.expr(node.value), slice=self.index(node.slice),
+                                 ctx=ast.Store())  # fmt: skip
+        raise _Refused(node, f"{type(node).__name__} targets are outside the JIT subset")
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.visit(node.target)
-        if node.value is not None:
-            self.visit(node.value)
+    # expressions -----------------------------------------------------------------------------
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self.children(node)
+    def expr(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool | int | float) and not isinstance(value, complex):
+                return ast.Constant(value)
+            raise _Refused(node, f"{type(value).__name__} constants are outside the JIT subset")
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node.op, self.expr(node.left), node.right, node)
+        if isinstance(node, ast.UnaryOp):
+            op = _UNARY.get(type(node.op))
+            if op is None:  # pragma: no cover - every unary operator is listed
+                raise _Refused(node, f"{type(node.op).__name__} is outside the JIT subset")
+            return ast.UnaryOp(op=op(), operand=self.expr(node.operand))
+        if isinstance(node, ast.BoolOp):
+            return ast.BoolOp(
+                op=_BOOLOPS[type(node.op)](), values=[self.expr(v) for v in node.values]
+            )
+        if isinstance(node, ast.Compare):
+            ops = []
+            for op in node.ops:
+                make = _COMPARE.get(type(op))
+                if make is None:
+                    shown = _SHOWN_COMPARE.get(type(op), type(op).__name__)
+                    raise _Refused(node, f"`{shown}` comparisons are outside the JIT subset")
+                ops.append(make())
+            return ast.Compare(left=self.expr(node.left), ops=ops,
+                               comparators=[self.expr(c) for c in node.comparators])  # fmt: skip
+        if isinstance(node, ast.IfExp):
+            return ast.IfExp(test=self.expr(node.test), body=self.expr(node.body),
+                             orelse=self.expr(node.orelse))  # fmt: skip
+        if isinstance(node, ast.Tuple):
+            return ast.Tuple([self.expr(e) for e in node.elts], ast.Load())
+        if isinstance(node, ast.Subscript):
+            read = ast.Subscript(value=self.expr(node.value), slice=self.index(node.slice),
+                                 ctx=ast.Load())  # fmt: skip
+            return _helper_call(_PYNUM, [read])
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.NamedExpr):
+            return ast.NamedExpr(target=self.target(node.target), value=self.expr(node.value))
+        raise _Refused(node, f"{type(node).__name__} is outside the JIT subset")
 
-    def visit_For(self, node: ast.For) -> None:
-        it = node.iter
-        if not (
-            isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+    def index(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Slice):
+            parts = [
+                None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)
+            ]
+            return ast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(node, ast.Tuple):
+            return ast.Tuple([self.index(e) for e in node.elts], ast.Load())
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return ast.Constant(Ellipsis)
+        return self.expr(node)
+
+    def name(self, node: ast.Name) -> ast.expr:
+        name = node.id
+        if name in self.constants:
+            return ast.Name(_constant(name), ast.Load())
+        if name in self.functions:
+            raise _Refused(node, f"functions as values ({name!r}) are outside the JIT subset")
+        if name in self.numpy or name in self.math:
+            raise _Refused(node, f"the module {name!r} as a value is outside the JIT subset")
+        if name in _BUILTINS or name in VISION_NAMES:
+            raise _Refused(node, f"{name!r} as a value (not called) is outside the JIT subset")
+        return ast.Name(_local(name), ast.Load())
+
+    def binop(
+        self, op: ast.operator, left: ast.expr, right_node: ast.expr, node: ast.AST
+    ) -> ast.expr:
+        make = _OPERATORS.get(type(op))
+        if make is None:
+            raise _Refused(node, f"operator {type(op).__name__} is outside the JIT subset")
+        right = self.expr(right_node)
+        if isinstance(op, ast.LShift | ast.RShift) and not (
+            _int_literal(right_node) is not None
+            and 0 <= (_int_literal(right_node) or 0) <= _MAX_SHIFT
         ):
-            self.refuse(node, "only `for ... in range(...)` loops are in the JIT subset")
-        if node.orelse:
-            self.refuse(node, "for/else is outside the JIT subset")
-        self.children(node)
+            raise _Refused(node, "shifts are in the subset only by a literal count 0..63")
+        if isinstance(op, ast.Pow):
+            exponent = _number_literal(right_node)
+            if exponent is None or (
+                isinstance(exponent, int) and not 0 <= exponent <= _MAX_LITERAL_POWER
+            ):
+                raise _Refused(
+                    node,
+                    "powers are in the subset only with a literal exponent (int 0..64 or float)",
+                )
+        if isinstance(op, ast.FloorDiv):
+            return _helper_call(_FLOORDIV, [left, right])
+        return ast.BinOp(left=left, op=make(), right=right)
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if node.value is not Ellipsis and not isinstance(node.value, _SCALAR_CONSTANT):
-            self.refuse(node, f"{type(node.value).__name__} constants are outside the JIT subset")
-
-    def visit_Tuple(self, node: ast.Tuple) -> None:
-        self.children(node)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        """Names resolve to locals, module constants, functions or allow-listed builtins."""
-
-    def visit_Subscript(self, node: ast.Subscript) -> None:
-        self.children(node)
-
-    def visit_Attribute(self, node: ast.Attribute) -> None:
+    def attribute(self, node: ast.Attribute) -> ast.expr:
         base = node.value
         if isinstance(base, ast.Name) and base.id in self.numpy:
             if node.attr not in JIT_NUMPY:
-                self.refuse(node, f"np.{node.attr} is outside the JIT subset")
-            return
+                raise _Refused(node, f"np.{node.attr} is outside the JIT subset")
+            return ast.Attribute(value=ast.Name(_NP, ast.Load()), attr=node.attr, ctx=ast.Load())
         if isinstance(base, ast.Name) and base.id in self.math:
             if node.attr not in MATH_NAMES:
-                self.refuse(node, f"math.{node.attr} is outside the JIT subset")
-            return
+                raise _Refused(node, f"math.{node.attr} is outside the JIT subset")
+            return ast.Attribute(value=ast.Name(_MATH, ast.Load()), attr=node.attr, ctx=ast.Load())
         if node.attr not in _ARRAY_ATTRIBUTES:
-            self.refuse(node, f"attribute {node.attr!r} is outside the JIT subset")
-        self.visit(base)
+            raise _Refused(node, f"attribute {node.attr!r} is outside the JIT subset")
+        return ast.Attribute(value=self.expr(base), attr=node.attr, ctx=ast.Load())
 
-    def visit_Call(self, node: ast.Call) -> None:
+    def call(self, node: ast.Call) -> ast.expr:
         func = node.func
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            raise _Refused(node, "star-arguments are outside the JIT subset")
+        if isinstance(func, ast.Name) and func.id not in (
+            _BUILTINS | VISION_NAMES | self.functions
+        ):
+            raise _Refused(node, f"calls to {func.id}() are outside the JIT subset")
+        if isinstance(func, ast.Attribute):
+            self.attribute(func)  # refuses a function outside the subset before its arguments
+        args = [self.expr(a) for a in node.args]
+        keywords = [ast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         if isinstance(func, ast.Name):
-            if func.id not in _BUILTINS | VISION_NAMES | self.functions:
-                self.refuse(node, f"calls to {func.id}() are outside the JIT subset")
-        elif not isinstance(func, ast.Attribute):
-            self.refuse(node, "only calls of named functions are in the JIT subset")
-        self.children(node)
+            name = func.id
+            if name == "round" and (len(node.args) != 1 or node.keywords):
+                raise _Refused(node, "round() with digits is outside the JIT subset")
+            if name in _BUILTIN_TWINS:
+                if keywords or len(args) != 1:
+                    raise _Refused(node, f"{name}() takes one argument in the JIT subset")
+                return _helper_call(_BUILTIN_TWINS[name], args)
+            if name in self.functions:
+                self.calls[self.current].add(name)
+                target: ast.expr = ast.Name(_function(name), ast.Load())
+            elif name in _BUILTINS:
+                target = ast.Name(name, ast.Load())
+            elif name in VISION_NAMES:
+                target = ast.Attribute(
+                    value=ast.Name(_HELPERS, ast.Load()), attr=name, ctx=ast.Load()
+                )
+            else:
+                raise _Refused(node, f"calls to {name}() are outside the JIT subset")
+            call = ast.Call(func=target, args=args, keywords=keywords)
+            return call if name == "range" else _helper_call(_PYNUM, [call])
+        if not isinstance(func, ast.Attribute):
+            raise _Refused(node, "only calls of named functions are in the JIT subset")
+        if isinstance(func.value, ast.Name) and func.value.id in self.numpy:
+            if func.attr == "round" and (len(args) != 1 or keywords):
+                raise _Refused(node, "np.round() with decimals is outside the JIT subset")
+            limit = ast.Constant(self.max_elements)
+            if func.attr in _SIZED_ALLOCATIONS and args:
+                args[0] = _helper_call(_SHAPE, [limit, args[0]])
+            if func.attr == "arange":
+                if keywords or not 1 <= len(args) <= 3:
+                    raise _Refused(node, "np.arange() takes 1-3 positional arguments in the subset")
+                return _helper_call(_PYNUM, [_helper_call(_ARANGE, [limit, *args])])
+        target = self.attribute(func)
+        return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
 
 
 def _aliases(tree: ast.Module, module: str) -> set[str]:
@@ -228,8 +499,155 @@ def _aliases(tree: ast.Module, module: str) -> set[str]:
     }
 
 
-def jit_refusal(tree: ast.Module) -> str | None:
+def _local(name: str) -> str:
+    return name  # the audit refuses underscore names, so no local can collide with _vlmcar_*
+
+
+def _function(name: str) -> str:
+    return f"_vlmcar_f_{name}"
+
+
+def _constant(name: str) -> str:
+    return f"_vlmcar_c_{name}"
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    if isinstance(target, ast.Name):
+        return ast.Name(target.id, ast.Load())
+    if isinstance(target, ast.Subscript):
+        return _helper_call(
+            _PYNUM, [ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())]
+        )
+    raise _Refused(target, "augmented assignment to a tuple")
+
+
+def _helper_call(name: str, args: list[ast.expr]) -> ast.Call:
+    func = ast.Attribute(value=ast.Name(_HELPERS, ast.Load()), attr=name, ctx=ast.Load())
+    return ast.Call(func=func, args=args, keywords=[])
+
+
+def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        return body[1:]
+    return body
+
+
+def _int_literal(node: ast.expr) -> int | None:
+    value = _number_literal(node)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number_literal(node: ast.expr) -> int | float | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+    ):
+        return -node.operand.value
+    return None
+
+
+def _recursion(calls: Mapping[str, set[str]]) -> str | None:
+    """The name of a function that can reach itself through calls, or None."""
+    for start in calls:
+        stack, seen = list(calls[start]), set()
+        while stack:
+            name = stack.pop()
+            if name == start:
+                return start
+            if name not in seen:
+                seen.add(name)
+                stack.extend(calls.get(name, ()))
+    return None
+
+
+# --- generation -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Generated:
+    source: str
+    arity: int
+
+
+def _generate(
+    tree: ast.Module, entry: str, constants: Mapping[str, Any], limits: JitLimits
+) -> _Generated:
+    """Kernel module source from the rebuilt tree and the folded constants (raises _Refused)."""
+    rebuild = _Rebuild(tree, constants, limits)
+    lines = [
+        "# Generated by vlm-car from an audited checker, rebuilt from allow-listed nodes; do not edit.",
+        f"# engine {_engine_digest()}",
+        f"import math as {_MATH}",
+        "import numba as _vlmcar_numba",
+        f"import numpy as {_NP}",
+        f"import sandbox.jit_helpers as {_HELPERS}",
+    ]
+    for name, value in constants.items():
+        literal = constant_source(value, numpy_name=_NP)
+        if literal is None:
+            raise _Refused(
+                None, f"module constant {name!r} ({type(value).__name__}) is outside the JIT subset"
+            )
+        lines.append(f"{_constant(name)} = {literal}")
+    functions: list[ast.FunctionDef] = []
+    entry_def: ast.FunctionDef | None = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            rebuilt = rebuild.function(node, name=_function(node.name))
+            functions.append(rebuilt)
+            if node.name == entry:
+                entry_def = node
+        elif isinstance(node, ast.Import | ast.ImportFrom | ast.Assign | ast.AnnAssign):
+            continue  # imports: fixed aliases above; constants: folded above
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # module docstring
+        else:
+            raise _Refused(node, f"{type(node).__name__} at module level is outside the JIT subset")
+    if entry_def is None:
+        raise _Refused(None, f"no function {entry!r}")
+    cycle = _recursion(rebuild.calls)
+    if cycle is not None:
+        raise _Refused(None, f"{cycle}() is recursive (native recursion has no budget)")
+    module = ast.fix_missing_locations(ast.Module(body=list(functions), type_ignores=[]))
+    nodes = sum(1 for _ in ast.walk(module))
+    if nodes > limits.max_nodes:
+        raise _Refused(
+            None, f"{nodes:,} syntax nodes: larger than the JIT limit of {limits.max_nodes:,}"
+        )
+    jit = "_vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)"
+    for function in functions:
+        if function.name != _function(entry):
+            lines.append(f"@{jit}\n" + ast.unparse(function))
+        else:
+            lines.append(ast.unparse(function))
+    arity = len(entry_def.args.posonlyargs) + len(entry_def.args.args)
+    signature = "(_FRAME,)" if arity == 1 else "(_FRAME, _FRAME)"
+    call = "_vlmcar_entry(frames[i])" if arity == 1 else "_vlmcar_entry(frames[i], firsts[i])"
+    lines.append(
+        "_FRAME = _vlmcar_numba.types.Array(_vlmcar_numba.types.uint8, 3, 'C', readonly=True)\n"
+        "_BATCH = _vlmcar_numba.types.Array(_vlmcar_numba.types.uint8, 4, 'C', readonly=True)\n"
+        "_OUT = _vlmcar_numba.types.Array(_vlmcar_numba.types.boolean, 1, 'C')\n"
+        f"_vlmcar_entry = _vlmcar_numba.njit({signature}, cache=True, nogil=True, "
+        f"boundscheck=True)({_function(entry)})\n"
+        "@_vlmcar_numba.njit((_BATCH, _BATCH, _OUT), cache=True, nogil=True, boundscheck=True)\n"
+        "def vlmcar_batch(frames, firsts, out):\n"
+        "    for i in range(frames.shape[0]):\n"
+        f"        out[i] = {call}\n"
+    )
+    return _Generated("\n\n".join(lines) + "\n", arity)
+
+
+def jit_refusal(tree: ast.Module, constants: Mapping[str, Any] | None = None) -> str | None:
     """Return why an audited module is outside the JIT subset, or None when it fits.
+
+    Args:
+        tree: the audited module.
+        constants: its folded module constants; by default they are folded here, which
+            evaluates checker arithmetic (bounded): only for trusted sources or inside a worker.
 
     Example:
         >>> jit_refusal(ast.parse("def check(frame):\\n    return frame.mean() > 3\\n")) is None
@@ -237,118 +655,36 @@ def jit_refusal(tree: ast.Module) -> str | None:
         >>> jit_refusal(ast.parse("def check(frame):\\n    return len([1]) > 0\\n"))
         'line 2: List is outside the JIT subset'
     """
-    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and not _numeric_constant(node.value):
-            return f"line {node.lineno}: module constants must be numbers or tuples of numbers"
-    subset = _Subset(_aliases(tree, "numpy"), _aliases(tree, "math"), functions)
-    subset.visit(tree)
-    return subset.reason
+    try:
+        values = fold_constants(tree) if constants is None else constants
+        _generate(
+            tree, "check" if _has(tree, "check") else _first_function(tree), values, JitLimits()
+        )
+    except _Refused as refused:
+        return str(refused) if refused.line is not None else refused.why
+    except ConstantError as err:
+        return str(err)
+    return None
 
 
-def _numeric_constant(node: ast.expr) -> bool:
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, _SCALAR_CONSTANT)
-    if isinstance(node, ast.UnaryOp):
-        return _numeric_constant(node.operand)
-    if isinstance(node, ast.BinOp):
-        return _numeric_constant(node.left) and _numeric_constant(node.right)
-    if isinstance(node, ast.Tuple):
-        return all(_numeric_constant(e) for e in node.elts)
-    return False
+def _has(tree: ast.Module, name: str) -> bool:
+    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
 
 
-class _PythonNumbers(ast.NodeTransformer):
-    """Wrap every item read and every call in ``as_python_number(...)``.
+def _first_function(tree: ast.Module) -> str:
+    return next((n.name for n in tree.body if isinstance(n, ast.FunctionDef)), "check")
 
-    The interpreter hands checkers pixels and numpy scalar results as Python ``int``/``float``;
-    numba would keep them as ``uint8``/``uint64``, and unsigned scalar arithmetic wraps there
-    (``frame[y, x, 0] - frame[y, x, 1]`` is ~1.8e19 when green is brighter). Arrays pass through.
+
+def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None = None) -> str:
+    """The kernel module's text for an audited checker (raises ``ValueError`` when it cannot be).
+
+    Folds the module constants (bounded evaluation): only for trusted sources or inside a worker.
     """
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        self.generic_visit(node)
-        if not isinstance(node.ctx, ast.Load):
-            return node
-        return ast.copy_location(_wrap_number(node), node)
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id == "range":
-            return node
-        return ast.copy_location(_wrap_number(node), node)
-
-
-def _wrap_number(node: ast.expr) -> ast.Call:
-    return ast.Call(ast.Name("as_python_number", ast.Load()), [node], [])
-
-
-def _generate(tree: ast.Module, entry: str, arity: int) -> str:
-    """Module source for the kernel, from the validated tree only."""
-    tree = ast.fix_missing_locations(_PythonNumbers().visit(tree))
-    body: list[str] = [
-        "# Generated by vlm-car from an audited checker; do not edit.",
-        f"# helpers {_helpers_digest()}",
-        "import numba as _vlmcar_numba",
-        "from sandbox.jit_helpers import as_python_number",
-        "from sandbox.jit_helpers import " + ", ".join(sorted(VISION_NAMES)),
-        "_JIT = _vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)",
-    ]
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            continue  # annotation-only
-        if isinstance(node, ast.FunctionDef):
-            if node.name == entry:
-                continue
-            body.append("@_JIT\n" + ast.unparse(_strip_annotations(node)))
-        elif isinstance(node, ast.Expr):
-            continue  # docstring
-        else:
-            body.append(ast.unparse(node))
-    entry_def = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry)
-    body.append(
-        "def _vlmcar_entry_py" + ast.unparse(_strip_annotations(entry_def))[len(f"def {entry}") :]
-    )
-    call = "_vlmcar_entry(frames[i])" if arity == 1 else "_vlmcar_entry(frames[i], firsts[i])"
-    body.append(
-        "_FRAME = _vlmcar_numba.types.Array(_vlmcar_numba.types.uint8, 3, 'C', readonly=True)\n"
-        "_BATCH = _vlmcar_numba.types.Array(_vlmcar_numba.types.uint8, 4, 'C', readonly=True)\n"
-        "_OUT = _vlmcar_numba.types.Array(_vlmcar_numba.types.boolean, 1, 'C')\n"
-        f"_vlmcar_entry = _vlmcar_numba.njit(({'_FRAME,' if arity == 1 else '_FRAME, _FRAME'}), "
-        "cache=True, nogil=True, boundscheck=True)(_vlmcar_entry_py)\n"
-        "@_vlmcar_numba.njit((_BATCH, _BATCH, _OUT), cache=True, nogil=True, boundscheck=True)\n"
-        "def vlmcar_batch(frames, firsts, out):\n"
-        "    for i in range(frames.shape[0]):\n"
-        f"        out[i] = {call}\n"
-        "\n\n"
-        "# Multi-threaded twin for large offline batches; compiled on first use only.\n"
-        "@_vlmcar_numba.njit(parallel=True, cache=True, nogil=True, boundscheck=True)\n"
-        "def vlmcar_batch_parallel(frames, firsts, out):\n"
-        "    for i in _vlmcar_numba.prange(frames.shape[0]):\n"
-        f"        out[i] = {call}\n"
-    )
-    return "\n\n".join(body) + "\n"
-
-
-def _helpers_digest() -> str:
-    """Hash of the code a kernel inlines (the vision kernels and the jit helpers).
-
-    It is part of the generated module's text, so a changed helper gives a new module file and a
-    fresh Numba cache entry (Numba's own cache does not track callees).
-    """
-    from sandbox import jit_helpers, vision
-
-    digest = hashlib.sha256()
-    for module in (vision, jit_helpers):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _strip_annotations(node: ast.FunctionDef) -> ast.FunctionDef:
-    for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
-        a.annotation = None
-    node.returns = None
-    return node
+    tree = ast.parse(source)
+    try:
+        return _generate(tree, entry, fold_constants(tree), limits or JitLimits()).source
+    except (_Refused, ConstantError) as err:
+        raise ValueError(str(err)) from None
 
 
 def _numba_reason(err: BaseException) -> str:
@@ -374,15 +710,25 @@ def _numba_reason(err: BaseException) -> str:
 
 
 def build_kernel(
-    source: str, *, entry: str = "check", cache_dir: Path | None = None
+    source: str,
+    *,
+    entry: str = "check",
+    cache_dir: Path | None = None,
+    directory: Path | None = None,
+    limits: JitLimits | None = None,
 ) -> Kernel | str:
     """Compile an *audited* checker to a batch kernel, or say why it cannot be jitted.
+
+    This compiles and loads code derived from the checker: call it only inside an isolated worker
+    (which :class:`sandbox.Sandbox` does) or for trusted sources.
 
     Args:
         source: checker source that :func:`sandbox.audit` accepted.
         entry: the entry function's name.
-        cache_dir: where generated modules and Numba's cache go (default
-            :func:`default_cache_dir`).
+        cache_dir: root of the kernel cache (default :func:`default_cache_dir`).
+        directory: the checker's own kernel directory (default :func:`kernel_dir` under
+            ``cache_dir``); the generated module and Numba's cache files are written there only.
+        limits: the JIT subset's size limits.
 
     Returns:
         A :class:`Kernel`, or a string giving the reason the checker stays on the interpreter path.
@@ -393,28 +739,25 @@ def build_kernel(
     if not audit(source, entry=entry).ok:
         return "the audit rejects this source"
     tree = ast.parse(source)
-    reason = jit_refusal(tree)
-    if reason is not None:
-        return reason
-    entry_def = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry)
-    arity = len(entry_def.args.posonlyargs) + len(entry_def.args.args)
-    generated = _generate(tree, entry, arity)
-    digest = hashlib.sha256(generated.encode()).hexdigest()[:24]
-    directory = cache_dir or default_cache_dir()
-    path = directory / f"vlmcar_jit_{digest}.py"
+    try:
+        generated = _generate(tree, entry, fold_constants(tree), limits or JitLimits())
+    except _Refused as refused:
+        return str(refused) if refused.line is not None else refused.why
+    except ConstantError as err:
+        return str(err)
+    directory = directory or kernel_dir(source, entry=entry, cache_dir=cache_dir)
+    name = f"vlmcar_jit_{hashlib.sha256(generated.source.encode()).hexdigest()[:24]}"
+    path = directory / f"{name}.py"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text(encoding="utf-8") != generated:
+        if not path.exists() or path.read_text(encoding="utf-8") != generated.source:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(generated, encoding="utf-8")
+            tmp.write_text(generated.source, encoding="utf-8")
             os.replace(tmp, path)
     except OSError as err:
-        return f"cannot write the kernel cache in {directory}: {err.strerror or err}"
-    numba_cache = os.environ.get("NUMBA_CACHE_DIR")
-    cache_roots = [directory / "__pycache__"] + ([Path(numba_cache)] if numba_cache else [])
-    cache_files = [f for root in cache_roots for f in root.rglob(f"vlmcar_jit_{digest}*.nbi")]
+        return f"cannot write the kernel module in {directory}: {err.strerror or err}"
+    cached = any((directory / "__pycache__").glob(f"{name}*.nbi"))
     t0 = time.perf_counter()
-    name = f"vlmcar_jit_{digest}"
     try:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -430,8 +773,7 @@ def build_kernel(
         return f"the entry returns {signature.return_type}, not bool"
     return Kernel(
         run=module.vlmcar_batch,
-        run_parallel=module.vlmcar_batch_parallel,
         path=path,
         seconds=time.perf_counter() - t0,
-        cached=bool(cache_files),
+        cached=cached,
     )

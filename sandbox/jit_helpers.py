@@ -32,6 +32,12 @@ __all__ = [
     "pixel_count",
     "region_change",
     "region_mean",
+    "vlmcar_checked_arange",
+    "vlmcar_checked_shape",
+    "vlmcar_floordiv",
+    "vlmcar_int",
+    "vlmcar_pynum",
+    "vlmcar_round",
 ]
 
 # Not cached on disk: Numba's cache does not notice when a *callee* (a vision kernel) changes, so
@@ -149,6 +155,150 @@ def region_mean(frame: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
 def as_python_number(value: Any) -> Any:
     """Scalars as the interpreter sees them: integers as int64, floats as float64; else as is."""
     return value
+
+
+#: The name generated kernel modules call (``vlmcar_``: no checker name can collide with it).
+vlmcar_pynum = as_python_number
+
+_INT64_LIMIT = 9.223372036854775808e18  # 2.0 ** 63
+
+
+def vlmcar_int(value: Any) -> Any:
+    """``int(x)`` with the interpreter's semantics (see :func:`_vlmcar_int`)."""
+    return int(value)
+
+
+def vlmcar_round(value: Any) -> Any:
+    """One-argument ``round(x)`` with the interpreter's semantics (see :func:`_vlmcar_round`)."""
+    return round(value)
+
+
+def vlmcar_floordiv(left: Any, right: Any) -> Any:
+    """``a // b``; for two integers ``INT64_MIN // -1`` wraps to ``INT64_MIN`` as in the guards."""
+    return left // right
+
+
+def vlmcar_checked_shape(limit: int, shape: Any) -> Any:
+    """Return ``shape`` after checking that an array of it has at most ``limit`` elements."""
+    return shape
+
+
+def vlmcar_checked_arange(limit: int, *args: Any) -> Any:
+    """``np.arange(*args)`` after checking that the result has at most ``limit`` elements."""
+    return np.arange(*args)
+
+
+@overload(vlmcar_int)
+def _vlmcar_int(value: Any) -> Any:
+    # Python's int() truncates towards zero and refuses NaN and infinity; a float that does not
+    # fit in 64 bits is refused too (the interpreter keeps every integer within 64 bits). Numba's
+    # own int() gives INT64_MIN for all of those.
+    if isinstance(value, types.Boolean | types.Integer):
+
+        def from_int(value: Any) -> Any:
+            return np.int64(value)
+
+        return from_int
+    if isinstance(value, types.Float):
+
+        def from_float(value: Any) -> Any:
+            if np.isnan(value):
+                raise ValueError("cannot convert float NaN to integer")
+            if np.isinf(value):
+                raise OverflowError("cannot convert float infinity to integer")
+            if not -_INT64_LIMIT <= value < _INT64_LIMIT:
+                raise OverflowError("int() of a float outside the 64-bit range")
+            return np.int64(value)
+
+        return from_float
+    return None
+
+
+@overload(vlmcar_round)
+def _vlmcar_round(value: Any) -> Any:
+    # round(x) rounds half to even on the exact binary value, as np.rint does, then converts
+    # like int(); round of an integer is the integer.
+    if isinstance(value, types.Boolean | types.Integer):
+
+        def from_int(value: Any) -> Any:
+            return np.int64(value)
+
+        return from_int
+    if isinstance(value, types.Float):
+
+        def from_float(value: Any) -> Any:
+            if np.isnan(value):
+                raise ValueError("cannot convert float NaN to integer")
+            if np.isinf(value):
+                raise OverflowError("cannot convert float infinity to integer")
+            rounded = np.rint(value)
+            if not -_INT64_LIMIT <= rounded < _INT64_LIMIT:
+                raise OverflowError("round() of a float outside the 64-bit range")
+            return np.int64(rounded)
+
+        return from_float
+    return None
+
+
+@overload(vlmcar_floordiv)
+def _vlmcar_floordiv(left: Any, right: Any) -> Any:
+    if isinstance(left, types.Integer) and isinstance(right, types.Integer):
+
+        def ints(left: Any, right: Any) -> Any:
+            a, b = np.int64(left), np.int64(right)
+            if b == -1:
+                return -a  # wraps at INT64_MIN like the interpreter; numba's // would give 0
+            return a // b
+
+        return ints
+
+    def other(left: Any, right: Any) -> Any:
+        return left // right
+
+    return other
+
+
+@overload(vlmcar_checked_shape)
+def _vlmcar_checked_shape(limit: Any, shape: Any) -> Any:
+    if isinstance(shape, types.Integer):
+
+        def one(limit: Any, shape: Any) -> Any:
+            if shape > limit:
+                raise MemoryError("array allocation exceeds the kernel's allocation budget")
+            return shape
+
+        return one
+    if isinstance(shape, types.BaseTuple):
+
+        def many(limit: Any, shape: Any) -> Any:
+            total = 1
+            for n in shape:
+                if n > 0:
+                    if n > limit or total > limit // n:
+                        raise MemoryError("array allocation exceeds the kernel's allocation budget")
+                    total *= n
+            return shape
+
+        return many
+    return None
+
+
+@overload(vlmcar_checked_arange)
+def _vlmcar_checked_arange(limit: Any, *args: Any) -> Any:
+    def check(limit: Any, *args: Any) -> Any:
+        if len(args) == 1:
+            lo, hi, step = 0.0, float(args[0]), 1.0
+        elif len(args) == 2:
+            lo, hi, step = float(args[0]), float(args[1]), 1.0
+        else:
+            lo, hi, step = float(args[0]), float(args[1]), float(args[2])
+        if step != 0 and np.isfinite(lo) and np.isfinite(hi):
+            count = np.ceil((hi - lo) / step)
+            if count > limit:
+                raise MemoryError("np.arange() exceeds the kernel's allocation budget")
+        return np.arange(*args)
+
+    return check
 
 
 @overload(as_python_number)

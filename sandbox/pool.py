@@ -1,4 +1,4 @@
-"""L0, the process boundary: :class:`Sandbox`, a pool of isolated, killable checker workers.
+"""L0, the process boundary: :class:`Sandbox`, isolated, killable workers, one per checker.
 
 Provides:
     Isolation: the closed set of isolation levels (``strict``, ``process``, ``inprocess``).
@@ -6,12 +6,19 @@ Provides:
     Sandbox: context manager that starts workers, evaluates batches, watches deadlines, respawns.
     strongest_isolation: the strongest level this machine supports (what ``isolation=None`` picks).
 
-Each worker is a fresh ``python -I`` process (never a fork of the trainer) that loads the checkers
-once and isolates itself (:mod:`sandbox.worker`). Frames go in through shared memory; results come
-back as bytes parsed with :mod:`struct` (:mod:`sandbox.protocol`). The parent enforces a deadline per
-checker per batch: on overrun or crash it SIGKILLs the worker, swaps in a pre-warmed spare, reports
-which checker failed and why, and re-runs the checkers of the batch that had not answered yet, so
-no other checker's result is lost. Workers are recycled after ``recycle_after`` batches.
+Each checker runs in its own fresh ``python -I`` process (never a fork of the trainer): its own
+memory, its own socket, its own kernel directory, so one checker can neither corrupt another's
+state nor speak for it. The worker isolates itself before it compiles anything of its checker
+(:mod:`sandbox.worker`). Frames go in through one anonymous, size-sealed memfd that every worker maps
+read-only (:mod:`sandbox.framebuf`: nothing is ever created in ``/dev/shm``, so nothing can leak
+there); results come back as bytes parsed with :mod:`struct` (:mod:`sandbox.protocol`).
+
+Workers evaluate a batch concurrently. The parent gives each checker ``timeout`` seconds per batch
+and each JIT build ``jit_timeout`` seconds: past either, it SIGKILLs that worker (its whole process
+group), reports which checker failed and why, and starts a replacement (for a build, one without the
+JIT). Every failure kind (error, violation, budget, contract, memory, timeout, crash) counts toward
+disabling the checker that caused it. Workers set a parent-death signal and run in their own
+process group, so none outlives the trainer.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,13 +35,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sandbox._oscompat import required_layers
 from sandbox.audit import audit
 from sandbox.budgets import Budgets
 from sandbox.checker import Checker, compile_checker
@@ -45,8 +53,9 @@ from sandbox.errors import (
     Status,
     WorkerError,
 )
+from sandbox.framebuf import FrameBuffer
 from sandbox.frames import FrameBatch, validate_batch
-from sandbox.oslimits import LAYERS, LayerReport, Limits, pinned_thread_env, probe
+from sandbox.oslimits import LayerReport, Limits, pinned_thread_env, probe
 from sandbox.protocol import (
     MessageReader,
     ProtocolError,
@@ -68,10 +77,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 def strongest_isolation() -> tuple[Isolation, tuple[LayerReport, ...]]:
     """Return the strongest isolation level this machine supports, with the probe's reports.
 
-    ``strict`` needs every layer of :data:`sandbox.oslimits.LAYERS`; otherwise ``process``.
+    ``strict`` needs every layer :func:`sandbox.oslimits.required_layers` names for this kernel;
+    otherwise ``process``.
     """
     reports = probe()
-    level: Isolation = "strict" if all(r.available for r in reports) else "process"
+    available = {r.name for r in reports if r.available}
+    level: Isolation = "strict" if set(required_layers(reports)) <= available else "process"
     return level, reports
 
 
@@ -111,21 +122,28 @@ class BatchResult:
 
 
 @dataclass
-class _Process:
-    """One worker process and its end of the socket."""
+class _Worker:
+    """One worker process (for one checker) and the parent's end of its socket."""
 
+    index: int
     proc: subprocess.Popen[bytes]
     sock: socket.socket
     started: float
     reader: MessageReader
-    ready: bool = False
+    jit: bool
+    phase: str = "starting"  # starting -> building (JIT) -> ready
+    deadline: float = 0.0
     batches: int = 0
     layers: tuple[LayerReport, ...] = ()
-    load_status: list[tuple[str, str, str, str]] = field(default_factory=list)
+    load: tuple[str, str, str, str] = ("", "", "interpreter", "")
 
     def kill(self) -> None:
+        """SIGKILL the worker's process group (it and anything it could have started)."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
         self.proc.wait()
         self.sock.close()
 
@@ -145,22 +163,27 @@ class Sandbox:
             :class:`AuditError` before any process starts).
         names: labels for the checkers (default ``checker0``, ...), used in statuses and errors.
         entry: the entry function name.
-        isolation: ``strict`` (every layer this project knows: process, rlimits, network
-            namespace, seccomp, no file writes, thread pinning; refuses to start if one is
-            missing), ``process`` (process + rlimits + thread pinning) or ``inprocess`` (no
-            boundary: trusted code and baselines only; warns). None picks the strongest available.
+        isolation: ``strict`` (every layer this kernel supports: process, rlimits, network and IPC
+            namespaces, Landlock, no capabilities, seccomp allow-list, no file writes, thread
+            pinning; refuses to start if one is missing), ``process`` (process + rlimits + thread
+            pinning) or ``inprocess`` (no boundary: trusted code and baselines only; warns). None
+            picks the strongest available.
         timeout: seconds one checker may take over one batch before its worker is killed.
-        start_timeout: seconds a worker may take to start and load the checkers.
+        start_timeout: seconds a worker may take to start, isolate and load its checker (the JIT
+            build excluded).
+        jit_timeout: seconds a worker may spend building its checker's JIT kernel; past it the
+            worker is killed and replaced by one that runs the checker on the interpreter.
         recycle_after: batches after which a worker is replaced by a fresh one.
-        max_failures: timeouts/crashes after which a checker is disabled (then it answers with
-            its last failure status without running).
-        spare: keep a pre-warmed spare worker so that a kill costs no start-up time.
+        max_failures: failed batches (any failure status) after which a checker is disabled (then
+            it answers with its last failure status without running).
+        spare: after a checker's worker has been killed once, keep a pre-warmed spare for it, so
+            that the next kill costs no start-up time.
         limits: OS limits for workers.
         budgets: in-process budgets for each checker call.
-        shm_bytes: shared-memory size for frames; larger batches are split.
-        jit: compile checkers that fit the numeric subset with Numba (in the worker, cached on
-            disk) and use the kernel once it agrees with the interpreter on probe frames; see
-            :attr:`jit_modes`. Ignored for ``inprocess``.
+        shm_bytes: frame-buffer size; larger batches are split.
+        jit: compile checkers that fit the numeric subset with Numba (inside the worker's wall,
+            cached on disk in a directory of that checker's own) and use the kernel once it agrees
+            with the interpreter on probe frames; see :attr:`jit_modes`. Ignored for ``inprocess``.
     """
 
     def __init__(
@@ -172,6 +195,7 @@ class Sandbox:
         isolation: Isolation | None = None,
         timeout: float = 5.0,
         start_timeout: float = 60.0,
+        jit_timeout: float = 60.0,
         recycle_after: int = 10_000,
         max_failures: int = 3,
         spare: bool = True,
@@ -189,7 +213,11 @@ class Sandbox:
             raise ValueError(f"names has {len(self.names)} entries for {len(sources)} sources")
         if isolation is not None and isolation not in _LEVELS:
             raise ValueError(f"isolation={isolation!r}: choose one of {', '.join(_LEVELS)}")
-        for label, value in (("timeout", timeout), ("start_timeout", start_timeout)):
+        for label, value in (
+            ("timeout", timeout),
+            ("start_timeout", start_timeout),
+            ("jit_timeout", jit_timeout),
+        ):
             if not value > 0:
                 raise ValueError(f"{label}={value!r}: must be a positive number of seconds")
         self.sources = list(sources)
@@ -200,6 +228,7 @@ class Sandbox:
         self.entry = entry
         self.timeout = float(timeout)
         self.start_timeout = float(start_timeout)
+        self.jit_timeout = float(jit_timeout)
         self.recycle_after = recycle_after
         self.max_failures = max_failures
         self.spare_enabled = spare
@@ -207,23 +236,34 @@ class Sandbox:
         self.budgets = budgets or Budgets()
         self.shm_bytes = shm_bytes
         self.jit = jit
-        self.failures = [0] * len(self.sources)
-        self.last_failure: list[tuple[Status, str]] = [("ok", "")] * len(self.sources)
+        k = len(self.sources)
+        self.failures = [0] * k
+        self.last_failure: list[tuple[Status, str]] = [("ok", "")] * k
         self.respawns = 0
         self.recycled = 0
         self.probe_reports: tuple[LayerReport, ...] = ()
+        self._required: tuple[str, ...] = ()
         if isolation is None:
             isolation, self.probe_reports = strongest_isolation()
         elif isolation == "strict":
             self.probe_reports = probe()
-            missing = [f"{r.name}: {r.detail}" for r in self.probe_reports if not r.available]
+        if isolation == "strict":
+            available = {r.name for r in self.probe_reports if r.available}
+            self._required = tuple(required_layers(self.probe_reports))
+            missing = [
+                f"{r.name}: {r.detail}"
+                for r in self.probe_reports
+                if r.name in self._required and r.name not in available
+            ]
             if missing:
                 raise IsolationUnavailable("strict", missing)
         self.isolation: Isolation = isolation
         self._inprocess: list[Checker] = []
-        self._shm: shared_memory.SharedMemory | None = None
-        self._active: _Process | None = None
-        self._spare: _Process | None = None
+        self._buffer: FrameBuffer | None = None
+        self._workers: list[_Worker | None] = [None] * k
+        self._spares: list[_Worker | None] = [None] * k
+        self._jit_refused: list[str] = [""] * k
+        self._kernel_dirs: list[str] = [""] * k
         self._closed = False
         if isolation == "inprocess":
             warnings.warn(
@@ -237,11 +277,17 @@ class Sandbox:
                 for s, n in zip(self.sources, self.names, strict=True)
             ]
         else:
-            self._shm = shared_memory.SharedMemory(create=True, size=shm_bytes)
-            self._active = self._ensure_ready(self._spawn())
-            if self.spare_enabled:
-                self._spare = self._spawn()
-        log.info("sandbox started: isolation=%s, %d checker(s)", self.isolation, len(self.sources))
+            try:
+                self._buffer = FrameBuffer(shm_bytes)
+                if jit:
+                    self._kernel_dirs = [self._prepare_kernel_dir(s) for s in self.sources]
+                self._workers = [self._spawn(i) for i in range(k)]
+                for i in range(k):
+                    self._ensure_ready(i)
+            except BaseException:
+                self.close()
+                raise
+        log.info("sandbox started: isolation=%s, %d checker(s)", self.isolation, k)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -256,40 +302,69 @@ class Sandbox:
             self.close()
 
     def close(self) -> None:
-        """Stop every worker and release the shared memory. Idempotent."""
+        """Stop every worker and release the frame buffer. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        for proc in (self._active, self._spare):
-            if proc is not None:
-                with contextlib.suppress(OSError):
-                    send_message(proc.sock, b"Q")
-                proc.kill()
-        self._active = self._spare = None
-        if self._shm is not None:
-            self._shm.close()
-            self._shm.unlink()
-            self._shm = None
+        for group in (self._workers, self._spares):
+            for i, worker in enumerate(group):
+                if worker is not None:
+                    with contextlib.suppress(OSError):
+                        send_message(worker.sock, b"Q")
+                    worker.kill()
+                    group[i] = None
+        if self._buffer is not None:
+            self._buffer.close()
+            self._buffer = None
 
     @property
     def layers(self) -> tuple[LayerReport, ...]:
-        """The isolation layers the active worker applied (empty for ``inprocess``)."""
-        return self._active.layers if self._active is not None else ()
+        """The isolation layers the first checker's worker applied (empty for ``inprocess``)."""
+        for worker in self._workers:
+            if worker is not None and worker.layers:
+                return worker.layers
+        return ()
 
     @property
     def jit_modes(self) -> tuple[tuple[str, str], ...]:
-        """Per checker: ``("jit", "")`` or ``("interpreter", why)``, as the active worker loaded it."""
-        if self._active is None:
+        """Per checker: ``("jit", "")`` or ``("interpreter", why)``, as its worker loaded it."""
+        if self.isolation == "inprocess":
             return tuple(("interpreter", "in-process sandbox") for _ in self.sources)
-        return tuple((mode, why) for _, _, mode, why in self._active.load_status)
+        modes = []
+        for worker in self._workers:
+            if worker is None or worker.phase != "ready":
+                modes.append(("interpreter", "worker not started"))
+            else:
+                modes.append((worker.load[2], worker.load[3]))
+        return tuple(modes)
+
+    @property
+    def worker_pids(self) -> tuple[int | None, ...]:
+        """Each checker's worker process id (None for ``inprocess`` or while none runs)."""
+        return tuple(None if w is None else w.proc.pid for w in self._workers)
 
     @property
     def worker_pid(self) -> int | None:
-        """The active worker's process id (None for ``inprocess``)."""
-        return self._active.proc.pid if self._active is not None else None
+        """The first checker's worker process id (None for ``inprocess``)."""
+        pids = self.worker_pids
+        return pids[0] if pids else None
 
-    def _spawn(self) -> _Process:
-        assert self._shm is not None
+    def _prepare_kernel_dir(self, source: str) -> str:
+        """Create the checker's kernel directory: the one place its worker may write."""
+        from sandbox.jit import kernel_dir
+
+        path = kernel_dir(source, entry=self.entry)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            log.warning("JIT cache directory %s is not usable (%s): JIT off", path, err)
+            return ""
+        return str(path)
+
+    def _spawn(self, index: int) -> _Worker:
+        buffer = self._buffer
+        if buffer is None:  # pragma: no cover - only inprocess has no buffer
+            raise SandboxError("this Sandbox has no frame buffer")
         parent_end, child_end = socket.socketpair()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -300,76 +375,146 @@ class Sandbox:
         for key in ("NUMBA_CACHE_DIR", "VLMCAR_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "TMPDIR"):
             if key in os.environ:
                 env[key] = os.environ[key]
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, str(child_end.fileno()), _PACKAGE_ROOT],
-            pass_fds=(child_end.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            close_fds=True,
-        )
-        child_end.close()
+        jit = self.jit and bool(self._kernel_dirs[index]) and not self._jit_refused[index]
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    BOOT,
+                    str(child_end.fileno()),
+                    str(buffer.reader_fd),
+                    str(os.getpid()),
+                    _PACKAGE_ROOT,
+                ],
+                pass_fds=(child_end.fileno(), buffer.reader_fd),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+                start_new_session=True,  # its own process group: killpg reaches all of it
+            )
+        except OSError as err:
+            parent_end.close()
+            raise WorkerError(f"cannot start a worker process: {err}") from None
+        finally:
+            child_end.close()
         config = {
-            "shm": self._shm.name,
             "shm_size": self.shm_bytes,
             "isolation": self.isolation,
-            "jit": self.jit,
+            "required": list(self._required),
+            "jit": jit,
             "limits": asdict(self.limits),
             "budgets": asdict(self.budgets),
-            "checkers": [
-                {"source": s, "path": n, "entry": self.entry}
-                for s, n in zip(self.sources, self.names, strict=True)
-            ],
+            "checker": {
+                "source": self.sources[index],
+                "path": self.names[index],
+                "entry": self.entry,
+                "kernel_dir": self._kernel_dirs[index],
+                "jit_reason": self._jit_refused[index],
+            },
         }
-        send_message(parent_end, b"C", json.dumps(config).encode())
-        return _Process(
-            proc=proc, sock=parent_end, started=time.monotonic(), reader=MessageReader(parent_end)
+        worker = _Worker(
+            index=index,
+            proc=proc,
+            sock=parent_end,
+            started=time.monotonic(),
+            reader=MessageReader(parent_end),
+            jit=jit,
         )
-
-    def _ensure_ready(self, proc: _Process) -> _Process:
-        if proc.ready:
-            return proc
-        deadline = proc.started + self.start_timeout
+        worker.deadline = worker.started + self.start_timeout
         try:
-            kind, payload = proc.reader.recv(deadline=deadline, max_size=1 << 20)
-        except (TimeoutError, EOFError, ProtocolError, OSError) as err:
-            proc.kill()
-            raise WorkerError(
-                f"worker failed to start ({type(err).__name__}: {err}); exit code "
-                f"{proc.proc.returncode}"
-            ) from None
-        if kind == b"X":
-            proc.kill()
-            raise IsolationUnavailable(self.isolation, [payload.decode("utf-8", "replace")[:500]])
-        if kind != b"R":
-            proc.kill()
-            raise WorkerError(f"worker sent {kind!r} instead of ready")
-        ready = _parse_ready(payload, len(self.sources))
-        proc.layers = ready[0]
-        proc.load_status = ready[1]
-        proc.ready = True
-        for i, (status, detail, _, _) in enumerate(proc.load_status):
-            if status != "ok":
-                raise SandboxError(f"{self.names[i]}: failed to load in the worker: {detail}")
-        return proc
+            send_message(parent_end, b"C", json.dumps(config).encode())
+        except OSError as err:
+            worker.kill()
+            raise WorkerError(f"cannot configure the worker: {err}") from None
+        return worker
 
-    def _replace_active(self, reason: str, *, failure: bool = True) -> None:
-        """Kill the active worker and put the spare (or a new worker) in its place."""
-        old = self._active
+    def _ensure_ready(self, index: int) -> _Worker:
+        """Wait until checker ``index``'s worker has said ready (starting it if need be)."""
+        worker = self._workers[index]
+        if worker is None:
+            worker = self._workers[index] = self._spawn(index)
+        while worker.phase != "ready":
+            try:
+                kind, payload = worker.reader.recv(deadline=worker.deadline, max_size=1 << 20)
+            except TimeoutError:
+                if worker.phase == "building":
+                    worker = self._refuse_jit(index, worker)
+                    continue
+                self._discard(index, worker)
+                raise WorkerError(
+                    f"{self.names[index]}: the worker did not start within "
+                    f"{self.start_timeout:g} s (start_timeout)"
+                ) from None
+            except (EOFError, ProtocolError, OSError) as err:
+                code = worker.proc.poll()
+                self._discard(index, worker)
+                raise WorkerError(
+                    f"{self.names[index]}: the worker failed to start ({type(err).__name__}: "
+                    f"{err}); exit code {code}"
+                ) from None
+            if kind == b"B" and worker.phase == "starting":
+                worker.phase = "building"
+                worker.deadline = time.monotonic() + self.jit_timeout
+            elif kind == b"X":
+                self._discard(index, worker)
+                raise IsolationUnavailable(
+                    self.isolation, [payload.decode("utf-8", "replace")[:500]]
+                )
+            elif kind == b"R":
+                try:
+                    worker.layers, worker.load = _parse_ready(payload)
+                except ProtocolError:
+                    self._discard(index, worker)
+                    raise
+                worker.phase = "ready"
+            else:
+                self._discard(index, worker)
+                raise WorkerError(f"{self.names[index]}: the worker sent {kind!r} while starting")
+        status, detail, _, _ = worker.load
+        if status != "ok":
+            raise SandboxError(f"{self.names[index]}: failed to load in the worker: {detail}")
+        return worker
+
+    def _refuse_jit(self, index: int, worker: _Worker) -> _Worker:
+        """A JIT build overran ``jit_timeout``: kill it and start the checker without the JIT."""
+        worker.kill()
+        self._jit_refused[index] = (
+            f"the JIT build took longer than {self.jit_timeout:g} s (jit_timeout); the worker "
+            "was killed and the checker runs on the interpreter"
+        )
+        log.warning("%s: %s", self.names[index], self._jit_refused[index])
+        spare = self._spares[index]
+        if spare is not None:  # it was started with the JIT on: it would build again
+            spare.kill()
+            self._spares[index] = None
+        fresh = self._workers[index] = self._spawn(index)
+        return fresh
+
+    def _discard(self, index: int, worker: _Worker) -> None:
+        worker.kill()
+        if self._workers[index] is worker:
+            self._workers[index] = None
+
+    def _replace(self, index: int, reason: str, *, failure: bool = True) -> None:
+        """Kill checker ``index``'s worker and put its spare (or a fresh worker) in its place."""
+        old = self._workers[index]
         if old is not None:
             old.kill()
         if failure:
             self.respawns += 1
-            log.warning("sandbox worker replaced: %s", reason)
+            log.warning("sandbox worker of %s replaced: %s", self.names[index], reason)
         else:
             self.recycled += 1
-            log.info("sandbox worker recycled: %s", reason)
-        fresh = self._spare if self._spare is not None else self._spawn()
-        self._spare = None
-        self._active = self._ensure_ready(fresh)
-        if self.spare_enabled:
-            self._spare = self._spawn()
+            log.info("sandbox worker of %s recycled: %s", self.names[index], reason)
+        fresh = self._spares[index] or self._spawn(index)
+        self._spares[index] = None
+        self._workers[index] = fresh
+        if self.spare_enabled and failure:
+            self._spares[index] = self._spawn(index)
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -405,9 +550,9 @@ class Sandbox:
         statuses: list[Status] = ["ok"] * k
         details = [""] * k
         per_frame = frames[0].nbytes * (2 if firsts is not None else 1) if n else 1
-        chunk = max(1, self.shm_bytes // per_frame)
         if per_frame > self.shm_bytes:
             raise SandboxError(f"one frame needs {per_frame:,} bytes; raise shm_bytes above that")
+        chunk = max(1, self.shm_bytes // per_frame)
         for start in range(0, max(n, 1), chunk):
             stop = min(n, start + chunk)
             part = frames[start:stop]
@@ -423,6 +568,9 @@ class Sandbox:
 
     def _run_inprocess(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         for i, checker in enumerate(self._inprocess):
+            if self.failures[i] >= self.max_failures:
+                self._disabled(i, rows)
+                continue
             try:
                 rows.out[i] = checker.batch(frames, firsts)
             except CheckerRuntimeError as err:
@@ -434,91 +582,96 @@ class Sandbox:
                     except CheckerRuntimeError:
                         per_frame.append(2)
                 rows.partial(i, err.status, str(err), bytes(per_frame))
+                self._count(i, err.status, str(err))
+
+    def _disabled(self, index: int, rows: _Rows) -> None:
+        status, detail = self.last_failure[index]
+        rows.whole(
+            index,
+            status,
+            f"{self.names[index]}: disabled after {self.failures[index]} failures; last: {detail}",
+        )
 
     def _run_workers(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
-        assert self._shm is not None
+        buffer = self._buffer
+        if buffer is None:  # pragma: no cover - only inprocess has no buffer
+            raise SandboxError("this Sandbox has no frame buffer")
         n, h, w = frames.shape[0], frames.shape[1], frames.shape[2]
         size = frames.nbytes
-        buf = np.ndarray((self.shm_bytes,), np.uint8, buffer=self._shm.buf)
-        buf[:size] = frames.reshape(-1)
+        view = buffer.view(2 * size if firsts is not None else size)
+        view[:size] = frames.reshape(-1)
         if firsts is not None:
-            buf[size : 2 * size] = firsts.reshape(-1)
-        del buf
-        pending = []
+            view[size:] = firsts.reshape(-1)
+        del view
+        request = encode_eval(n, h, w, firsts is not None, [0])
+        sent: list[int] = []
         for i in range(len(self.sources)):
-            if i in rows.dead:
-                continue
             if self.failures[i] >= self.max_failures:
-                status, detail = self.last_failure[i]
-                rows.whole(
-                    i,
-                    status,
-                    f"{self.names[i]}: disabled after {self.failures[i]} failures; last: {detail}",
-                )
+                self._disabled(i, rows)
                 continue
-            pending.append(i)
-        while pending:
-            if self._active is None or self._active.batches >= self.recycle_after:
-                self._replace_active(f"after {self.recycle_after} batches", failure=False)
-            proc = self._ensure_ready(self._active)  # type: ignore[arg-type]
-            proc.batches += 1
+            worker = self._workers[i]
+            if worker is not None and worker.batches >= self.recycle_after:
+                self._replace(i, f"after {self.recycle_after} batches", failure=False)
+            worker = self._ensure_ready(i)
+            worker.batches += 1
             try:
-                send_message(proc.sock, b"E", encode_eval(n, h, w, firsts is not None, pending))
-            except OSError:
-                self._replace_active("worker connection lost before the batch")
+                send_message(worker.sock, b"E", request)
+            except OSError as err:
+                self._crash(i, worker, err, rows)
                 continue
-            pending = self._collect(proc, pending, n, rows)
-
-    def _collect(self, proc: _Process, pending: list[int], n: int, rows: _Rows) -> list[int]:
-        """Read one message per pending checker; on failure return the checkers still owed."""
-        remaining = list(pending)
-        while remaining:
-            current = remaining[0]
-            deadline = time.monotonic() + self.timeout
+            sent.append(i)
+        # Every worker now computes concurrently; each gets `timeout` from now.
+        deadline = time.monotonic() + self.timeout
+        for i in sent:
+            worker = self._workers[i]
+            if worker is None:  # pragma: no cover - replaced above only on failure
+                continue
             try:
-                kind, payload = proc.reader.recv(deadline=deadline, max_size=1 << 20)
+                kind, payload = worker.reader.recv(deadline=deadline, max_size=1 << 20)
                 if kind != b"K":
                     raise ProtocolError(f"unexpected message kind {kind!r}")
-                index, status, raw, detail = decode_result(
-                    payload, expected_n=n, n_checkers=len(self.sources)
-                )
-                if index != current:
-                    raise ProtocolError(f"result for checker {index}, expected {current}")
+                _, status, raw, detail = decode_result(payload, expected_n=n, n_checkers=1)
             except TimeoutError:
                 self._fail(
-                    current,
+                    i,
                     "timeout",
-                    f"{self.names[current]}: timeout: no answer within "
-                    f"{self.timeout:g} s; worker killed and replaced",
+                    f"{self.names[i]}: timeout: no answer within {self.timeout:g} s; worker "
+                    "killed and replaced",
                     rows,
                 )
-                self._replace_active(f"{self.names[current]} timed out")
-                return remaining[1:]
+                self._replace(i, f"{self.names[i]} timed out")
+                continue
             except (EOFError, OSError, ProtocolError) as err:
-                code = proc.proc.poll()
-                if code is None:
-                    proc.proc.kill()
-                    code = proc.proc.wait()
-                signal_name = _signal_name(code)
-                self._fail(
-                    current,
-                    "crash",
-                    f"{self.names[current]}: crash: the worker died "
-                    f"({signal_name or f'exit code {code}'}; {type(err).__name__}: {err}); "
-                    "worker replaced",
-                    rows,
-                )
-                self._replace_active(f"{self.names[current]} crashed the worker")
-                return remaining[1:]
-            remaining.pop(0)
+                self._crash(i, worker, err, rows)
+                continue
             if status == "ok":
-                rows.out[index] = np.frombuffer(raw, np.uint8).astype(np.bool_)
+                rows.out[i] = np.frombuffer(raw, np.uint8).astype(np.bool_)
             else:
-                rows.partial(index, status, detail, raw)
-        return []
+                rows.partial(i, status, detail, raw)
+                self._count(i, status, detail)
+
+    def _crash(self, index: int, worker: _Worker, err: BaseException, rows: _Rows) -> None:
+        code = worker.proc.poll()
+        if code is None:
+            worker.kill()
+            code = worker.proc.returncode
+        signal_name = _signal_name(code)
+        self._fail(
+            index,
+            "crash",
+            f"{self.names[index]}: crash: the worker died "
+            f"({signal_name or f'exit code {code}'}; {type(err).__name__}: {err}); "
+            "worker replaced",
+            rows,
+        )
+        self._replace(index, f"{self.names[index]} crashed the worker")
 
     def _fail(self, index: int, status: Status, detail: str, rows: _Rows) -> None:
         rows.whole(index, status, detail)
+        self._count(index, status, detail)
+
+    def _count(self, index: int, status: Status, detail: str) -> None:
+        """Every failure kind counts toward disabling the checker that caused it."""
         self.failures[index] += 1
         self.last_failure[index] = (status, detail)
 
@@ -559,31 +712,24 @@ class _Rows:
 def _signal_name(code: int | None) -> str:
     if code is None or code >= 0:
         return ""
-    import signal
-
     try:
         return signal.Signals(-code).name
     except ValueError:
         return f"signal {-code}"
 
 
-def _parse_ready(
-    payload: bytes, n_checkers: int
-) -> tuple[tuple[LayerReport, ...], list[tuple[str, str, str, str]]]:
-    """Parse and schema-check the worker's ready message (JSON of primitives only)."""
+def _parse_ready(payload: bytes) -> tuple[tuple[LayerReport, ...], tuple[str, str, str, str]]:
+    """Parse and schema-check a worker's ready message (JSON of primitives only)."""
     try:
         data = json.loads(payload)
         layers = tuple(
             LayerReport(name=str(name), available=bool(ok), detail=str(detail)[:500])
             for name, ok, detail in data["layers"]
-            if name in LAYERS
         )
-        compiled = [
-            (str(s), str(d)[:1000], str(mode), str(why)[:300])
-            for s, d, mode, why in data["compiled"]
-        ]
+        status, detail, mode, why = data["compiled"]
+        load = (str(status), str(detail)[:1000], str(mode), str(why)[:300])
     except (ValueError, KeyError, TypeError) as err:
         raise ProtocolError(f"malformed ready message: {err}") from None
-    if len(compiled) != n_checkers:
-        raise ProtocolError("ready message lists the wrong number of checkers")
-    return layers, compiled
+    if load[2] not in ("jit", "interpreter"):
+        raise ProtocolError(f"malformed ready message: mode {load[2]!r}")
+    return layers, load

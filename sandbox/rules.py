@@ -128,8 +128,10 @@ _RULES = (
         "A module-level name is bound to something other than a constant.",
         "Module-level lists, dicts and objects survive between calls: the checker's answer could "
         "depend on call history (time bombs, counters) instead of the frame.",
-        "seen = []",
-        "Use constants (numbers, strings, tuples of them) at module level.",
+        "seen = []  # or: LIMIT = compute()",
+        "Use constants at module level: literals, tuples/lists/dicts/sets of them (frozen), "
+        "arithmetic on earlier constants, `H, W = 64, 64`, `KEY = np.array([255, 255, 0], "
+        "dtype=np.uint8)` (a read-only array).",
     ),
     Rule(
         "M205",
@@ -320,6 +322,19 @@ _RULES = (
         "result (PEP 765 makes it a warning in Python 3.14).",
         "try:\n    spin()\nfinally:\n    return True",
         "Return after the try statement.",
+    ),
+    Rule(
+        "N420",
+        "annotation-expression",
+        "An annotation that is not a plain type expression (a call, an operator, a lambda ...).",
+        "Annotations are evaluated by Python at definition time unless they are stripped; the "
+        "engine strips them on every path, but an annotation that is an arbitrary expression is a "
+        "payload waiting for one code path that forgets to (an earlier JIT build evaluated "
+        "module-level annotations before the worker isolated itself).",
+        "LIMIT: __import__('os').system('id') = 3",
+        "Annotate with type names only (`LIMIT: int = 3`, `def check(frame: np.ndarray) -> bool`), "
+        "or leave annotations out.",
+        added="0.2.0",
     ),
     # --- A: names and attributes -------------------------------------------------------------
     Rule(

@@ -1,24 +1,35 @@
-"""The sandbox worker process: loads audited checkers once, isolates itself, evaluates batches.
+"""The sandbox worker process: one checker per process, isolated before anything of it is compiled.
 
 Provides:
     BOOT: the ``python -I -c`` program the pool starts (puts the package on ``sys.path``, runs main).
-    main: the worker's entry point (``argv``: the socket's file descriptor).
+    CHECKER_STACK_BYTES: stack size of the thread that runs the checker.
+    main: the worker's entry point (``argv``: socket fd, frame-buffer fd, parent pid).
 
-Start-up order matters and is irreversible:
+The wall comes first. :func:`main` runs these steps in this order, and nothing derived from the
+checker's source is compiled, imported, evaluated or executed before step 6:
 
-1. stdout/stderr go to /dev/null (with ``RLIMIT_FSIZE=0`` a file there would fail anyway);
-2. the configuration arrives over the socket (JSON from the trusted parent);
-3. the frame shared memory is mapped read-only (``shm_open`` is an ``openat`` that isolation denies);
-4. numpy, RestrictedPython and the vision kernels are imported and warmed (no compiling later);
-5. :func:`sandbox.oslimits.apply_isolation` (``strict``: every layer, fail closed; ``process``:
-   rlimits and thread pinning);
-6. only now are the checkers compiled and loaded, and each JIT kernel (built before step 5, since
-   Numba writes its cache) is attached once it agrees with the interpreter on probe frames;
-7. the worker answers "ready" and then one message per checker per batch, as primitives only.
+1. the parent-death signal is set (SIGKILL when the parent goes; exit at once if it already went);
+   stdin, stdout and stderr go to /dev/null;
+2. the configuration arrives over the socket (JSON from the trusted parent; the checker's source is
+   carried as text and not even parsed yet);
+3. the frame buffer (a memfd the parent opened read-only for us) is mapped read-only;
+4. trusted code is imported and warmed: numpy, RestrictedPython, the guards and facades, the vision
+   kernels and, with the JIT on, numba and the JIT helpers (from Numba's cache where possible);
+5. :func:`sandbox.oslimits.apply_isolation`: every layer of the level (``strict``: network and IPC
+   namespaces, Landlock read/write allow-lists, no capabilities, no_new_privs, rlimits, the seccomp
+   allow-list; fail closed). The only writable directory is this checker's own kernel directory;
+6. with the JIT on, the parent is told "building" (so its build deadline starts) and the kernel is
+   generated from the rebuilt, allow-listed tree and compiled by Numba, inside the wall;
+7. :func:`sandbox.oslimits.seal` (``strict``): no new executable memory, no file writes at all;
+8. the checker is compiled for the interpreter path (RestrictedPython; module constants folded, not
+   executed), and the kernel is attached once both paths agree on probe frames;
+9. the worker answers "ready", then one message per batch, as primitives only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import mmap
 import os
@@ -31,8 +42,25 @@ __all__ = ["BOOT", "CHECKER_STACK_BYTES", "main"]
 
 #: Stack of the thread that runs checkers (see :func:`main`).
 CHECKER_STACK_BYTES = 256 * 2**20
+#: File-size limit while the JIT kernel builds (Numba's cache files for one checker).
+_BUILD_FILE_BYTES = 64 * 2**20
 
-BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from sandbox.worker import main; main(sys.argv[1:])"
+BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[4]); from sandbox.worker import main; "
+    "main(sys.argv[1:4])"
+)
+
+
+def _lower_file_size(limit: int) -> None:
+    """Put ``RLIMIT_FSIZE`` back to the configured limit once the JIT build is done.
+
+    Lowering a limit needs no privilege; under ``strict`` the seccomp filter may refuse the call,
+    and :func:`sandbox.oslimits.seal` then stops every file write instead.
+    """
+    import resource
+
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 def _silence_stdio() -> None:
@@ -42,8 +70,28 @@ def _silence_stdio() -> None:
     os.close(devnull)
 
 
+def _warm_trusted(jit: bool) -> None:
+    """Step 4: import and warm trusted code, so isolation never has to allow it later."""
+    import numpy as np  # noqa: F401 - imported for its side effect (extension modules loaded)
+
+    from sandbox import checker, facade, guards, vision  # noqa: F401
+
+    vision.warm_up()
+    if jit:
+        import numba
+
+        from sandbox import jit, jit_helpers  # noqa: F401
+
+        # Kernels built from checkers go beneath their own kernel directory only (Numba's
+        # in-tree cache locator), never into a shared NUMBA_CACHE_DIR.
+        numba.config.CACHE_DIR = ""
+
+
 def main(argv: list[str]) -> None:
-    """Run a worker on the socket whose descriptor is ``argv[0]``; returns when told to quit."""
+    """Run a worker; ``argv`` is ``[socket fd, frame-buffer fd, parent pid]``."""
+    from sandbox._oscompat import set_parent_death_signal
+
+    set_parent_death_signal(int(argv[2]))
     sock = socket.socket(fileno=int(argv[0]))
     _silence_stdio()
     from sandbox.protocol import recv_message, send_message
@@ -52,88 +100,108 @@ def main(argv: list[str]) -> None:
     if kind != b"C":
         return
     config: dict[str, Any] = json.loads(payload)
-    fd = os.open(f"/dev/shm/{config['shm']}", os.O_RDONLY)
-    frames_map = mmap.mmap(fd, config["shm_size"], prot=mmap.PROT_READ)
-    os.close(fd)
+    frames_fd = int(argv[1])
+    frames_map = mmap.mmap(frames_fd, config["shm_size"], prot=mmap.PROT_READ)
+    os.close(frames_fd)
 
-    from sandbox import vision
+    spec = config["checker"]
+    jit = bool(config.get("jit"))
+    _warm_trusted(jit)
+
+    from pathlib import Path
+
+    from sandbox._oscompat import apply_isolation, seal
     from sandbox.budgets import Budgets
     from sandbox.checker import Checker, compile_checker
     from sandbox.errors import SandboxError
-    from sandbox.oslimits import LAYERS, Limits, apply_isolation
+    from sandbox.oslimits import Limits
 
-    vision.warm_up()
-    # JIT kernels are compiled (or loaded from Numba's cache) before isolation: compiling runs no
-    # checker code, but it writes cache files, which isolation then forbids.
-    kernels: list[Any] = [None] * len(config["checkers"])
-    if config.get("jit"):
-        from sandbox.jit import build_kernel
-
-        for i, spec in enumerate(config["checkers"]):
-            try:
-                kernels[i] = build_kernel(spec["source"], entry=spec["entry"])
-            except Exception as err:  # the interpreter path still works: never fail the start
-                kernels[i] = f"JIT build failed: {type(err).__name__}"
+    kernel_dir = Path(spec["kernel_dir"]) if jit and spec.get("kernel_dir") else None
     level = config["isolation"]
+    limits = Limits(**config["limits"])
+    if kernel_dir is not None:
+        # Numba writes its cache while the kernel builds (beneath kernel_dir only, where Landlock
+        # is applied); the file-size limit goes back down right after the build.
+        limits = dataclasses.replace(
+            limits, file_size_bytes=max(limits.file_size_bytes, _BUILD_FILE_BYTES)
+        )
     try:
         if level == "strict":
             reports = apply_isolation(
-                limits=Limits(**config["limits"]),
+                limits=limits,
                 network=True,
                 seccomp=True,
-                required=LAYERS,
+                required=tuple(config["required"]),
                 deny_file_writes=True,
                 level=level,
+                write_paths=[str(kernel_dir)] if kernel_dir is not None else [],
             )
         else:
             reports = apply_isolation(
-                limits=Limits(**config["limits"]),
+                limits=limits,
                 network=False,
                 seccomp=False,
                 required=("rlimits",),
                 deny_file_writes=False,
                 level=level,
+                landlock=False,
+                privileges=False,
+                ipc=False,
             )
     except Exception as err:  # fail closed: tell the parent, load nothing
         send_message(sock, b"X", f"isolation failed: {err}".encode()[:2000])
         return
 
-    budgets = Budgets(**config["budgets"])
-    checkers: list[Checker | None] = []
-    compiled: list[list[str]] = []
-    for spec, kernel in zip(config["checkers"], kernels, strict=True):
+    # -- inside the wall from here on --------------------------------------------------------
+    kernel: Any = "JIT disabled"
+    if jit:
+        from sandbox.jit import build_kernel
+
+        send_message(sock, b"B")
         try:
-            checker = compile_checker(
-                spec["source"], path=spec["path"], entry=spec["entry"], budgets=budgets
-            )
-        except SandboxError as err:
-            checkers.append(None)
-            compiled.append(["error", str(err)[:1000], "interpreter", "failed to load"])
-            continue
-        if kernel is None:
-            reason = "JIT disabled"
-        elif isinstance(kernel, str):
-            reason = kernel
-        else:
-            reason = checker.attach_kernel(kernel) or ""
-        checkers.append(checker)
-        compiled.append(["ok", "", "jit" if checker.kernel else "interpreter", reason[:300]])
+            kernel = build_kernel(spec["source"], entry=spec["entry"], directory=kernel_dir)
+        except Exception as err:  # the interpreter path still works: never fail the start
+            kernel = f"JIT build failed: {type(err).__name__}"
+        _lower_file_size(config["limits"]["file_size_bytes"])
+    else:
+        kernel = spec.get("jit_reason") or "JIT disabled"
+    if level == "strict":
+        try:
+            reports = (*reports, seal())
+        except Exception as err:
+            send_message(sock, b"X", f"isolation failed: seal: {err}".encode()[:2000])
+            return
+
+    budgets = Budgets(**config["budgets"])
+    checker: Checker | None
+    try:
+        checker = compile_checker(
+            spec["source"], path=spec["path"], entry=spec["entry"], budgets=budgets
+        )
+    except SandboxError as err:
+        checker = None
+        compiled = ["error", str(err)[:1000], "interpreter", "failed to load"]
+    else:
+        reason = kernel if isinstance(kernel, str) else (checker.attach_kernel(kernel) or "")
+        compiled = ["ok", "", "jit" if checker.kernel else "interpreter", reason[:300]]
     ready = {"layers": [[r.name, r.available, r.detail] for r in reports], "compiled": compiled}
     send_message(sock, b"R", json.dumps(ready).encode())
 
     def serve() -> None:
-        _serve(sock, frames_map, checkers)
+        _serve(sock, frames_map, checker)
 
     # C code recurses without Python frames (hashing a 500,000-deep tuple, for one): give the
     # thread that runs checkers a stack deeper than any structure the budgets let a checker build.
     threading.stack_size(CHECKER_STACK_BYTES)
-    thread = threading.Thread(target=serve, name="vlmcar-checkers", daemon=True)
+    thread = threading.Thread(target=serve, name="vlmcar-checker", daemon=True)
     thread.start()
     thread.join()
 
 
-def _serve(sock: socket.socket, frames_map: mmap.mmap, checkers: list[Any]) -> None:
+def _serve(sock: socket.socket, frames_map: mmap.mmap, checker: Any) -> None:
     """Answer eval requests until the parent says anything else."""
+    import gc
+
     import numpy as np
 
     from sandbox.errors import CheckerRuntimeError
@@ -143,29 +211,28 @@ def _serve(sock: socket.socket, frames_map: mmap.mmap, checkers: list[Any]) -> N
         kind, payload = recv_message(sock, max_size=1 << 20)
         if kind != b"E":
             return
-        n, h, w, has_first, indices = decode_eval(payload)
+        n, h, w, has_first, _ = decode_eval(payload)
         size = n * h * w * 3
         frames = np.frombuffer(frames_map, np.uint8, count=size).reshape(n, h, w, 3)
         firsts = (
             np.frombuffer(frames_map, np.uint8, count=size, offset=size).reshape(n, h, w, 3)
             if has_first
-            else None
+            else frames
         )
-        for index in indices:
-            checker = checkers[index]
-            if checker is None:
-                message = encode_result(index, "error", b"", "checker failed to load")
-            else:
-                ref = frames if firsts is None else firsts
-                try:
-                    out = checker.batch_immutable(frames, ref)
-                    message = encode_result(index, "ok", out.astype(np.uint8).tobytes(), "")
-                except CheckerRuntimeError as err:
-                    per_frame = _frame_by_frame(checker, frames, ref) if n > 1 else b""
-                    message = encode_result(index, err.status, per_frame, str(err))
-                except BaseException as err:  # never format a foreign exception's text
-                    message = encode_result(index, "error", b"", f"worker: {type(err).__name__}")
-            send_message(sock, b"K", message)
+        if checker is None:
+            message = encode_result(0, "error", b"", "checker failed to load")
+        else:
+            try:
+                out = checker.batch_immutable(frames, firsts)
+                message = encode_result(0, "ok", out.astype(np.uint8).tobytes(), "")
+            except CheckerRuntimeError as err:
+                per_frame = _frame_by_frame(checker, frames, firsts) if n > 1 else b""
+                message = encode_result(0, err.status, per_frame, str(err))
+                gc.collect()  # whatever the failed call left behind goes before the next batch
+            except BaseException as err:  # never format a foreign exception's text
+                message = encode_result(0, "error", b"", f"worker: {type(err).__name__}")
+                gc.collect()
+        send_message(sock, b"K", message)
 
 
 def _frame_by_frame(checker: Any, frames: Any, firsts: Any) -> bytes:
@@ -186,4 +253,4 @@ def _frame_by_frame(checker: Any, frames: Any, firsts: Any) -> bytes:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1:4])

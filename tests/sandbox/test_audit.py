@@ -32,7 +32,8 @@ RULE_CASES: dict[str, tuple[str, str]] = {
     ),
     "M204": (
         "SEEN = len([])\n" + OK,
-        "SEEN = (1, 2, 'a', -3.5, None)\nC = {'r': [255, 0, 0]}\nT = 2 * 128\n" + OK,
+        "import numpy as np\nSEEN = (1, 2, 'a', -3.5, None)\nC = {'r': [255, 0, 0]}\nT = 2 * 128\n"
+        "H, W = 64, 64\nKEY = np.array([255, 255, 0], dtype=np.uint8)\nPI2 = 2 * np.pi\n" + OK,
     ),
     "M205": (OK + OK, "def helper(x):\n    return x\n" + OK),
     "I301": (
@@ -77,6 +78,12 @@ RULE_CASES: dict[str, tuple[str, str]] = {
     "N419": (
         "def check(frame):\n    try:\n        x = 1\n    finally:\n        return True\n",
         "def check(frame):\n    try:\n        x = 1\n    finally:\n        y = 2\n    return True\n",
+    ),
+    "N420": (
+        "X: __import__('os').system('id') = 100\n" + OK,
+        "import numpy as np\nX: int = 100\nY: 'Tuple[int, int]' = (1, 2)\n"
+        "def check(frame: np.ndarray, first: np.ndarray | None) -> bool:\n"
+        "    h: int = frame.shape[0]\n    return bool(h > X)\n",
     ),
     "N418": ("def check(frame):\n    x = frame @ frame\n    x @= x\n    return True\n", OK),
     "A501": ("def check(frame):\n    return frame.__class__ is None\n", OK),

@@ -18,7 +18,7 @@ import pytest
 from sandbox import CheckerFailed, CheckerRuntimeError, audit, compile_checker
 from sandbox.errors import AuditError
 from sandbox.frames import readonly_batch
-from sandbox.jit import JIT_NUMPY, Kernel, build_kernel, default_cache_dir, jit_refusal
+from sandbox.jit import JIT_NUMPY, Kernel, build_kernel, default_cache_dir, jit_refusal, kernel_dir
 from sandbox.surface import NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
 from tests.sandbox.conftest import load_attacks, scene
 
@@ -73,7 +73,7 @@ REFUSED = [
     (
         "string module constant",
         "MODE = 'any'\n\ndef check(frame):\n    return frame.mean() > 3\n",
-        "module constants must be numbers",
+        "module constant 'MODE' (str) is outside the JIT subset",
     ),
     (
         "try/except",
@@ -226,20 +226,25 @@ SIMPLE = src(
 def test_generated_module_is_content_addressed(cache: Path) -> None:
     a = build(SIMPLE, cache)
     b = build(SIMPLE, cache)
-    assert a.path == b.path and a.path.parent == cache and a.path.exists()
+    assert a.path == b.path and a.path.parent == kernel_dir(SIMPLE, cache_dir=cache)
+    assert a.path.exists()
     text = a.path.read_text(encoding="utf-8")
     digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     assert a.path.name == f"vlmcar_jit_{digest}.py"
-    # Built from the validated tree, never the raw text: comments and layout do not survive, so
-    # two sources that differ only in them share one module.
+    # Rebuilt from allow-listed nodes, never the raw text: comments and layout do not survive, so
+    # two sources that differ only in them generate the same module text ...
     assert "a comment" not in text
     relaid = SIMPLE.replace("# a comment that must not reach the generated module", "").replace(
         "RED = (255, 0, 0)", "RED = (255,  0, 0)  # red"
     )
-    assert build(relaid, cache).path == a.path
+    again = build(relaid, cache)
+    assert again.path.read_text(encoding="utf-8") == text and again.path.name == a.path.name
+    # ... but each checker source has a directory of its own: no checker can write (or
+    # poison) the cache another checker loads.
+    assert again.path.parent != a.path.parent
     other = build(SIMPLE.replace("> 4", "> 5"), cache)
-    assert other.path != a.path
-    assert len(list(cache.glob("vlmcar_jit_*.py"))) >= 2
+    assert other.path.name != a.path.name
+    assert len(list(cache.glob("k*/vlmcar_jit_*.py"))) >= 3
 
 
 def test_every_function_is_jitted_with_boundscheck(cache: Path) -> None:
@@ -254,8 +259,7 @@ def test_every_function_is_jitted_with_boundscheck(cache: Path) -> None:
         """
     )
     text = build(source, cache).path.read_text(encoding="utf-8")
-    assert "_JIT = _vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)" in text
-    assert "@_JIT\ndef helper(frame):" in text
+    assert "@_vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)\ndef _vlmcar_f_helper(frame):" in text
     assert text.count("boundscheck=True") >= 3  # helpers, the entry and the batch loop
     assert "objmode" not in text and "boundscheck=False" not in text
 
@@ -267,7 +271,8 @@ def test_cache_dir_comes_from_the_environment(
     assert default_cache_dir() == tmp_path / "jit"
     kernel = build_kernel(SIMPLE)
     assert isinstance(kernel, Kernel)
-    assert kernel.path.parent == tmp_path / "jit"
+    assert kernel.path.parent.parent == tmp_path / "jit"
+    assert kernel.path.parent == kernel_dir(SIMPLE)
 
 
 _BUILD_SCRIPT = """
@@ -315,7 +320,7 @@ def test_second_build_in_a_fresh_process_hits_the_cache(tmp_path: Path) -> None:
     assert second["cached"] is True
     assert isinstance(first["seconds"], float) and isinstance(second["seconds"], float)
     assert second["seconds"] < first["seconds"]
-    assert list((tmp_path / "__pycache__").glob("vlmcar_jit_*.nbi"))
+    assert list(Path(str(first["path"])).parent.glob("__pycache__/vlmcar_jit_*.nbi"))
 
 
 # --- results --------------------------------------------------------------------------------
@@ -559,4 +564,4 @@ def test_unwritable_cache_is_a_reason_not_a_crash(tmp_path: Path) -> None:
     reason = build_kernel(
         "def check(frame):\n    return frame.mean() > 3\n", cache_dir=blocker / "jit"
     )
-    assert isinstance(reason, str) and "cannot write the kernel cache" in reason
+    assert isinstance(reason, str) and "cannot write the kernel module" in reason

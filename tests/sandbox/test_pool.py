@@ -80,6 +80,7 @@ def test_worker_is_really_isolated(box: Sandbox) -> None:
         level, reports = strongest_isolation()
         assert level != "strict" and not all(r.available for r in reports)
         return
+    assert len(set(box.worker_pids)) == len(box.sources)  # one worker per checker
     pid = box.worker_pid
     assert pid is not None and pid != os.getpid()
     status = proc_status(pid)
@@ -96,7 +97,7 @@ def test_worker_is_really_isolated(box: Sandbox) -> None:
 @pytest.mark.parametrize("source", [SPIN, SPIN_SWALLOW], ids=["loop", "loop-in-try-except"])
 def test_runaway_checker_times_out_and_worker_is_replaced(source: str) -> None:
     with Sandbox([OK_SRC, source, MAX_SRC], timeout=1.0, budgets=BIG_BUDGETS) as sandbox:
-        before = sandbox.worker_pid
+        before = sandbox.worker_pids
         t0 = time.monotonic()
         r = sandbox.evaluate(FRAMES)
         elapsed = time.monotonic() - t0
@@ -104,7 +105,10 @@ def test_runaway_checker_times_out_and_worker_is_replaced(source: str) -> None:
         assert "timeout" in r.details[1] and "checker1" in r.details[1]
         assert r.results[0].all() and r.results[2].tolist() == [False, False, True, True]
         assert elapsed < 1.0 + MARGIN
-        assert sandbox.worker_pid != before and sandbox.respawns == 1
+        after = sandbox.worker_pids
+        # Only the runaway checker's own worker was killed; the others kept theirs.
+        assert after[1] != before[1] and (after[0], after[2]) == (before[0], before[2])
+        assert sandbox.respawns == 1
         assert sandbox.evaluate(FRAMES[:1]).statuses[0] == "ok"  # the new worker serves
 
 
@@ -126,18 +130,19 @@ def test_budget_failures_are_statuses_not_crashes(box: Sandbox) -> None:
         "def check(frame):\n    frame[0, 0, 0] = 1\n    return True\n",
     ]
     with Sandbox(sources, spare=False) as sandbox:
-        pid = sandbox.worker_pid
+        pids = sandbox.worker_pids
         r = sandbox.evaluate(FRAMES)
         # The allocation checker fits the JIT subset: natively it meets the address-space limit
         # ("memory") instead of the in-process byte budget ("budget").
         assert r.statuses[0] == "budget" and r.statuses[1] in ("budget", "memory")
         assert r.statuses[2:] == ("contract", "error", "violation")
-        assert sandbox.worker_pid == pid  # nothing needed a kill
+        assert sandbox.worker_pids == pids  # nothing needed a kill
 
 
 def test_crash_mid_batch_loses_no_other_result() -> None:
     with Sandbox([OK_SRC, SLOW, MAX_SRC], timeout=30.0) as sandbox:
-        pid = sandbox.worker_pid
+        pids = sandbox.worker_pids
+        pid = pids[1]
         assert pid is not None
         killer = threading.Timer(0.5, os.kill, (pid, signal.SIGSEGV))
         killer.start()
@@ -148,7 +153,8 @@ def test_crash_mid_batch_loses_no_other_result() -> None:
         assert r.statuses[0] == r.statuses[2] == "ok"
         assert r.results[0].all() and r.results[2].tolist() == [False, False, True, True]
         assert time.monotonic() - t0 < 30
-        assert sandbox.worker_pid != pid
+        assert sandbox.worker_pids[1] != pid
+        assert (sandbox.worker_pids[0], sandbox.worker_pids[2]) == (pids[0], pids[2])
 
 
 def test_checker_is_disabled_after_repeated_failures() -> None:
