@@ -174,8 +174,10 @@ class Sandbox:
         jit_timeout: seconds a worker may spend building its checker's JIT kernel; past it the
             worker is killed and replaced by one that runs the checker on the interpreter.
         recycle_after: batches after which a worker is replaced by a fresh one.
-        max_failures: failed batches (any failure status) after which a checker is disabled (then
-            it answers with its last failure status without running).
+        max_failures: a checker is disabled (it then answers with its last failure status without
+            running) after this many timeouts or crashes in all, or after this many consecutive
+            batches that failed in any other way (error, violation, budget, contract, memory):
+            every failure kind counts, but a checker that fails on the odd frame keeps running.
         spare: after a checker's worker has been killed once, keep a pre-warmed spare for it, so
             that the next kill costs no start-up time.
         limits: OS limits for workers.
@@ -238,6 +240,7 @@ class Sandbox:
         self.jit = jit
         k = len(self.sources)
         self.failures = [0] * k
+        self.streaks = [0] * k
         self.last_failure: list[tuple[Status, str]] = [("ok", "")] * k
         self.respawns = 0
         self.recycled = 0
@@ -401,21 +404,19 @@ class Sandbox:
             raise WorkerError(f"cannot start a worker process: {err}") from None
         finally:
             child_end.close()
-        config = {
-            "shm_size": self.shm_bytes,
-            "isolation": self.isolation,
-            "required": list(self._required),
-            "jit": jit,
-            "limits": asdict(self.limits),
-            "budgets": asdict(self.budgets),
-            "checker": {
-                "source": self.sources[index],
-                "path": self.names[index],
-                "entry": self.entry,
-                "kernel_dir": self._kernel_dirs[index],
-                "jit_reason": self._jit_refused[index],
-            },
-        }
+        config = worker_config(
+            source=self.sources[index],
+            name=self.names[index],
+            entry=self.entry,
+            isolation=self.isolation,
+            required=self._required,
+            jit=jit,
+            kernel_dir=self._kernel_dirs[index],
+            jit_reason=self._jit_refused[index],
+            limits=self.limits,
+            budgets=self.budgets,
+            shm_bytes=self.shm_bytes,
+        )
         worker = _Worker(
             index=index,
             proc=proc,
@@ -568,11 +569,12 @@ class Sandbox:
 
     def _run_inprocess(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         for i, checker in enumerate(self._inprocess):
-            if self.failures[i] >= self.max_failures:
+            if self._is_disabled(i):
                 self._disabled(i, rows)
                 continue
             try:
                 rows.out[i] = checker.batch(frames, firsts)
+                self.streaks[i] = 0
             except CheckerRuntimeError as err:
                 per_frame = []
                 for j in range(frames.shape[0]):  # which frames fail, which still answer
@@ -582,15 +584,18 @@ class Sandbox:
                     except CheckerRuntimeError:
                         per_frame.append(2)
                 rows.partial(i, err.status, str(err), bytes(per_frame))
-                self._count(i, err.status, str(err))
+                self._count(i, err.status, str(err), kill=False)
+
+    def _is_disabled(self, index: int) -> bool:
+        return max(self.failures[index], self.streaks[index]) >= self.max_failures
 
     def _disabled(self, index: int, rows: _Rows) -> None:
         status, detail = self.last_failure[index]
-        rows.whole(
-            index,
-            status,
-            f"{self.names[index]}: disabled after {self.failures[index]} failures; last: {detail}",
-        )
+        if self.failures[index] >= self.max_failures:
+            why = f"{self.failures[index]} failures"
+        else:
+            why = f"{self.streaks[index]} failures in a row"
+        rows.whole(index, status, f"{self.names[index]}: disabled after {why}; last: {detail}")
 
     def _run_workers(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         buffer = self._buffer
@@ -606,7 +611,7 @@ class Sandbox:
         request = encode_eval(n, h, w, firsts is not None, [0])
         sent: list[int] = []
         for i in range(len(self.sources)):
-            if self.failures[i] >= self.max_failures:
+            if self._is_disabled(i):
                 self._disabled(i, rows)
                 continue
             worker = self._workers[i]
@@ -646,9 +651,10 @@ class Sandbox:
                 continue
             if status == "ok":
                 rows.out[i] = np.frombuffer(raw, np.uint8).astype(np.bool_)
+                self.streaks[i] = 0
             else:
                 rows.partial(i, status, detail, raw)
-                self._count(i, status, detail)
+                self._count(i, status, detail, kill=False)
 
     def _crash(self, index: int, worker: _Worker, err: BaseException, rows: _Rows) -> None:
         code = worker.proc.poll()
@@ -668,11 +674,17 @@ class Sandbox:
 
     def _fail(self, index: int, status: Status, detail: str, rows: _Rows) -> None:
         rows.whole(index, status, detail)
-        self._count(index, status, detail)
+        self._count(index, status, detail, kill=True)
 
-    def _count(self, index: int, status: Status, detail: str) -> None:
-        """Every failure kind counts toward disabling the checker that caused it."""
-        self.failures[index] += 1
+    def _count(self, index: int, status: Status, detail: str, *, kill: bool) -> None:
+        """Every failure kind counts toward disabling the checker that caused it.
+
+        Kills (timeouts, crashes) cost a worker each and count in total; other failures count
+        while they come in a row.
+        """
+        if kill:
+            self.failures[index] += 1
+        self.streaks[index] += 1
         self.last_failure[index] = (status, detail)
 
 
@@ -707,6 +719,38 @@ class _Rows:
     def _record(self, index: int, status: Status, detail: str) -> None:
         if self.statuses[index] == "ok":
             self.statuses[index], self.details[index] = status, detail
+
+
+def worker_config(
+    *,
+    source: str,
+    name: str,
+    entry: str,
+    isolation: str,
+    required: Sequence[str],
+    jit: bool,
+    kernel_dir: str,
+    jit_reason: str,
+    limits: Limits,
+    budgets: Budgets,
+    shm_bytes: int,
+) -> dict[str, object]:
+    """The configuration message a worker receives first (JSON; see :mod:`sandbox.worker`)."""
+    return {
+        "shm_size": shm_bytes,
+        "isolation": isolation,
+        "required": list(required),
+        "jit": jit,
+        "limits": asdict(limits),
+        "budgets": asdict(budgets),
+        "checker": {
+            "source": source,
+            "path": name,
+            "entry": entry,
+            "kernel_dir": kernel_dir,
+            "jit_reason": jit_reason,
+        },
+    }
 
 
 def _signal_name(code: int | None) -> str:

@@ -283,3 +283,24 @@ def test_jit_kernels_are_used_and_reported() -> None:
         assert modes[0] == ("jit", "")
         assert modes[1][0] == "interpreter" and "ListComp" in modes[1][1]
         assert sandbox.evaluate(FRAMES).results.tolist() == [[False, False, True, True]] * 2
+
+
+def test_every_failure_kind_counts_toward_disabling() -> None:
+    # Not only kills: a checker that fails in its worker on every batch (here: a budget) is
+    # disabled too; one that fails on the odd batch keeps running.
+    bomb = "import numpy as np\ndef check(frame):\n    return bool(np.zeros((10 ** 6, 10 ** 6)).sum() > 0)\n"
+    odd = "def check(frame):\n    return 1 // int(frame[0, 0, 0] - 7) > -5\n"
+    frames7 = FRAMES.copy()
+    frames7[:, 0, 0, 0] = 7
+    with Sandbox([bomb, odd, OK_SRC], max_failures=2, spare=False, jit=False) as sandbox:
+        first = sandbox.evaluate(frames7)
+        assert first.statuses == ("budget", "error", "ok")
+        second = sandbox.evaluate(FRAMES)
+        assert second.statuses == ("budget", "ok", "ok")
+        third = sandbox.evaluate(frames7)
+        assert (
+            third.statuses[0] == "budget"
+            and "disabled after 2 failures in a row" in third.details[0]
+        )
+        assert third.statuses[1] == "error" and "disabled" not in third.details[1]
+        assert sandbox.respawns == 0
