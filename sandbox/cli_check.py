@@ -138,10 +138,29 @@ def configure_doctor(parser: argparse.ArgumentParser) -> None:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    """Print which isolation layers this machine supports; return 0."""
+    """Print which isolation layers this machine supports and what ``strict`` needs; return 0.
+
+    One row per layer of :data:`sandbox.oslimits.LAYERS` and one for the seal, each tried for
+    real in a throw-away child (:func:`sandbox.oslimits.probe`); then the Landlock ABI, whether
+    workers can drop to uid 65534 (and why not), and the layers ``strict`` requires here
+    (:func:`sandbox.oslimits.required_layers`, plus the seal).
+    """
+    from sandbox.landlock import abi_version, default_read_paths
+    from sandbox.oslimits import required_layers
+    from sandbox.privileges import NOBODY, uid_drop_blocker
+
     reports = probe()
-    strict = all(r.available for r in reports)
+    available = {r.name for r in reports if r.available}
+    required = [*required_layers(reports), "seal"]
+    missing = [name for name in required if name not in available]
+    strict = not missing
     default = "strict" if strict else "process"
+    try:
+        abi: int | None = abi_version()
+        abi_text = f"ABI {abi}"
+    except OSError as err:
+        abi, abi_text = None, f"unavailable ({err})"
+    blocker = uid_drop_blocker(default_read_paths())
     if args.json:
         print(
             json.dumps(
@@ -150,6 +169,10 @@ def run_doctor(args: argparse.Namespace) -> int:
                         {"name": r.name, "available": r.available, "detail": r.detail}
                         for r in reports
                     ],
+                    "landlock_abi": abi,
+                    "uid_drop": {"possible": blocker is None, "uid": NOBODY, "reason": blocker},
+                    "strict_requires": required,
+                    "strict_missing": missing,
                     "strict_available": strict,
                     "default_isolation": default,
                 },
@@ -161,16 +184,22 @@ def run_doctor(args: argparse.Namespace) -> int:
     for r in reports:
         print(f"  [{'x' if r.available else ' '}] {r.name:<15} {r.detail}")
     print()
+    print(f"Landlock: {abi_text}")
+    if blocker is None:
+        print(f"uid drop: possible (workers run as uid/gid {NOBODY}, without capabilities)")
+    else:
+        print(f"uid drop: not possible: {blocker}; workers keep uid 0, without capabilities")
+    print(f"strict requires here: {', '.join(required)}")
+    print()
     if strict:
         print(
-            "strict isolation is available and is the default: every layer above is applied in "
-            "each worker, and a worker refuses to start if one fails."
+            "strict isolation is available and is the default: every required layer is applied "
+            "in each worker, and a worker refuses to start if one fails."
         )
     else:
-        missing = ", ".join(r.name for r in reports if not r.available)
         print(
-            f"strict isolation is NOT available (missing: {missing}); the default is 'process' "
-            "(separate process + rlimits + thread pinning). `--isolation strict` will refuse "
-            "to start."
+            f"strict isolation is NOT available (missing: {', '.join(missing)}); the default is "
+            "'process' (separate process + rlimits + thread pinning). `--isolation strict` will "
+            "refuse to start."
         )
     return 0

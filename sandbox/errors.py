@@ -37,6 +37,7 @@ __all__ = [
     "Denied",
     "FrameError",
     "IsolationUnavailable",
+    "JitDeferred",
     "MemoryExceeded",
     "SandboxError",
     "Status",
@@ -194,6 +195,15 @@ class MemoryExceeded(CheckerRuntimeError):
     """A checker ran out of memory (``MemoryError`` under the worker's address-space limit)."""
 
     status: Status = "memory"
+
+
+class JitDeferred(Exception):
+    """Raised by a JIT kernel where it cannot promise the interpreter's exact answer.
+
+    :meth:`sandbox.Checker.batch_immutable` then evaluates that batch on the interpreter path,
+    the reference semantics: the answer is the interpreter's, only slower. Defined here (not in
+    :mod:`sandbox.jit_helpers`) so that catching it needs no numba import.
+    """
 
 
 class IsolationUnavailable(SandboxError):

@@ -64,7 +64,9 @@ class FrameBuffer:
                     fcntl.F_ADD_SEALS,
                     fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL,
                 )
-            self._map = mmap.mmap(self._fd, size, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            self._map: mmap.mmap | None = mmap.mmap(
+                self._fd, size, prot=mmap.PROT_READ | mmap.PROT_WRITE
+            )
             self.reader_fd = _reopen_read_only(self._fd)
         except OSError as err:
             self.close()
@@ -74,6 +76,8 @@ class FrameBuffer:
 
     def view(self, nbytes: int) -> NDArray[np.uint8]:
         """A writable uint8 view of the first ``nbytes`` bytes (the parent's side only)."""
+        if self._map is None:
+            raise SandboxError("this FrameBuffer is closed")
         if not 0 <= nbytes <= self.size:
             raise ValueError(f"view of {nbytes:,} bytes exceeds the buffer's {self.size:,}")
         return np.frombuffer(self._map, np.uint8, count=nbytes)

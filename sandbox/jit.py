@@ -89,6 +89,19 @@ _ARRAY_ATTRIBUTES = frozenset(
 _BUILTINS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "range", "round"})
 #: Builtins replaced by twins with the interpreter's semantics (see :mod:`sandbox.jit_helpers`).
 _BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round"}
+#: ``math`` functions that return ints in Python: twins with Python's errors.
+_MATH_INT_TWINS = {"floor": "vlmcar_floor", "ceil": "vlmcar_ceil", "trunc": "vlmcar_trunc"}
+#: ``math`` functions whose C versions return NaN/infinity where CPython raises: checked twins.
+_MATH_CHECKED = frozenset(
+    "acos asin atan atan2 copysign cos degrees exp fabs hypot log log10 log2 radians sin sqrt "
+    "tan".split()
+)
+#: ``math`` functions that cannot fail, called directly.
+_MATH_PLAIN = frozenset({"isfinite", "isinf", "isnan"})
+#: Reductions with exact twins (integer and bool arrays; float arrays are refused at typing).
+_REDUCTION_TWINS = {"sum": "vlmcar_sum", "mean": "vlmcar_mean", "prod": "vlmcar_prod"}
+#: Reductions whose float results depend on the order of operations: never in the subset.
+_ORDER_DEPENDENT = frozenset({"std", "var"})
 #: numpy calls whose result size comes from their arguments: checked before allocating.
 _SIZED_ALLOCATIONS = frozenset({"zeros", "ones", "full"})
 _NP = "_vlmcar_np"
@@ -180,7 +193,7 @@ class _Refused(Exception):
         super().__init__(f"line {self.line if self.line is not None else '?'}: {why}")
 
 
-_OPERATORS: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+_OPERATORS: Mapping[type[ast.AST], Callable[[], ast.operator]] = {
     ast.Add: ast.Add,
     ast.Sub: ast.Sub,
     ast.Mult: ast.Mult,
@@ -194,13 +207,13 @@ _OPERATORS: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
     ast.BitXor: ast.BitXor,
     ast.BitAnd: ast.BitAnd,
 }
-_UNARY: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+_UNARY: Mapping[type[ast.AST], Callable[[], ast.unaryop]] = {
     ast.Not: ast.Not,
     ast.Invert: ast.Invert,
     ast.UAdd: ast.UAdd,
     ast.USub: ast.USub,
 }
-_COMPARE: Mapping[type[ast.AST], Callable[[], ast.AST]] = {
+_COMPARE: Mapping[type[ast.AST], Callable[[], ast.cmpop]] = {
     ast.Eq: ast.Eq,
     ast.NotEq: ast.NotEq,
     ast.Lt: ast.Lt,
@@ -214,7 +227,7 @@ _SHOWN_COMPARE: Mapping[type[ast.AST], str] = {
     ast.In: "in",
     ast.NotIn: "in",
 }
-_BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.AST]] = {ast.And: ast.And, ast.Or: ast.Or}
+_BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.boolop]] = {ast.And: ast.And, ast.Or: ast.Or}
 
 
 class _Rebuild:
@@ -349,11 +362,11 @@ class _Rebuild:
                 op=_BOOLOPS[type(node.op)](), values=[self.expr(v) for v in node.values]
             )
         if isinstance(node, ast.Compare):
-            ops = []
-            for op in node.ops:
-                make = _COMPARE.get(type(op))
+            ops: list[ast.cmpop] = []
+            for cmp in node.ops:
+                make = _COMPARE.get(type(cmp))
                 if make is None:
-                    shown = _SHOWN_COMPARE.get(type(op), type(op).__name__)
+                    shown = _SHOWN_COMPARE.get(type(cmp), type(cmp).__name__)
                     raise _Refused(node, f"`{shown}` comparisons are outside the JIT subset")
                 ops.append(make())
             return ast.Compare(left=self.expr(node.left), ops=ops,
@@ -372,7 +385,8 @@ class _Rebuild:
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.NamedExpr):
-            return ast.NamedExpr(target=self.target(node.target), value=self.expr(node.value))
+            target = ast.Name(_local(node.target.id), ast.Store())
+            return ast.NamedExpr(target=target, value=self.expr(node.value))
         raise _Refused(node, f"{type(node).__name__} is outside the JIT subset")
 
     def index(self, node: ast.expr) -> ast.expr:
@@ -475,6 +489,17 @@ class _Rebuild:
             return call if name == "range" else _helper_call(_PYNUM, [call])
         if not isinstance(func, ast.Attribute):
             raise _Refused(node, "only calls of named functions are in the JIT subset")
+        if isinstance(func.value, ast.Name) and func.value.id in self.math:
+            if keywords:
+                raise _Refused(node, "keyword arguments to math functions are outside the subset")
+            if func.attr in _MATH_INT_TWINS:
+                if len(args) != 1:
+                    raise _Refused(node, f"math.{func.attr}() takes one argument in the subset")
+                return _helper_call(_MATH_INT_TWINS[func.attr], args)
+            if func.attr in _MATH_CHECKED:
+                return _helper_call(f"vlmcar_math_{func.attr}", args)
+            if func.attr not in _MATH_PLAIN:
+                raise _Refused(node, f"math.{func.attr}() is outside the JIT subset")
         if isinstance(func.value, ast.Name) and func.value.id in self.numpy:
             if func.attr == "round" and (len(args) != 1 or keywords):
                 raise _Refused(node, "np.round() with decimals is outside the JIT subset")
@@ -485,6 +510,22 @@ class _Rebuild:
                 if keywords or not 1 <= len(args) <= 3:
                     raise _Refused(node, "np.arange() takes 1-3 positional arguments in the subset")
                 return _helper_call(_PYNUM, [_helper_call(_ARANGE, [limit, *args])])
+        reduction = func.attr
+        is_numpy = isinstance(func.value, ast.Name) and func.value.id in self.numpy
+        if reduction in _ORDER_DEPENDENT:
+            raise _Refused(
+                node,
+                f"{reduction}() depends on the summation order of floats (numpy and a native loop "
+                "differ); it stays on the interpreter",
+            )
+        if reduction in _REDUCTION_TWINS:
+            subject = args[0] if is_numpy and args else None if is_numpy else self.expr(func.value)
+            rest = args[1:] if is_numpy else args
+            if subject is None or rest or keywords:
+                raise _Refused(
+                    node, f"{reduction}() with axis or other arguments is outside the JIT subset"
+                )
+            return _helper_call(_PYNUM, [_helper_call(_REDUCTION_TWINS[reduction], [subject])])
         target = self.attribute(func)
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
 
@@ -690,6 +731,9 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 def _numba_reason(err: BaseException) -> str:
     """The informative line of a numba error (its first lines are a generic banner)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:  # the engine's own refusals (raised while typing a twin) first
+        if "stays on the interpreter" in line:
+            return line[line.find("Unsupported") if "Unsupported" in line else 0 :][:200]
     for line in lines:
         if line.startswith(
             (

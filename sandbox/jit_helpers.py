@@ -9,16 +9,20 @@ exactly as its source says.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, NoReturn
 
 import numba  # untyped: decorated functions are Any
 import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from sandbox.errors import JitDeferred
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
+    "MATH_TWINS",
+    "JitDeferred",
     "as_python_number",
     "bbox",
     "centroid",
@@ -32,12 +36,18 @@ __all__ = [
     "pixel_count",
     "region_change",
     "region_mean",
+    "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
+    "vlmcar_floor",
     "vlmcar_floordiv",
     "vlmcar_int",
+    "vlmcar_mean",
+    "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_round",
+    "vlmcar_sum",
+    "vlmcar_trunc",
 ]
 
 # Not cached on disk: Numba's cache does not notice when a *callee* (a vision kernel) changes, so
@@ -186,6 +196,186 @@ def vlmcar_checked_shape(limit: int, shape: Any) -> Any:
 def vlmcar_checked_arange(limit: int, *args: Any) -> Any:
     """``np.arange(*args)`` after checking that the result has at most ``limit`` elements."""
     return np.arange(*args)
+
+
+def _domain_checked_1(fn: Any) -> Any:
+    """A jitted ``math`` function of one float that raises where CPython's ``math`` raises.
+
+    CPython refuses a NaN result from a non-NaN argument (``sqrt(-1)``, ``cos(inf)``: "math domain
+    error") and an infinite result from a finite argument (``exp(1000)``); C's libm, which Numba
+    calls, returns NaN or infinity instead. Both paths must fail alike.
+    """
+
+    @_jit
+    def checked(x: Any) -> Any:
+        r = fn(x)
+        if math.isnan(r) and not math.isnan(x):
+            raise ValueError("math domain error")
+        if math.isinf(r) and math.isfinite(x):
+            raise ValueError("math range error")
+        return r
+
+    return checked
+
+
+def _domain_checked_2(fn: Any) -> Any:
+    """:func:`_domain_checked_1` for functions of two floats (``hypot``, ``atan2``, ``copysign``)."""
+
+    @_jit
+    def checked(x: Any, y: Any) -> Any:
+        r = fn(x, y)
+        if math.isnan(r) and not (math.isnan(x) or math.isnan(y)):
+            raise ValueError("math domain error")
+        if math.isinf(r) and math.isfinite(x) and math.isfinite(y):
+            raise ValueError("math range error")
+        return r
+
+    return checked
+
+
+#: ``math`` functions of floats, with CPython's errors (see :func:`_domain_checked_1`).
+MATH_TWINS: dict[str, Any] = {
+    name: _domain_checked_1(getattr(math, name))
+    for name in "acos asin atan cos degrees exp fabs log log10 log2 radians sin sqrt tan".split()
+}
+MATH_TWINS.update(
+    {name: _domain_checked_2(getattr(math, name)) for name in ("atan2", "copysign", "hypot")}
+)
+for _name, _twin in MATH_TWINS.items():
+    globals()[f"vlmcar_math_{_name}"] = _twin
+del _name, _twin
+
+
+_EXACT_FLOAT_INTEGERS = 2.0**53
+
+
+def vlmcar_sum(array: Any) -> Any:
+    """``array.sum()`` for integer and bool arrays (exact, wrapping like the interpreter)."""
+    return np.sum(array)
+
+
+def vlmcar_mean(array: Any) -> Any:
+    """``array.mean()`` for integer and bool arrays, bit for bit as numpy computes it."""
+    return np.mean(array)
+
+
+def vlmcar_prod(array: Any) -> Any:
+    """``array.prod()`` for integer and bool arrays (wrapping like the interpreter)."""
+    return np.prod(array)
+
+
+def _integer_array(array: Any) -> bool:
+    return isinstance(array, types.Array) and isinstance(array.dtype, types.Integer | types.Boolean)
+
+
+def _no_float_reduction(name: str) -> NoReturn:
+    from numba.core.errors import TypingError
+
+    raise TypingError(
+        f"Unsupported: {name}() of a float array: its result depends on the summation order, "
+        "which differs between numpy and a native loop; it stays on the interpreter"
+    )
+
+
+@overload(vlmcar_sum)
+def _vlmcar_sum(array: Any) -> Any:
+    if not _integer_array(array):
+        _no_float_reduction("sum")
+
+    def impl(array: Any) -> Any:
+        total = np.int64(0)
+        for v in array.flat:
+            total += np.int64(v)
+        return total
+
+    return impl
+
+
+@overload(vlmcar_prod)
+def _vlmcar_prod(array: Any) -> Any:
+    if not _integer_array(array):
+        _no_float_reduction("prod")
+
+    def impl(array: Any) -> Any:
+        total = np.int64(1)
+        for v in array.flat:
+            total *= np.int64(v)
+        return total
+
+    return impl
+
+
+@overload(vlmcar_mean)
+def _vlmcar_mean(array: Any) -> Any:
+    # numpy converts every element to float64 and sums pairwise. That is exact, and so equal to
+    # the exact integer sum divided by n, when every partial sum is an integer below 2**53;
+    # otherwise the kernel defers to the interpreter (and an empty array's NaN comes from there).
+    if not _integer_array(array):
+        _no_float_reduction("mean")
+
+    def impl(array: Any) -> Any:
+        n = array.size
+        if n == 0:
+            raise JitDeferred("mean of an empty array")
+        biggest = 0.0
+        total = np.int64(0)
+        for v in array.flat:
+            x = np.int64(v)
+            biggest = max(biggest, abs(float(x)))
+            total += x
+        if biggest * n >= _EXACT_FLOAT_INTEGERS:
+            raise JitDeferred("mean outside the exactly reproducible range")
+        return float(total) / n
+
+    return impl
+
+
+def vlmcar_floor(value: Any) -> Any:
+    """``math.floor(x)`` with CPython's semantics (an int; NaN and infinity refused)."""
+    return math.floor(value)
+
+
+def vlmcar_ceil(value: Any) -> Any:
+    """``math.ceil(x)`` with CPython's semantics (an int; NaN and infinity refused)."""
+    return math.ceil(value)
+
+
+def vlmcar_trunc(value: Any) -> Any:
+    """``math.trunc(x)`` with CPython's semantics (an int; NaN and infinity refused)."""
+    return math.trunc(value)
+
+
+def _float_to_int(rounding: Any) -> Any:
+    """An overload body: ints pass through; floats are rounded, range-checked, then converted."""
+
+    def impl(value: Any) -> Any:
+        if isinstance(value, types.Boolean | types.Integer):
+
+            def from_int(value: Any) -> Any:
+                return np.int64(value)
+
+            return from_int
+        if isinstance(value, types.Float):
+
+            def from_float(value: Any) -> Any:
+                if np.isnan(value):
+                    raise ValueError("cannot convert float NaN to integer")
+                if np.isinf(value):
+                    raise OverflowError("cannot convert float infinity to integer")
+                r = rounding(value)
+                if not -_INT64_LIMIT <= r < _INT64_LIMIT:
+                    raise OverflowError("a float outside the 64-bit range")
+                return np.int64(r)
+
+            return from_float
+        return None
+
+    return impl
+
+
+overload(vlmcar_floor)(_float_to_int(np.floor))
+overload(vlmcar_ceil)(_float_to_int(np.ceil))
+overload(vlmcar_trunc)(_float_to_int(np.trunc))
 
 
 @overload(vlmcar_int)

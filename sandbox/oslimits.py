@@ -1,9 +1,11 @@
 """OS isolation layers for sandbox worker processes, and the probe behind ``vlmcar doctor``.
 
 This module is trusted code. A worker process (spawned, never forked from the trainer) calls
-:func:`apply_isolation` once at start-up, after it has attached what it needs from its parent (the
-result pipe, the shared-memory frame buffers) and *before* any untrusted checker code is loaded.
-Every layer is irreversible for that process:
+:func:`set_parent_death_signal` first, then :func:`apply_isolation` once, after it has attached what
+it needs from its parent (its socket, the frame buffer) and imported trusted code, and *before*
+anything derived from checker source is compiled; after its JIT kernels are built it calls
+:func:`seal`. Every layer is irreversible for that process. Stage 1, in the order of
+:data:`LAYERS`:
 
 ``thread_pinning``
     ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``,
@@ -11,10 +13,22 @@ Every layer is irreversible for that process:
     ``mallopt(M_ARENA_MAX, 1)``). Native libraries read them when they are *loaded*, so the pool
     must also put :func:`pinned_thread_env` into the child's environment before it starts.
 ``netns``
-    ``unshare(CLONE_NEWNET)``: the process gets a private network namespace that holds only a
-    loopback interface which is down, so nothing, not even ``127.0.0.1``, can be reached.
-    Unprivileged users fall back to ``CLONE_NEWUSER | CLONE_NEWNET``. Sockets and pipes opened before
-    the call keep working.
+    ``unshare(CLONE_NEWNET)``: a private network namespace holding only a loopback interface
+    that is down, so nothing, not even ``127.0.0.1``, can be reached. Unprivileged users fall back
+    to ``CLONE_NEWUSER | CLONE_NEWNET``. Sockets and pipes opened before the call keep working.
+``ipcns``
+    ``unshare(CLONE_NEWIPC)``: SysV shared memory, semaphores, message queues and POSIX message
+    queues created from now on live in a namespace that dies with the worker (the seccomp layer
+    denies creating them anyway). POSIX shared memory is a file in ``/dev/shm``: Landlock's job.
+``landlock``
+    :func:`sandbox.landlock.restrict`: read only beneath ``read_paths`` (by default
+    :func:`default_read_paths`: the Python installation, the packages, the shared libraries),
+    read and write beneath ``write_paths`` (the checker's kernel directory), nothing else: no
+    ``/proc``, ``/dev/shm``, ``/etc``, ``/tmp``; no TCP; no signals or abstract sockets out.
+``privileges``
+    :func:`sandbox.privileges.drop_privileges`: every capability dropped (bounding, ambient,
+    effective, permitted, inheritable), securebits locked, and uid/gid 65534 when that uid can
+    still read the read paths (judged from mode bits); otherwise uid 0 without capabilities.
 ``no_new_privs``
     ``prctl(PR_SET_NO_NEW_PRIVS, 1)``: no set-uid/file-capability gain through ``execve``.
 ``rlimits``
@@ -23,20 +37,22 @@ Every layer is irreversible for that process:
     ``EFBIG`` instead of killing the worker), ``RLIMIT_NOFILE``, ``RLIMIT_CORE = 0``, and
     ``RLIMIT_NPROC`` / ``RLIMIT_STACK`` when set; plus :func:`sys.setrecursionlimit`.
 ``seccomp``
-    A libseccomp filter (through :mod:`ctypes`, no Python binding needed) whose default is *allow*
-    and which makes process creation, program execution, new sockets, namespaces, mounts, tracing,
-    kernel modules, BPF, io_uring, credential changes, signals to other processes and raising
-    resource limits fail with ``EPERM``; optionally every path-based file write fails with
-    ``EACCES``. Threads keep working: ``clone`` is allowed only with ``CLONE_THREAD``, ``clone3``
-    answers ``ENOSYS`` so glibc falls back to ``clone``, whose flags the filter can inspect.
+    :func:`sandbox.seccomp_policy.install_worker_filter`: an allow-list, default ``ENOSYS``;
+    threads yes, processes, programs, sockets, namespaces, IPC objects no (see that module).
+    Executable mappings stay allowed, for Numba; file writes only beneath the write paths, and
+    only when Landlock confines them.
 
-:func:`probe` reports which layers this machine supports by trying them in a short-lived child
-process, so the caller is never changed. Everything is Linux-specific and fails soft elsewhere (the
-layers are reported unavailable).
+Stage 2, :func:`seal`: a second seccomp filter stacked on the first, and a second Landlock domain:
+no new executable memory, no ``memfd_create``, no file writes at all.
+
+:func:`probe` reports which layers (and the seal) this machine supports by trying them in a
+short-lived child process, so the caller is never changed; :func:`required_layers` says which of
+them ``strict`` must have here. Everything is Linux-specific and fails soft elsewhere (the layers
+are reported unavailable).
 
 Example:
     >>> names = [report.name for report in probe()]
-    >>> names == list(LAYERS)
+    >>> names == [*LAYERS, "seal"]
     True
 """
 
@@ -48,7 +64,6 @@ import errno
 import json
 import math
 import os
-import platform
 import signal
 import stat
 import subprocess
@@ -56,24 +71,50 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
+
+from sandbox import landlock as _landlock
+from sandbox import privileges as _privileges
+from sandbox import seccomp_policy
+from sandbox._linux import errno_text, libc, thread_count
+from sandbox.landlock import default_read_paths
 
 __all__ = [
     "LAYERS",
     "LayerReport",
     "Limits",
     "apply_isolation",
+    "default_read_paths",
     "pinned_thread_env",
     "probe",
+    "required_layers",
+    "seal",
+    "set_parent_death_signal",
 ]
 
 _MiB: Final = 1 << 20
 _GiB: Final = 1 << 30
 _RLIM_CEILING: Final = (1 << 63) - 1
 
-#: The isolation layers, in the order :func:`apply_isolation` applies them (the recursion limit is
-#: part of ``rlimits``). These names are what :func:`probe` reports and what ``required`` accepts.
-LAYERS: Final[tuple[str, ...]] = ("thread_pinning", "netns", "no_new_privs", "rlimits", "seccomp")
+#: The stage-1 isolation layers, in the order :func:`apply_isolation` applies them (the recursion
+#: limit is part of ``rlimits``). These names are what :func:`probe` reports (followed by
+#: ``"seal"``) and what ``required`` accepts. Namespaces come first (they need the capabilities
+#: the ``privileges`` layer drops), Landlock before ``privileges`` (as root it needs no
+#: ``no_new_privs``), seccomp last (it denies the syscalls the other layers make).
+LAYERS: Final[tuple[str, ...]] = (
+    "thread_pinning",
+    "netns",
+    "ipcns",
+    "landlock",
+    "privileges",
+    "no_new_privs",
+    "rlimits",
+    "seccomp",
+)
+#: Layers ``strict`` needs on every machine; the others only where the kernel supports them.
+_ALWAYS_REQUIRED: Final = frozenset({"netns", "no_new_privs", "rlimits", "seccomp"})
+_REQUIRED_WHERE_SUPPORTED: Final = frozenset({"ipcns", "landlock", "privileges"})
 
 #: Environment variables that size the thread pools of OpenMP, OpenBLAS, MKL, numba and numexpr, and
 #: glibc's malloc arenas (each arena reserves 64 MiB of address space, which ``RLIMIT_AS`` counts).
@@ -87,46 +128,13 @@ _THREAD_VARS: Final = (
 )
 _M_ARENA_MAX: Final = -8  # mallopt(3)
 
-# --- Linux constants (uapi headers: sched.h, prctl.h, fcntl.h, asm-generic/ioctls.h) --------------
-_CLONE_THREAD: Final = 0x00010000
-_CLONE_NEWNS: Final = 0x00020000
-_CLONE_NEWCGROUP: Final = 0x02000000
-_CLONE_NEWUTS: Final = 0x04000000
+# --- Linux constants (uapi headers: sched.h, prctl.h) ---------------------------------------------
 _CLONE_NEWIPC: Final = 0x08000000
 _CLONE_NEWUSER: Final = 0x10000000
-_CLONE_NEWPID: Final = 0x20000000
 _CLONE_NEWNET: Final = 0x40000000
+_PR_SET_PDEATHSIG: Final = 1
 _PR_SET_NO_NEW_PRIVS: Final = 38
 _PR_GET_NO_NEW_PRIVS: Final = 39
-_O_WRONLY: Final = 0o1
-_O_RDWR: Final = 0o2
-_O_CREAT: Final = 0o100
-_O_TRUNC: Final = 0o1000
-_O_APPEND: Final = 0o2000
-_TIOCSTI: Final = 0x5412
-_TIOCLINUX: Final = 0x541C
-
-# --- libseccomp constants (seccomp.h of libseccomp 2.x) -------------------------------------------
-SCMP_ACT_KILL_PROCESS: Final = 0x80000000
-SCMP_ACT_ALLOW: Final = 0x7FFF0000
-_SCMP_CMP_NE: Final = 1
-_SCMP_CMP_EQ: Final = 4
-_SCMP_CMP_MASKED_EQ: Final = 7
-_SCMP_FLTATR_ACT_BADARCH: Final = 2
-_SCMP_FLTATR_CTL_NNP: Final = 3
-_SCMP_FLTATR_CTL_TSYNC: Final = 4
-
-
-def SCMP_ACT_ERRNO(err: int) -> int:
-    """Return the libseccomp action that makes a syscall fail with ``err``.
-
-    Args:
-        err: the errno value the denied syscall returns (``errno.EPERM``, ...).
-
-    Returns:
-        ``0x00050000 | err``, as ``SCMP_ACT_ERRNO(err)`` in ``seccomp.h``.
-    """
-    return 0x00050000 | (err & 0xFFFF)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -195,7 +203,7 @@ class LayerReport:
     """Whether an isolation layer is available (:func:`probe`) or applied (:func:`apply_isolation`).
 
     Attributes:
-        name: the layer, one of :data:`LAYERS`.
+        name: the layer, one of :data:`LAYERS` or ``"seal"``.
         available: ``True`` when the layer works here / was applied.
         detail: how (``"libseccomp 2.5.4 via ctypes; ..."``) or why not.
     """
@@ -211,7 +219,8 @@ def pinned_thread_env() -> dict[str, str]:
     The pool merges these into the environment of every worker it starts: OpenBLAS, MKL, OpenMP,
     numba and numexpr read them when they are loaded, which is before :func:`apply_isolation` runs
     if numpy is imported by the worker's start-up code. ``MALLOC_ARENA_MAX=1`` keeps glibc from
-    reserving 64 MiB of address space per thread, which would count against ``RLIMIT_AS``.
+    reserving 64 MiB of address space per thread, which would count against ``RLIMIT_AS``. One
+    thread also matters to Landlock and to the capability drop, which act on the calling thread.
 
     Returns:
         A new dict mapping each variable name to ``"1"``.
@@ -220,323 +229,7 @@ def pinned_thread_env() -> dict[str, str]:
 
 
 # -------------------------------------------------------------------------------------------------
-# ctypes bindings: libc (unshare, prctl) and libseccomp
-# -------------------------------------------------------------------------------------------------
-
-
-def _load_libc() -> ctypes.CDLL:
-    """Return libc with ``errno`` capture, or raise ``OSError`` when there is none (not Linux)."""
-    if not sys.platform.startswith("linux"):
-        raise OSError(errno.ENOSYS, f"not Linux ({sys.platform})")
-    # Loaded by soname: ctypes.util.find_library would start ldconfig/gcc and write temp files.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.unshare.argtypes = [ctypes.c_int]
-    libc.unshare.restype = ctypes.c_int
-    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
-    libc.prctl.restype = ctypes.c_int
-    return libc
-
-
-def _errno_text(err: int) -> str:
-    """Return ``"EPERM (Operation not permitted)"`` for an errno value."""
-    return f"{errno.errorcode.get(err, str(err))} ({os.strerror(err)})"
-
-
-class _ScmpArgCmp(ctypes.Structure):
-    """``struct scmp_arg_cmp``: compare syscall argument ``arg`` with ``op`` against the datums."""
-
-    _fields_ = (
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),  # enum scmp_compare
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
-    )
-
-
-class _ScmpVersion(ctypes.Structure):
-    """``struct scmp_version`` returned by ``seccomp_version()``."""
-
-    _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint))
-
-
-@dataclass(frozen=True)
-class _Cmp:
-    """One argument comparison of a seccomp rule (see ``seccomp_rule_add(3)``)."""
-
-    arg: int
-    op: int
-    datum_a: int
-    datum_b: int = 0
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """Deny ``syscall`` with ``err`` (when every comparison in ``cmps`` holds)."""
-
-    syscall: str
-    err: int
-    cmps: tuple[_Cmp, ...] = ()
-
-
-class _LibSeccomp:
-    """Minimal binding of ``libseccomp.so.2``, written from the libseccomp C API man pages.
-
-    Only what the worker filter needs: ``seccomp_init``, ``seccomp_attr_set``,
-    ``seccomp_syscall_resolve_name``, ``seccomp_rule_add`` (through ``seccomp_rule_add_array``,
-    because ctypes cannot pass structs through C varargs), ``seccomp_load`` and ``seccomp_release``.
-    Functions that return a negative errno are turned into ``OSError``.
-    """
-
-    def __init__(self) -> None:
-        """Load the shared library.
-
-        Raises:
-            OSError: not Linux, or ``libseccomp.so.2`` cannot be loaded.
-        """
-        if not sys.platform.startswith("linux"):
-            raise OSError(errno.ENOSYS, f"not Linux ({sys.platform})")
-        name = "libseccomp.so.2"  # by soname, see _load_libc
-        lib = ctypes.CDLL(name)
-        lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        lib.seccomp_init.restype = ctypes.c_void_p
-        lib.seccomp_release.argtypes = [ctypes.c_void_p]
-        lib.seccomp_release.restype = None
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_attr_set.restype = ctypes.c_int
-        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_syscall_resolve_name.restype = ctypes.c_int
-        lib.seccomp_rule_add_array.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_uint32,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.POINTER(_ScmpArgCmp),
-        ]
-        lib.seccomp_rule_add_array.restype = ctypes.c_int
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
-        lib.seccomp_load.restype = ctypes.c_int
-        lib.seccomp_version.argtypes = []
-        lib.seccomp_version.restype = ctypes.POINTER(_ScmpVersion)
-        self._lib = lib
-        self.name = name
-
-    def version(self) -> str:
-        """Return the library version, e.g. ``"2.5.4"``."""
-        v = self._lib.seccomp_version().contents
-        return f"{v.major}.{v.minor}.{v.micro}"
-
-    def seccomp_init(self, default_action: int) -> int:
-        """Create a filter context whose default action is ``default_action``.
-
-        Args:
-            default_action: ``SCMP_ACT_ALLOW`` or another action.
-
-        Returns:
-            The opaque context pointer.
-
-        Raises:
-            OSError: libseccomp could not allocate the context.
-        """
-        ctx = self._lib.seccomp_init(default_action)
-        if not ctx:
-            raise OSError(errno.ENOMEM, "seccomp_init failed")
-        return int(ctx)
-
-    def seccomp_attr_set(self, ctx: int, attr: int, value: int) -> None:
-        """Set a filter attribute (``SCMP_FLTATR_*``).
-
-        Args:
-            ctx: the filter context.
-            attr: the attribute number.
-            value: its new value.
-
-        Raises:
-            OSError: libseccomp refused the attribute.
-        """
-        self._check(self._lib.seccomp_attr_set(ctx, attr, value), f"seccomp_attr_set({attr})")
-
-    def seccomp_syscall_resolve_name(self, name: str) -> int:
-        """Return the native syscall number of ``name``; negative when this architecture has none."""
-        return int(self._lib.seccomp_syscall_resolve_name(name.encode()))
-
-    def seccomp_rule_add(self, ctx: int, action: int, syscall: int, *cmps: _Cmp) -> None:
-        """Add a rule: ``syscall`` takes ``action`` when all comparisons hold.
-
-        Args:
-            ctx: the filter context.
-            action: e.g. ``SCMP_ACT_ERRNO(errno.EPERM)``.
-            syscall: the number from :meth:`seccomp_syscall_resolve_name`.
-            *cmps: argument comparisons, at most one per argument.
-
-        Raises:
-            OSError: libseccomp rejected the rule.
-        """
-        array = (_ScmpArgCmp * max(1, len(cmps)))()
-        for slot, cmp in zip(array, cmps, strict=False):
-            slot.arg, slot.op = cmp.arg, cmp.op
-            slot.datum_a, slot.datum_b = cmp.datum_a, cmp.datum_b
-        rc = self._lib.seccomp_rule_add_array(ctx, action, syscall, len(cmps), array)
-        self._check(rc, f"seccomp_rule_add(syscall {syscall})")
-
-    def seccomp_load(self, ctx: int) -> None:
-        """Compile the filter and load it into the kernel for the calling process.
-
-        Raises:
-            OSError: the kernel refused the filter.
-        """
-        self._check(self._lib.seccomp_load(ctx), "seccomp_load")
-
-    def seccomp_release(self, ctx: int) -> None:
-        """Free a filter context (the loaded filter stays in the kernel)."""
-        self._lib.seccomp_release(ctx)
-
-    @staticmethod
-    def _check(rc: int, what: str) -> None:
-        if rc < 0:
-            raise OSError(-rc, f"{what}: {_errno_text(-rc)}")
-
-
-def _clone_flags_arg() -> int:
-    """Return which argument of ``clone`` holds the flags on this architecture."""
-    return 1 if platform.machine().startswith(("s390", "cris")) else 0
-
-
-_DENY_ALWAYS: Final = (
-    # programs and processes
-    "execve", "execveat", "fork", "vfork",
-    # networking (socketpair stays: it only makes a connected local pair)
-    "socket", "connect", "bind", "listen", "accept", "accept4",
-    # namespaces, mounts, roots
-    "unshare", "setns", "mount", "umount2", "chroot", "pivot_root",
-    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-    # other processes' memory and handles
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-    "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
-    "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
-    # kernel
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
-    "perf_event_open", "userfaultfd", "personality", "reboot", "swapon", "swapoff", "syslog",
-    "iopl", "ioperm", "acct", "quotactl", "uselib", "lookup_dcookie", "vhangup", "fanotify_init",
-    "open_by_handle_at", "name_to_handle_at",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-    # io_uring runs opens, connects, ... without going through this filter
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
-    # keys
-    "keyctl", "add_key", "request_key",
-    # credentials
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
-    "setgroups", "capset",
-    # scheduling (root could starve the machine with SCHED_FIFO) and limits (root could raise them)
-    "sched_setscheduler", "sched_setparam", "sched_setattr", "setpriority",
-    "setrlimit", "migrate_pages", "move_pages",
-)  # fmt: skip
-
-_DENY_WRITES: Final = (
-    "creat", "truncate", "ftruncate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-    "mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
-    "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
-    "utime", "utimes", "utimensat", "futimesat",
-    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
-)  # fmt: skip
-
-_WRITE_FLAGS: Final = (_O_WRONLY, _O_RDWR, _O_CREAT, _O_TRUNC, _O_APPEND)
-_NAMESPACE_FLAGS: Final = (
-    _CLONE_NEWNS,
-    _CLONE_NEWCGROUP,
-    _CLONE_NEWUTS,
-    _CLONE_NEWIPC,
-    _CLONE_NEWUSER,
-    _CLONE_NEWPID,
-    _CLONE_NEWNET,
-)
-
-
-def _seccomp_rules(*, pid: int, deny_file_writes: bool) -> list[_Rule]:
-    """Return the worker's seccomp policy: the rules that deny, everything else is allowed.
-
-    Args:
-        pid: the worker's own pid (signals may go to it only).
-        deny_file_writes: also deny opening files for writing and every path-based file change.
-
-    Returns:
-        The rules, in the order they are added.
-    """
-    eperm, eacces = errno.EPERM, errno.EACCES
-    rules = [_Rule(name, eperm) for name in _DENY_ALWAYS]
-    flags = _clone_flags_arg()
-    # clone: threads (CLONE_THREAD set) are allowed; new processes and new namespaces are not.
-    rules.append(_Rule("clone", eperm, (_Cmp(flags, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0),)))
-    rules += [
-        _Rule("clone", eperm, (_Cmp(flags, _SCMP_CMP_MASKED_EQ, f, f),)) for f in _NAMESPACE_FLAGS
-    ]
-    # clone3 passes its flags in a struct the filter cannot read: ENOSYS makes glibc use clone.
-    rules.append(_Rule("clone3", errno.ENOSYS))
-    # signals only to the worker itself (as root, kill(-1, SIGKILL) would reach every process).
-    rules.append(_Rule("kill", eperm, (_Cmp(0, _SCMP_CMP_NE, pid),)))
-    rules.append(_Rule("tgkill", eperm, (_Cmp(0, _SCMP_CMP_NE, pid),)))
-    # prlimit64 may read limits (new_limit == NULL) but not set them.
-    rules.append(_Rule("prlimit64", eperm, (_Cmp(2, _SCMP_CMP_NE, 0),)))
-    # terminal input injection; ioctl's cmd is 32-bit, so compare the low 32 bits only.
-    rules += [
-        _Rule("ioctl", eperm, (_Cmp(1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, cmd),))
-        for cmd in (_TIOCSTI, _TIOCLINUX)
-    ]
-    if deny_file_writes:
-        rules += [
-            _Rule("open", eacces, (_Cmp(1, _SCMP_CMP_MASKED_EQ, f, f),)) for f in _WRITE_FLAGS
-        ]
-        rules += [
-            _Rule("openat", eacces, (_Cmp(2, _SCMP_CMP_MASKED_EQ, f, f),)) for f in _WRITE_FLAGS
-        ]
-        # openat2 keeps its flags in a struct: ENOSYS sends callers back to openat.
-        rules.append(_Rule("openat2", errno.ENOSYS))
-        rules += [_Rule(name, eacces) for name in _DENY_WRITES]
-    return rules
-
-
-def _install_seccomp(*, deny_file_writes: bool) -> str:
-    """Build and load the worker filter into the calling process (all its threads).
-
-    Args:
-        deny_file_writes: see :func:`_seccomp_rules`.
-
-    Returns:
-        A one-line description of what was loaded.
-
-    Raises:
-        OSError: libseccomp is missing or refused the filter; nothing was loaded then.
-    """
-    lib = _LibSeccomp()
-    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
-    try:
-        # Apply to every thread that already exists (a BLAS pool started before isolation, say).
-        lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_TSYNC, 1)
-        lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_NNP, 1)
-        # A syscall made through another ABI (int 0x80 on x86_64) ends the process.
-        # (On an old kernel or libseccomp the default, kill the thread, still stops it.)
-        with contextlib.suppress(OSError):
-            lib.seccomp_attr_set(ctx, _SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)
-        rules = _seccomp_rules(pid=os.getpid(), deny_file_writes=deny_file_writes)
-        absent: list[str] = []
-        for rule in rules:
-            number = lib.seccomp_syscall_resolve_name(rule.syscall)
-            if number < 0:
-                absent.append(rule.syscall)
-                continue
-            lib.seccomp_rule_add(ctx, SCMP_ACT_ERRNO(rule.err), number, *rule.cmps)
-        lib.seccomp_load(ctx)
-    finally:
-        lib.seccomp_release(ctx)
-    denied = len({r.syscall for r in rules} - set(absent))
-    writes = "file writes denied" if deny_file_writes else "file writes allowed"
-    return (
-        f"libseccomp {lib.version()} via ctypes; {denied} syscalls filtered "
-        f"(clone only with CLONE_THREAD, clone3 -> ENOSYS); {writes}"
-    )
-
-
-# -------------------------------------------------------------------------------------------------
-# The layers
+# The layers that live here (the others: sandbox.landlock, sandbox.privileges, seccomp_policy)
 # -------------------------------------------------------------------------------------------------
 
 
@@ -564,34 +257,53 @@ def _pin_threads() -> str:
     return detail
 
 
-def _unshare_network(libc: ctypes.CDLL) -> str:
-    """Move the calling process into a new, empty network namespace.
+def _unshare(flag: int, label: str, effect: str) -> str:
+    """Move the calling process into a new namespace of kind ``flag``.
+
+    Args:
+        flag: ``CLONE_NEWNET`` or ``CLONE_NEWIPC``.
+        label: its name in messages.
+        effect: what the new namespace means, for the report.
 
     Returns:
-        Which flags worked.
+        Which flags worked, and ``effect``.
 
     Raises:
-        OSError: neither ``CLONE_NEWNET`` nor ``CLONE_NEWUSER | CLONE_NEWNET`` was permitted.
+        OSError: neither ``flag`` nor ``CLONE_NEWUSER | flag`` was permitted.
     """
-    if libc.unshare(_CLONE_NEWNET) == 0:
-        return "unshare(CLONE_NEWNET): private network namespace, loopback down"
+    lib = libc()
+    if lib.unshare(flag) == 0:
+        return f"unshare({label}): {effect}"
     first = ctypes.get_errno()
-    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
-        return "unshare(CLONE_NEWUSER|CLONE_NEWNET) (unprivileged): private network namespace"
+    if lib.unshare(_CLONE_NEWUSER | flag) == 0:
+        return f"unshare(CLONE_NEWUSER|{label}) (unprivileged): {effect}"
     second = ctypes.get_errno()
     raise OSError(
         first,
-        f"unshare(CLONE_NEWNET): {_errno_text(first)}; "
-        f"unshare(CLONE_NEWUSER|CLONE_NEWNET): {_errno_text(second)}",
+        f"unshare({label}): {errno_text(first)}; "
+        f"unshare(CLONE_NEWUSER|{label}): {errno_text(second)}",
     )
 
 
-def _set_no_new_privs(libc: ctypes.CDLL) -> str:
+def _unshare_network() -> str:
+    return _unshare(_CLONE_NEWNET, "CLONE_NEWNET", "private network namespace, loopback down")
+
+
+def _unshare_ipc() -> str:
+    return _unshare(
+        _CLONE_NEWIPC,
+        "CLONE_NEWIPC",
+        "private SysV IPC and POSIX message queues, gone with the worker",
+    )
+
+
+def _set_no_new_privs() -> str:
     """Set ``PR_SET_NO_NEW_PRIVS`` and check it reads back."""
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    lib = libc()
+    if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {_errno_text(err)}")
-    if libc.prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {errno_text(err)}")
+    if lib.prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
         raise OSError(errno.EINVAL, "PR_GET_NO_NEW_PRIVS does not read back 1")
     return "prctl(PR_SET_NO_NEW_PRIVS, 1)"
 
@@ -606,8 +318,12 @@ def _highest_fd() -> int:
     return -1
 
 
-def _apply_rlimits(limits: Limits) -> str:
+def _apply_rlimits(limits: Limits, highest_fd: int) -> str:
     """Lower the process's resource limits and ignore ``SIGXFSZ``.
+
+    Args:
+        limits: the limits.
+        highest_fd: the highest descriptor held (listed before Landlock hid ``/proc``).
 
     Returns:
         The limits in effect, in words.
@@ -639,7 +355,7 @@ def _apply_rlimits(limits: Limits) -> str:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = math.ceil(usage.ru_utime + usage.ru_stime)
-    nofile = max(limits.open_files, _highest_fd() + 1)
+    nofile = max(limits.open_files, highest_fd + 1)
     if nofile != limits.open_files:
         notes.append(f"open_files raised to {nofile} (descriptors already open)")
     # SIGXFSZ would kill the worker on an oversize write; ignored, the write fails with EFBIG.
@@ -670,9 +386,50 @@ def _apply_rlimits(limits: Limits) -> str:
     return "setrlimit " + ", ".join(notes) + f"; recursion limit {limits.recursion_limit}"
 
 
+def set_parent_death_signal(expected_ppid: int) -> str:
+    """Make the kernel SIGKILL this process when its parent dies; exit now if it already has.
+
+    Call first thing in a worker, with the pid the parent passed on the command line. Between the
+    parent starting the worker and this call the parent may already have died (the worker is then
+    a child of init or a subreaper): ``os.getppid()`` no longer matches and the worker exits at
+    once with status 1, before doing anything else. The signal survives ``apply_isolation`` (the
+    ``privileges`` layer arms it again after a uid change, which the kernel would clear it on).
+
+    Args:
+        expected_ppid: the parent's pid.
+
+    Returns:
+        What was set, e.g. ``"PR_SET_PDEATHSIG(SIGKILL); parent 1234"``.
+
+    Raises:
+        OSError: ``prctl`` failed (not Linux, say).
+    """
+    lib = libc()
+    if lib.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG, SIGKILL): {errno_text(err)}")
+    if os.getppid() != expected_ppid:
+        os._exit(1)  # the parent is gone already: the signal will never come
+    return f"PR_SET_PDEATHSIG(SIGKILL); parent {expected_ppid}"
+
+
 # -------------------------------------------------------------------------------------------------
-# apply_isolation
+# apply_isolation and seal
 # -------------------------------------------------------------------------------------------------
+
+
+def _check_request(required: Sequence[str], requested: set[str]) -> None:
+    """Raise ``ValueError`` for unknown or not requested layers in ``required``."""
+    unknown = sorted(set(required) - set(LAYERS))
+    if unknown:
+        raise ValueError(f"required: unknown layer(s) {unknown}; the layers are {list(LAYERS)}")
+    not_requested = [name for name in required if name not in requested]
+    if not_requested:
+        raise ValueError(
+            f"required layer(s) {not_requested} not requested (netns needs network=True, "
+            "seccomp needs seccomp=True, landlock landlock=True, privileges privileges=True, "
+            "ipcns ipc=True)"
+        )
 
 
 def apply_isolation(
@@ -683,32 +440,47 @@ def apply_isolation(
     required: Sequence[str] = (),
     deny_file_writes: bool = True,
     level: str = "os",
+    read_paths: Sequence[str] | None = None,
+    write_paths: Sequence[str] = (),
+    landlock: bool = True,
+    privileges: bool = True,
+    ipc: bool = True,
 ) -> tuple[LayerReport, ...]:
-    """Isolate the calling worker process; irreversible.
+    """Isolate the calling worker process (stage 1); irreversible.
 
-    Call once, from the worker's main thread, after the worker has attached its shared memory and
-    received its pipe from the parent and before any untrusted code is loaded. The layers are
-    applied in this order: ``thread_pinning`` (and :func:`sys.setrecursionlimit`), ``netns`` (when
-    ``network``), ``no_new_privs``, ``rlimits``, ``seccomp`` (when ``seccomp``). A layer that fails
+    Call once, from the worker's main thread while it is the only thread, after the worker has
+    attached its frame buffer and received its socket and before anything derived from checker
+    source is compiled. The layers are applied in the order of :data:`LAYERS`, each only when
+    requested (``thread_pinning``, ``no_new_privs`` and ``rlimits`` always are). A layer that fails
     is reported and the others are still applied; only then, if a failed layer is in ``required``,
     :class:`~sandbox.errors.IsolationUnavailable` is raised (the worker must then exit: it is
     half-isolated).
 
-    After the seccomp layer the process cannot start processes or programs, create sockets, enter
-    namespaces, signal other processes or raise its limits; with ``deny_file_writes`` it cannot open
-    a file for writing or change the file system by path either (``EACCES``; Python's own ``.pyc``
-    writes fail silently). Nor can it attach *new* shared memory (``shm_open`` is an ``open`` with
-    ``O_RDWR``): attach every block before calling this. Pipes, socketpairs and mappings that
-    already exist keep working.
+    Afterwards the process can still map executable memory (Numba compiles kernels now) and write
+    beneath ``write_paths`` (Numba's cache), until :func:`seal`. With ``seccomp`` it cannot start
+    processes or programs, create sockets or IPC objects, enter namespaces, signal other processes
+    or raise its limits (it may lower them once the ``privileges`` layer left it no capability:
+    the kernel then refuses every raise of a hard limit; otherwise the filter refuses any change);
+    with ``deny_file_writes`` it cannot open a file for writing or change the
+    file system, except beneath ``write_paths`` when Landlock confines writes there (without
+    Landlock, writes are denied everywhere: fail closed). Nor can it attach *new* shared memory
+    (``/dev/shm`` is neither readable nor writable): attach every block before calling this.
+    Descriptors and mappings that already exist keep working.
 
     Args:
         limits: the resource limits.
         network: ``True`` to cut the network off with a new, empty network namespace.
-        seccomp: ``True`` to install the seccomp filter.
-        required: layers (names from :data:`LAYERS`) that must be applied; each must be requested
-            (``netns`` needs ``network``, ``seccomp`` needs ``seccomp``).
-        deny_file_writes: with ``seccomp``, also deny write opens and path-based file changes.
+        seccomp: ``True`` to install the seccomp allow-list.
+        required: layers (names from :data:`LAYERS`) that must be applied; each must be requested.
+        deny_file_writes: with ``seccomp``, deny write opens and file changes (except beneath
+            ``write_paths`` under Landlock). ``False`` leaves file syscalls unfiltered.
         level: the isolation level's name, used in the error.
+        read_paths: what stays readable under Landlock; ``None`` means
+            :func:`default_read_paths`.
+        write_paths: existing directories that stay readable and writable under Landlock.
+        landlock: ``True`` to apply the Landlock layer.
+        privileges: ``True`` to drop capabilities (and the uid, where possible).
+        ipc: ``True`` to move into a new IPC namespace.
 
     Returns:
         One report per layer attempted, in the order applied; ``available`` says whether it worked.
@@ -717,50 +489,59 @@ def apply_isolation(
         ValueError: ``required`` names an unknown layer or one that was not requested.
         IsolationUnavailable: a required layer could not be applied.
     """
-    unknown = sorted(set(required) - set(LAYERS))
-    if unknown:
-        raise ValueError(f"required: unknown layer(s) {unknown}; the layers are {list(LAYERS)}")
     requested = {"thread_pinning", "no_new_privs", "rlimits"}
-    if network:
-        requested.add("netns")
-    if seccomp:
-        requested.add("seccomp")
-    not_requested = [name for name in required if name not in requested]
-    if not_requested:
-        raise ValueError(
-            f"required layer(s) {not_requested} not requested (netns needs network=True, "
-            "seccomp needs seccomp=True)"
+    for name, wanted in (
+        ("netns", network),
+        ("ipcns", ipc),
+        ("landlock", landlock),
+        ("privileges", privileges),
+        ("seccomp", seccomp),
+    ):
+        if wanted:
+            requested.add(name)
+    _check_request(required, requested)
+    reads = list(default_read_paths() if read_paths is None else read_paths)
+    writes = [str(p) for p in write_paths]
+    highest_fd = _highest_fd()  # before Landlock hides /proc/self/fd and /proc/self/task
+    threads = thread_count()
+
+    def install_filter() -> str:
+        # Without capabilities the kernel lets a process lower its limits only.
+        settable = done.get("privileges", False)
+        if not deny_file_writes:
+            return seccomp_policy.install_worker_filter(writes="any", limits_settable=settable)
+        confined = bool(writes) and done.get("landlock", False)
+        detail = seccomp_policy.install_worker_filter(
+            writes="confined" if confined else "none", limits_settable=settable
         )
+        if writes and not confined:
+            detail += "; write paths asked for but Landlock does not confine them: none writable"
+        return detail
 
-    try:
-        libc: ctypes.CDLL | None = _load_libc()
-        libc_error = ""
-    except OSError as exc:
-        libc, libc_error = None, f"libc unavailable: {exc}"
-
-    def with_libc(step: Callable[[ctypes.CDLL], str]) -> Callable[[], str]:
-        def run() -> str:
-            if libc is None:
-                raise OSError(errno.ENOSYS, libc_error)
-            return step(libc)
-
-        return run
-
-    steps: list[tuple[str, Callable[[], str]]] = [("thread_pinning", _pin_threads)]
-    if network:
-        steps.append(("netns", with_libc(_unshare_network)))
-    steps.append(("no_new_privs", with_libc(_set_no_new_privs)))
-    steps.append(("rlimits", lambda: _apply_rlimits(limits)))
-    if seccomp:
-        steps.append(("seccomp", lambda: _install_seccomp(deny_file_writes=deny_file_writes)))
-
+    steps: dict[str, Callable[[], str]] = {
+        "thread_pinning": _pin_threads,
+        "netns": _unshare_network,
+        "ipcns": _unshare_ipc,
+        "landlock": lambda: _landlock.restrict(read_paths=reads, write_paths=writes),
+        "privileges": lambda: _privileges.drop_privileges(
+            read_paths=reads, write_paths=writes, threads=threads
+        ),
+        "no_new_privs": _set_no_new_privs,
+        "rlimits": lambda: _apply_rlimits(limits, highest_fd),
+        "seccomp": install_filter,
+    }
     sys.setrecursionlimit(limits.recursion_limit)
     reports: list[LayerReport] = []
-    for name, step in steps:
+    done: dict[str, bool] = {}
+    for name in LAYERS:
+        if name not in requested:
+            continue
         try:
-            reports.append(LayerReport(name, True, step()))
+            report = LayerReport(name, True, steps[name]())
         except Exception as exc:  # every failure is reported; required ones raise below
-            reports.append(LayerReport(name, False, f"{type(exc).__name__}: {exc}"))
+            report = LayerReport(name, False, f"{type(exc).__name__}: {exc}")
+        done[name] = report.available
+        reports.append(report)
 
     missing = [f"{r.name}: {r.detail}" for r in reports if not r.available and r.name in required]
     if missing:
@@ -770,6 +551,66 @@ def apply_isolation(
     return tuple(reports)
 
 
+def seal(*, level: str = "strict") -> LayerReport:
+    """Stage 2: no new executable memory and no file writes from now on; irreversible.
+
+    Call after the worker's kernels are built and before any checker code runs. Stacks a Landlock
+    domain that grants no write right anywhere (where Landlock exists and the process has one
+    thread), then a second seccomp filter: ``mmap``/``mprotect``/``pkey_mprotect`` with
+    ``PROT_EXEC``, ``memfd_create``, write opens and file changes fail. Code compiled before
+    keeps running: Numba's kernels are mapped already, and Python's ``compile()`` (RestrictedPython
+    included) makes no executable memory. Nothing may be JIT-compiled afterwards, including a new
+    signature of an already compiled function: LLVM does not survive the refused executable
+    mapping and the process dies with ``SIGSEGV`` (which fails closed, but loses the worker).
+
+    Args:
+        level: the isolation level's name, used in the error.
+
+    Returns:
+        The ``"seal"`` report (``available`` is always ``True``: a seal that fails raises).
+
+    Raises:
+        IsolationUnavailable: the seccomp part could not be loaded (the worker must exit).
+    """
+    try:
+        fence = _landlock.deny_writes()
+    except OSError as exc:
+        fence = f"no Landlock domain stacked ({exc}); the filter alone stops writes"
+    try:
+        detail = seccomp_policy.install_seal_filter()
+    except OSError as exc:
+        from sandbox.errors import IsolationUnavailable
+
+        raise IsolationUnavailable(level, [f"seal: {type(exc).__name__}: {exc}"]) from exc
+    return LayerReport("seal", True, f"{detail}; {fence}")
+
+
+def required_layers(reports: Sequence[LayerReport]) -> tuple[str, ...]:
+    """Return the layers ``strict`` requires on this machine, in the order of :data:`LAYERS`.
+
+    ``netns``, ``no_new_privs``, ``rlimits`` and ``seccomp`` always (``strict`` is refused where
+    one is missing); ``ipcns``, ``landlock`` and ``privileges`` when ``reports`` (from
+    :func:`probe`) say this kernel supports them, so an older kernel still gets ``strict`` with
+    what it has, and a kernel that has them never runs a ``strict`` worker without them.
+
+    Args:
+        reports: the probe's reports.
+
+    Returns:
+        Layer names.
+
+    Example:
+        >>> required_layers([LayerReport("landlock", False, "ENOSYS")])
+        ('netns', 'no_new_privs', 'rlimits', 'seccomp')
+    """
+    supported = {r.name for r in reports if r.available}
+    return tuple(
+        name
+        for name in LAYERS
+        if name in _ALWAYS_REQUIRED or (name in _REQUIRED_WHERE_SUPPORTED and name in supported)
+    )
+
+
 # -------------------------------------------------------------------------------------------------
 # probe
 # -------------------------------------------------------------------------------------------------
@@ -777,14 +618,15 @@ def apply_isolation(
 _PROBE_TIMEOUT_S: Final = 10.0
 
 # Runs in a fresh interpreter (-I: no site-packages of the user, no PYTHON* variables, no script
-# directory on sys.path). It loads this file by path, so no package __init__ is imported.
+# directory on sys.path). An empty stand-in for the package lets `sandbox.oslimits` and its
+# sibling modules load without the package's __init__ (which imports numpy and RestrictedPython).
 _PROBE_BOOT: Final = (
-    "import importlib.util, sys\n"
-    "spec = importlib.util.spec_from_file_location('_vlmcar_oslimits_probe', sys.argv[1])\n"
-    "module = importlib.util.module_from_spec(spec)\n"
-    "sys.modules[spec.name] = module\n"
-    "spec.loader.exec_module(module)\n"
-    "module._probe_child()\n"
+    "import sys, types\n"
+    "package = types.ModuleType('sandbox')\n"
+    "package.__path__ = [sys.argv[1]]\n"
+    "sys.modules['sandbox'] = package\n"
+    "from sandbox.oslimits import _probe_child\n"
+    "_probe_child()\n"
 )
 
 
@@ -800,33 +642,52 @@ def _probe_rlimits() -> str:
     return "setrlimit works (AS, CPU, FSIZE, NOFILE, CORE; NPROC does not bind root)"
 
 
-def _probe_netns(libc: ctypes.CDLL) -> str:
+def _probe_netns() -> str:
     import socket
 
-    detail = _unshare_network(libc)
+    detail = _unshare_network()
     names = sorted(name for _, name in socket.if_nameindex())
     return f"{detail}; interfaces now {names}"
+
+
+def _probe_ipcns() -> str:
+    before = os.readlink("/proc/self/ns/ipc")
+    detail = _unshare_ipc()
+    if os.readlink("/proc/self/ns/ipc") == before:
+        raise OSError(errno.EINVAL, f"{detail}, but /proc/self/ns/ipc did not change")
+    return detail
+
+
+def _expect_denied(what: str, call: Callable[[], object], detail: str) -> None:
+    """Raise unless ``call`` fails with ``PermissionError``."""
+    try:
+        call()
+    except PermissionError:
+        return
+    raise OSError(errno.EINVAL, f"{detail}, but {what} still works")
+
+
+def _probe_landlock() -> str:
+    detail = _landlock.restrict(read_paths=default_read_paths())
+    _expect_denied(
+        "reading /proc/self/status", lambda: Path("/proc/self/status").read_bytes(), detail
+    )
+    Path(os.__file__).read_bytes()  # the standard library stays readable
+    return f"{detail}; checked: /proc unreadable, the standard library readable"
+
+
+def _probe_privileges() -> str:
+    return _privileges.drop_privileges(read_paths=default_read_paths())
 
 
 def _probe_seccomp() -> str:
     import socket
 
-    detail = _install_seccomp(deny_file_writes=True)
-    try:
-        pid = os.fork()
-    except PermissionError:
-        pass
-    else:  # the filter did not stop fork: report it unavailable
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        raise OSError(errno.EINVAL, f"filter loaded ({detail}) but fork still works")
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
-    except PermissionError:
-        pass
-    else:
-        raise OSError(errno.EINVAL, f"filter loaded ({detail}) but socket() still works")
+    detail = seccomp_policy.install_worker_filter(writes="none")
+    _expect_denied("fork", _fork_and_reap, detail)
+    _expect_denied(
+        "socket()", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(), detail
+    )
     box: list[int] = []
     worker = threading.Thread(target=box.append, args=(1,))
     worker.start()
@@ -834,6 +695,24 @@ def _probe_seccomp() -> str:
     if box != [1]:
         raise OSError(errno.EINVAL, f"filter loaded ({detail}) but threads no longer start")
     return f"{detail}; checked: fork and socket denied, threads start"
+
+
+def _fork_and_reap() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _probe_seal() -> str:
+    import mmap
+
+    detail = seal().detail
+    _expect_denied(
+        "mmap(PROT_EXEC)", lambda: mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC), detail
+    )
+    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE).close()
+    return f"{detail}; checked: PROT_EXEC mapping denied, plain mappings work"
 
 
 def _probe_child() -> None:
@@ -848,24 +727,17 @@ def _probe_child() -> None:
         sys.stdout.flush()
 
     attempt("thread_pinning", _pin_threads)
-    try:
-        libc: ctypes.CDLL | None = _load_libc()
-        libc_error = ""
-    except OSError as exc:
-        libc, libc_error = None, f"libc unavailable: {exc}"
-
-    def need_libc(step: Callable[[ctypes.CDLL], str]) -> Callable[[], str]:
-        def run() -> str:
-            if libc is None:
-                raise OSError(errno.ENOSYS, libc_error)
-            return step(libc)
-
-        return run
-
-    attempt("netns", need_libc(_probe_netns))
-    attempt("no_new_privs", need_libc(_set_no_new_privs))
+    attempt("netns", _probe_netns)
+    attempt("ipcns", _probe_ipcns)
+    attempt("landlock", _probe_landlock)
+    attempt("privileges", _probe_privileges)
+    attempt("no_new_privs", _set_no_new_privs)
     attempt("rlimits", _probe_rlimits)
     attempt("seccomp", _probe_seccomp)
+    attempt("seal", _probe_seal)
+
+
+_PROBED: Final = (*LAYERS, "seal")
 
 
 def _unavailable(reason: str) -> tuple[LayerReport, ...]:
@@ -874,26 +746,28 @@ def _unavailable(reason: str) -> tuple[LayerReport, ...]:
         LayerReport(name, True, f"{', '.join(_THREAD_VARS)}=1 (environment variables)")
         if name == "thread_pinning"
         else LayerReport(name, False, reason)
-        for name in LAYERS
+        for name in _PROBED
     )
 
 
 def probe() -> tuple[LayerReport, ...]:
     """Report which isolation layers this machine supports, without changing the calling process.
 
-    Every layer is tried in one short-lived child interpreter (``sys.executable``), which applies it
-    for real and checks the effect (e.g. that ``fork`` and ``socket`` are denied after the seccomp
-    filter while threads still start). Takes a fraction of a second; never raises.
+    Every layer, and then the seal, is tried in one short-lived child interpreter
+    (``sys.executable``), which applies it for real and checks the effect (that ``/proc`` is
+    unreadable under Landlock, that ``fork`` and ``socket`` are denied after the seccomp filter
+    while threads still start, that an executable mapping fails after the seal). Takes a fraction
+    of a second; never raises.
 
     Returns:
-        One report per layer, in the order of :data:`LAYERS`.
+        One report per layer, in the order of :data:`LAYERS`, then the ``"seal"`` report.
     """
     if not sys.platform.startswith("linux"):
         return _unavailable(f"isolation layers need Linux, this is {sys.platform}")
     env = {**os.environ, **pinned_thread_env()}
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-c", _PROBE_BOOT, os.path.abspath(__file__)],
+            [sys.executable, "-I", "-c", _PROBE_BOOT, str(Path(__file__).resolve().parent)],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -916,4 +790,4 @@ def probe() -> tuple[LayerReport, ...]:
             ended = f"killed by {signal.Signals(-done.returncode).name}"
     last = (done.stderr.strip().splitlines() or [""])[-1][:200]
     lost = f"the probe process ended ({ended}) before reporting this layer {last}".rstrip()
-    return tuple(found.get(name) or LayerReport(name, False, lost) for name in LAYERS)
+    return tuple(found.get(name) or LayerReport(name, False, lost) for name in _PROBED)

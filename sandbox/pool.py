@@ -41,7 +41,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from sandbox._oscompat import required_layers
 from sandbox.audit import audit
 from sandbox.budgets import Budgets
 from sandbox.checker import Checker, compile_checker
@@ -55,7 +54,7 @@ from sandbox.errors import (
 )
 from sandbox.framebuf import FrameBuffer
 from sandbox.frames import FrameBatch, validate_batch
-from sandbox.oslimits import LayerReport, Limits, pinned_thread_env, probe
+from sandbox.oslimits import LayerReport, Limits, pinned_thread_env, probe, required_layers
 from sandbox.protocol import (
     MessageReader,
     ProtocolError,

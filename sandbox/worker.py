@@ -80,16 +80,17 @@ def _warm_trusted(jit: bool) -> None:
     if jit:
         import numba
 
-        from sandbox import jit, jit_helpers  # noqa: F401
+        import sandbox.jit
+        import sandbox.jit_helpers  # noqa: F401
 
         # Kernels built from checkers go beneath their own kernel directory only (Numba's
         # in-tree cache locator), never into a shared NUMBA_CACHE_DIR.
-        numba.config.CACHE_DIR = ""
+        setattr(numba.config, "CACHE_DIR", "")  # noqa: B010 - numba.config is untyped
 
 
 def main(argv: list[str]) -> None:
     """Run a worker; ``argv`` is ``[socket fd, frame-buffer fd, parent pid]``."""
-    from sandbox._oscompat import set_parent_death_signal
+    from sandbox.oslimits import set_parent_death_signal
 
     set_parent_death_signal(int(argv[2]))
     sock = socket.socket(fileno=int(argv[0]))
@@ -110,11 +111,10 @@ def main(argv: list[str]) -> None:
 
     from pathlib import Path
 
-    from sandbox._oscompat import apply_isolation, seal
     from sandbox.budgets import Budgets
     from sandbox.checker import Checker, compile_checker
     from sandbox.errors import SandboxError
-    from sandbox.oslimits import Limits
+    from sandbox.oslimits import Limits, apply_isolation, seal
 
     kernel_dir = Path(spec["kernel_dir"]) if jit and spec.get("kernel_dir") else None
     level = config["isolation"]
@@ -167,7 +167,7 @@ def main(argv: list[str]) -> None:
         kernel = spec.get("jit_reason") or "JIT disabled"
     if level == "strict":
         try:
-            reports = (*reports, seal())
+            reports = (*reports, seal(level=level))
         except Exception as err:
             send_message(sock, b"X", f"isolation failed: seal: {err}".encode()[:2000])
             return

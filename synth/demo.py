@@ -28,6 +28,9 @@ import numpy as np
 __all__ = ["configure", "run"]
 
 ENV_ID = "MiniGrid-DoorKey-5x5-v0"
+# The settings the recording was made with (``tools/record_demo_replay.py``): the feedback sent to
+# the model (fuzz counter-examples, statistics) is part of each request, so other settings miss it.
+SYNTH_SETTINGS: dict[str, Any] = {"n_expert": 8, "n_random": 8, "fuzz_examples": 40, "seed": 0}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -84,16 +87,8 @@ def run(args: argparse.Namespace) -> int:
     _header(f"2. Synthesis on {ENV_ID} (replayed recording of a scripted stand-in VLM; offline)")
     data = resources.files("synth") / "data"
     client = ReplayClient(ReplayStore(Path(str(data / "demo_replay.json"))))
-    # The settings the recording was made with: the feedback sent to the model (fuzz
-    # counter-examples, statistics) is part of each request, so other settings miss the recording.
     result = synthesize(
-        ENV_ID,
-        client,
-        n_expert=8,
-        n_random=8,
-        fuzz_examples=40,
-        seed=0,
-        log=lambda line: print(f"  {line}", flush=True),
+        ENV_ID, client, log=lambda line: print(f"  {line}", flush=True), **SYNTH_SETTINGS
     )
     if not result.ok:
         print(f"synthesis failed for {', '.join(result.failed)}")

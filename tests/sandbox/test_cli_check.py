@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sandbox.oslimits import LAYERS
 from tests.sandbox.conftest import ATTACKS, BENIGN
 from tests.sandbox.test_attacks import BENIGN_FRAMES, MAGIC
 from vlmcar.cli import main
@@ -92,7 +93,7 @@ def test_doctor_reports_every_layer(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     names = [layer["name"] for layer in report["layers"]]
-    assert names == ["thread_pinning", "netns", "no_new_privs", "rlimits", "seccomp"]
+    assert names == [*LAYERS, "seal"]
     assert report["default_isolation"] == ("strict" if report["strict_available"] else "process")
     assert main(["doctor"]) == 0
     assert "strict isolation" in capsys.readouterr().out
