@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
+    """Record the demo replay afresh; return 0, or 1 if synthesis fails (nothing replaced)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sys.path.insert(0, str(ROOT))
     from synth.demo import ENV_ID, SYNTH_SETTINGS
