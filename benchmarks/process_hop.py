@@ -427,7 +427,8 @@ def runaway_trial(
     )
     try:
         waited = wait_for_spare(box)
-        pid_before, respawns_before = box.worker_pid, box.respawns
+        # One worker per checker: the runaway is checker 1, "spin".
+        pid_before, respawns_before = box.worker_pids[1], box.respawns
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
@@ -460,7 +461,7 @@ def runaway_trial(
                 and np.array_equal(second.results[0], expected_ok)
             ),
             "respawns": box.respawns - respawns_before,
-            "worker_replaced": box.worker_pid != pid_before,
+            "worker_replaced": box.worker_pids[1] != pid_before,
         }
     finally:
         box.close()

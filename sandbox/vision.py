@@ -70,6 +70,7 @@ __all__ = [
     "connected_components",
     "count_color",
     "largest_component",
+    "memory_only_cache",
     "mean_color",
     "pixel_count",
     "region_change",
@@ -846,6 +847,28 @@ VISION_KERNELS: Mapping[str, Any] = MappingProxyType(
         "region_mean": _region_mean_kernel,
     }
 )
+
+
+def memory_only_cache() -> int:
+    """Stop every vision kernel from writing to Numba's on-disk cache; return how many.
+
+    Kernels already compiled or loaded stay. A specialisation first needed later (a JIT kernel
+    calling a helper with a read-only or strided array, say) is then compiled in memory instead
+    of being saved beside this module, which an isolated worker may not write (Numba raises
+    ``PermissionError`` there rather than skipping the save). Workers call this after
+    :func:`warm_up` and before they isolate themselves.
+
+    Example:
+        >>> memory_only_cache() >= 10
+        True
+    """
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    dispatchers = [obj for obj in globals().values() if isinstance(obj, Dispatcher)]
+    for dispatcher in dispatchers:
+        dispatcher._cache = NullCache()
+    return len(dispatchers)
 
 
 def warm_up() -> None:

@@ -86,6 +86,7 @@ def _warm_trusted(jit: bool) -> None:
         # Kernels built from checkers go beneath their own kernel directory only (Numba's
         # in-tree cache locator), never into a shared NUMBA_CACHE_DIR.
         setattr(numba.config, "CACHE_DIR", "")  # noqa: B010 - numba.config is untyped
+        vision.memory_only_cache()
 
 
 def main(argv: list[str]) -> None:

@@ -261,6 +261,7 @@ from sandbox import vision
 from sandbox.checker import compile_checker
 from sandbox.jit import build_kernel
 vision.warm_up()
+vision.memory_only_cache()
 numba.config.CACHE_DIR = ""
 apply_isolation(limits=Limits(file_size_bytes=64 << 20), network=True, seccomp=True,
                 required={required!r}, write_paths=[{str(tmp_path)!r}])
