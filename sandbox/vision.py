@@ -70,8 +70,8 @@ __all__ = [
     "connected_components",
     "count_color",
     "largest_component",
-    "memory_only_cache",
     "mean_color",
+    "memory_only_cache",
     "pixel_count",
     "region_change",
     "region_mean",
@@ -867,7 +867,7 @@ def memory_only_cache() -> int:
 
     dispatchers = [obj for obj in globals().values() if isinstance(obj, Dispatcher)]
     for dispatcher in dispatchers:
-        dispatcher._cache = NullCache()
+        setattr(dispatcher, "_cache", NullCache())  # noqa: B010 - private in numba's stubs
     return len(dispatchers)
 
 
