@@ -7,6 +7,7 @@ Public API:
     Sandbox(sources) -> .evaluate(frames)         isolated, killable workers (L0) around all of it
     fuzz_checker(source) -> FuzzReport            admission fuzzing inside the sandbox (L6)
     Budgets                                       per-call iteration/call/allocation budgets
+    read_text, load_json, load_npy, ...           user-supplied files: regular only, bounded (safeio)
     RULES                                         the audit's documented rule table
 
 Errors are :class:`SandboxError` subclasses; see :mod:`sandbox.errors`. ``import sandbox`` loads only
@@ -25,6 +26,7 @@ from sandbox.errors import (
     CheckerFailed,
     CheckerRuntimeError,
     ContractViolation,
+    FileRefused,
     FrameError,
     IsolationUnavailable,
     SandboxError,
@@ -34,10 +36,21 @@ from sandbox.errors import (
 from sandbox.fuzz import FuzzReport, Problem, frames, fuzz_checker
 from sandbox.pool import BatchResult, Isolation, Sandbox, strongest_isolation
 from sandbox.rules import RULES, Rule
+from sandbox.safeio import (
+    MAX_BYTES,
+    FileKind,
+    load_json,
+    load_npy,
+    open_regular,
+    parse_json,
+    read_bytes,
+    read_text,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_BYTES",
     "RULES",
     "AuditError",
     "AuditLimits",
@@ -50,6 +63,8 @@ __all__ = [
     "CheckerFailed",
     "CheckerRuntimeError",
     "ContractViolation",
+    "FileKind",
+    "FileRefused",
     "Finding",
     "FrameError",
     "FuzzReport",
@@ -66,5 +81,11 @@ __all__ = [
     "compile_checker",
     "frames",
     "fuzz_checker",
+    "load_json",
+    "load_npy",
+    "open_regular",
+    "parse_json",
+    "read_bytes",
+    "read_text",
     "strongest_isolation",
 ]

@@ -4,6 +4,7 @@ Provides:
     SandboxError: base class of every error this package raises on purpose.
     AuditError: a checker's source was rejected by the static audit (carries the findings).
     FrameError: a frame or frame batch has the wrong type, dtype or shape.
+    FileRefused: a user-supplied file was refused unread or unparsed (not regular, too large, hostile).
     CheckerRuntimeError: base of the errors a checker can cause while it runs; each has a ``status``.
     CapabilityViolation: the checker reached for something outside its capability surface.
     MemoryExceeded: the checker ran out of memory (status ``memory``).
@@ -35,6 +36,7 @@ __all__ = [
     "CheckerRuntimeError",
     "ContractViolation",
     "Denied",
+    "FileRefused",
     "FrameError",
     "IsolationUnavailable",
     "JitDeferred",
@@ -92,6 +94,33 @@ class FrameError(SandboxError, ValueError):
             f"{self.what}: {self.problem}. Checkers take RGB frames as numpy uint8 arrays shaped "
             f"(H, W, 3), batches as (N, H, W, 3); convert with np.asarray(x, dtype=np.uint8)."
         )
+
+
+class FileRefused(SandboxError, ValueError):
+    """A user-supplied file was refused before (or while) it was read or parsed.
+
+    Raised by :mod:`sandbox.safeio` for anything that is not a regular file (a FIFO, a device, a
+    directory, a symbolic link where none is followed), a file larger than its kind allows, and
+    content that exceeds a parse limit (JSON depth, integer digits, non-finite numbers, a ``.npy``
+    header that does not match the file). Command-line tools turn it into exit code 2.
+
+    Attributes:
+        path: the file, as the user gave it.
+        problem: what was wrong with it.
+        advice: what to do about it.
+        label: which argument or role the file had (``--frames``, ``checker``), or empty.
+    """
+
+    def __init__(self, path: str, problem: str, advice: str, *, label: str = "") -> None:
+        super().__init__(path, problem, advice)
+        self.path = path
+        self.problem = problem
+        self.advice = advice
+        self.label = label
+
+    def __str__(self) -> str:
+        label = f"{self.label} " if self.label else ""
+        return f"{label}{self.path}: {self.problem}; {self.advice}"
 
 
 class CheckerRuntimeError(SandboxError):

@@ -29,6 +29,11 @@ This is the project's own format, not litellm's cache (whose disk backend is gon
      "version": 1
     }
 
+Loading reads the file through :mod:`sandbox.safeio` (a regular file of at most 64 MiB; JSON
+without NaN, huge integers or deep nesting) and checks every entry's schema up front: the fields
+of each request and reply, their types, the request key and the messages hash. A malformed entry
+is refused at load time with a message naming it and the field, never mid-run.
+
 Identical requests asked several times in one run (sampling several candidates at a non-zero
 temperature) are kept in order: the n-th identical request of a replay gets the n-th recorded
 reply. Wall times are not recorded (they would make the file differ from run to run).
@@ -38,7 +43,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 import threading
 import time
@@ -47,6 +54,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sandbox.errors import FileRefused
+from sandbox.safeio import load_json
 from synth.errors import ReplayMiss, ReplayStoreError
 from synth.vlm import Completion, Message, Usage, VLMClient
 
@@ -73,6 +82,106 @@ _REPLY_FIELDS = (
     "purpose",
     "text",
 )
+_REQUEST_FIELDS = ("messages", "messages_sha256", "model", "params")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _kind(value: object) -> str:
+    """``repr (type)`` of a JSON value, bounded, for messages."""
+    text = repr(value)
+    return f"{text[:40] + '...' if len(text) > 40 else text} ({type(value).__name__})"
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _exact_keys(
+    obj: object, where: str, required: tuple[str, ...], known: tuple[str, ...]
+) -> dict[str, Any]:
+    """Return ``obj`` when it is an object with every required key and no unknown one."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where} must be an object, got {_kind(obj)}")
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(map(repr, missing))}")
+    unknown = sorted(set(obj) - set(known))
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {', '.join(repr(k[:40]) for k in unknown)}")
+    return obj
+
+
+def _check_part(part: object, where: str) -> None:
+    if not isinstance(part, dict):
+        raise ValueError(f"{where} must be an object, got {_kind(part)}")
+    if part.get("type") == "text":
+        part = _exact_keys(part, where, ("text", "type"), ("text", "type"))
+        if not isinstance(part["text"], str):
+            raise ValueError(f"{where}.text must be a string, got {_kind(part['text'])}")
+    elif part.get("type") == "image":
+        _exact_keys(part, where, ("sha256", "shape", "type"), ("sha256", "shape", "type"))
+        if not (isinstance(part["sha256"], str) and _HEX64.fullmatch(part["sha256"])):
+            raise ValueError(f"{where}.sha256 must be 64 hex digits, got {_kind(part['sha256'])}")
+        shape = part["shape"]
+        if not (isinstance(shape, list) and len(shape) in (2, 3) and all(map(_is_count, shape))):
+            raise ValueError(f"{where}.shape must be 2 or 3 integers >= 0, got {_kind(shape)}")
+    else:
+        raise ValueError(f'{where}.type must be "text" or "image", got {_kind(part.get("type"))}')
+
+
+def _check_reply(reply: object, where: str) -> None:
+    reply = _exact_keys(reply, where, ("text",), _REPLY_FIELDS)
+    for name, ok, wanted in (
+        ("text", lambda v: isinstance(v, str), "a string"),
+        ("purpose", lambda v: isinstance(v, str), "a string"),
+        ("model", lambda v: v is None or isinstance(v, str), "a string or null"),
+        ("finish_reason", lambda v: v is None or isinstance(v, str), "a string or null"),
+        ("prompt_tokens", _is_count, "an integer >= 0"),
+        ("completion_tokens", _is_count, "an integer >= 0"),
+        (
+            "cost_usd",
+            lambda v: (
+                isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and math.isfinite(v)
+                and v >= 0
+            ),
+            "a finite number >= 0",
+        ),
+    ):
+        if name in reply and not ok(reply[name]):
+            raise ValueError(f"{where}.{name} must be {wanted}, got {_kind(reply[name])}")
+
+
+def _check_entry(key: str, entry: object) -> None:
+    """Check one entry's schema and its key; raise ValueError naming the wrong field."""
+    if not _HEX64.fullmatch(key):
+        raise ValueError("the key must be 64 lowercase hex digits (a sha256)")
+    entry = _exact_keys(entry, "the entry", ("replies", "request"), ("replies", "request"))
+    request = _exact_keys(entry["request"], "request", _REQUEST_FIELDS, _REQUEST_FIELDS)
+    if not isinstance(request["model"], str):
+        raise ValueError(f"request.model must be a string, got {_kind(request['model'])}")
+    if not isinstance(request["params"], dict):
+        raise ValueError(f"request.params must be an object, got {_kind(request['params'])}")
+    messages = request["messages"]
+    if not isinstance(messages, list):
+        raise ValueError(f"request.messages must be an array, got {_kind(messages)}")
+    for i, raw in enumerate(messages):
+        where = f"request.messages[{i}]"
+        message = _exact_keys(raw, where, ("content", "role"), ("content", "role"))
+        if not isinstance(message["role"], str):
+            raise ValueError(f"{where}.role must be a string, got {_kind(message['role'])}")
+        if not isinstance(message["content"], list):
+            raise ValueError(f"{where}.content must be an array, got {_kind(message['content'])}")
+        for j, part in enumerate(message["content"]):
+            _check_part(part, f"{where}.content[{j}]")
+    replies = entry["replies"]
+    if not isinstance(replies, list) or not replies:
+        raise ValueError(f"replies must be a non-empty array, got {_kind(replies)}")
+    for i, reply in enumerate(replies):
+        _check_reply(reply, f"replies[{i}]")
+    if request["messages_sha256"] != _messages_sha256(messages):
+        raise ValueError("request.messages_sha256 does not match the messages")
 
 
 def canonical_json(value: Any) -> str:
@@ -173,9 +282,9 @@ class ReplayStore:
 
     def _load(self) -> None:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            raise self._fail(f"cannot read the replay store: {err}") from None
+            data = load_json(self.path, label="replay store")
+        except FileRefused as err:  # a FIFO, too large, bad JSON, NaN, huge integers, too deep
+            raise self._fail(f"cannot read the replay store: {err.problem}; {err.advice}") from None
         if not isinstance(data, dict) or data.get("format") != REPLAY_FORMAT:
             raise self._fail(f'not a {REPLAY_FORMAT} file (no "format": "{REPLAY_FORMAT}")')
         if data.get("version") != REPLAY_VERSION:
@@ -188,15 +297,14 @@ class ReplayStore:
             raise self._fail('"entries" must be an object')
         for key, entry in entries.items():
             try:
+                _check_entry(key, entry)
                 request = entry["request"]
-                replies = entry["replies"]
                 expected = _key(request["model"], request["messages"], request["params"])
-                if not isinstance(replies, list) or not all(
-                    isinstance(r, dict) and isinstance(r.get("text"), str) for r in replies
-                ):
-                    raise TypeError("replies must be a list of objects with a text")
-            except (KeyError, TypeError, ValueError) as err:
-                raise self._fail(f"entry {key[:16]}... is malformed: {err!r}") from None
+            except ValueError as err:
+                raise self._fail(
+                    f"entry {key[:16]!r}... is malformed: {err}; the file was edited or written "
+                    "by another program; re-record it"
+                ) from None
             if expected != key:
                 raise self._fail(
                     f"entry {key[:16]}... does not match its request (recomputed key "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -224,3 +226,155 @@ def test_store_created_lazily_in_new_directory(tmp_path: Path) -> None:
     RecordingClient(FakeModel(["a"]), store).complete(conversation(1), purpose="p")
     assert path.exists() and len(ReplayStore(path)) == 1
     assert "1 request" in repr(store)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile or malformed store files: refused at load time, naming the entry and the field
+# --------------------------------------------------------------------------------------------
+
+DEMO_ENV = "MiniGrid-DoorKey-5x5-v0"
+
+
+def _first(data: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = next(iter(data["entries"].values()))
+    return entry
+
+
+def _set(path: Sequence[str | int], value: object) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        target: Any = _first(data)
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return edit
+
+
+def _drop(*path: str) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        target: Any = _first(data)
+        for step in path[:-1]:
+            target = target[step]
+        del target[path[-1]]
+
+    return edit
+
+
+def _rekey(data: dict[str, Any]) -> None:
+    key = next(iter(data["entries"]))
+    data["entries"]["not-a-sha256"] = data["entries"].pop(key)
+
+
+# name -> (edit of the parsed file, or of its text, fragment of the refusal)
+MALFORMED_STORES: dict[str, tuple[Any, str]] = {
+    "missing_messages_sha256": (
+        _drop("request", "messages_sha256"),
+        "request lacks 'messages_sha256'",
+    ),
+    "missing_params": (_drop("request", "params"), "request lacks 'params'"),
+    "replies_not_a_list": (_set(["replies"], "x"), "replies must be a non-empty array"),
+    "no_replies": (_set(["replies"], []), "replies must be a non-empty array"),
+    "reply_text_mistyped": (_set(["replies", 0, "text"], 5), "replies[0].text must be a string"),
+    "reply_without_text": (_drop("replies", 0, "text"), "replies[0] lacks 'text'"),
+    "prompt_tokens_mistyped": (
+        _set(["replies", 0, "prompt_tokens"], "12"),
+        "replies[0].prompt_tokens must be an integer >= 0",
+    ),
+    "negative_cost": (
+        _set(["replies", 0, "cost_usd"], -1.0),
+        "replies[0].cost_usd must be a finite number >= 0",
+    ),
+    "unknown_reply_field": (_set(["replies", 0, "seconds"], 1.0), "unknown field(s) 'seconds'"),
+    "model_mistyped": (_set(["request", "model"], ["gpt"]), "request.model must be a string"),
+    "part_type_unknown": (
+        _set(["request", "messages", 0, "content", 0, "type"], "audio"),
+        'request.messages[0].content[0].type must be "text" or "image"',
+    ),
+    "image_shape_mistyped": (
+        _set(["request", "messages", 1, "content", 1, "shape"], "8x8"),
+        "request.messages[1].content[1].shape must be",
+    ),
+    "messages_hash_wrong": (
+        _set(["request", "messages_sha256"], "0" * 64),
+        "messages_sha256 does not match the messages",
+    ),
+    "entry_not_an_object": (
+        lambda d: d["entries"].update({k: 1 for k in d["entries"]}),
+        "the entry must be an object",
+    ),
+    "key_not_a_sha256": (_rekey, "the key must be 64 lowercase hex digits"),
+    "nan_cost": (('"cost_usd": 0.000125', '"cost_usd": NaN'), "NaN"),
+    "huge_integer": (('"prompt_tokens": 102', '"prompt_tokens": ' + "7" * 5000), "5,000 digits"),
+    "deep_params": (('"params": {', '"params": {"x": ' + "[" * 200 + "]" * 200 + ", "), "nested"),
+}
+
+
+def _malformed_store(tmp_path: Path, case: str) -> tuple[Path, str]:
+    edit, fragment = MALFORMED_STORES[case]
+    path = tmp_path / "r.json"
+    record(path)
+    if isinstance(edit, tuple):
+        old, new = edit
+        text = path.read_text(encoding="utf-8").replace(old, new, 1)
+        assert text != path.read_text(encoding="utf-8"), case
+        path.write_text(text, encoding="utf-8")
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        edit(data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+    return path, fragment
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_STORES))
+def test_malformed_store_is_refused_at_load_time(case: str, tmp_path: Path) -> None:
+    path, fragment = _malformed_store(tmp_path, case)
+    with pytest.raises(ReplayStoreError, match=re.escape(fragment)) as info:
+        ReplayStore(path)
+    assert info.value.path == str(path)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_STORES))
+def test_synth_replay_refuses_a_malformed_store_with_exit_2(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vlmcar.cli import main
+
+    path, fragment = _malformed_store(tmp_path, case)
+    argv = ["synth", "--env", DEMO_ENV, "--replay", str(path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_synth_replay_refuses_a_sparse_huge_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vlmcar.cli import main
+
+    path = tmp_path / "huge.json"
+    with path.open("wb") as fh:
+        fh.truncate(3 << 30)
+    argv = ["synth", "--env", DEMO_ENV, "--replay", str(path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "3,221,225,472 bytes" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_synth_replay_does_not_hang_on_a_fifo(tmp_path: Path) -> None:
+    from tests.sandbox.test_safeio import run_cli
+
+    os.mkfifo(tmp_path / "pipe")
+    done = run_cli(
+        "synth", "--env", DEMO_ENV, "--replay", str(tmp_path / "pipe"), "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 2, done.stderr
+    assert "named pipe" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_recorded_demo_replay_still_loads() -> None:
+    store = ReplayStore(Path(__file__).resolve().parents[2] / "synth" / "data" / "demo_replay.json")
+    assert len(store) == 6
+    keys = store.keys()
+    for key in keys:
+        assert store.replies(key) and store.request(key) is not None
