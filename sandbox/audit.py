@@ -30,16 +30,14 @@ from sandbox.surface import (
     EXCEPTION_NAMES,
     INERT_IMPORTS,
     MATH_NAMES,
-    NUMPY_CONSTANTS,
-    NUMPY_DTYPES,
-    NUMPY_FUNCTIONS,
+    NUMPY_MEMBERS,
+    NUMPY_NAMES,
     PROVIDED_NAMES,
     RESERVED_NAMES,
 )
 
 __all__ = ["AuditLimits", "audit", "strip_bom"]
 
-_NUMPY_NAMES = NUMPY_FUNCTIONS | NUMPY_DTYPES | NUMPY_CONSTANTS
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED_CONTROL = frozenset("\t\n\r\f")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -834,14 +832,28 @@ class _Auditor(ast.NodeVisitor):
         if node.attr.startswith("_"):
             self.error(node, "A501", f"attribute {node.attr!r} starts with an underscore")
         elif isinstance(node.value, ast.Name) and node.value.id in self.numpy_aliases:
-            if node.attr not in _NUMPY_NAMES:
+            if node.attr not in NUMPY_NAMES:
                 self.error(node, "A504", f"np.{node.attr} is not part of the numpy facade")
+        elif (member := self._numpy_member(node.value)) is not None:
+            if node.attr not in NUMPY_MEMBERS[member]:
+                self.error(node, "A504", f"np.{member}.{node.attr} is not part of the numpy facade")
         elif isinstance(node.value, ast.Name) and node.value.id in self.math_aliases:
             if node.attr not in MATH_NAMES:
                 self.error(node, "A504", f"math.{node.attr} is not part of the math facade")
         elif node.attr not in ALL_ATTRIBUTES:
             self.error(node, "A503", f"attribute {node.attr!r} is not on any allow-list")
         self.visit(value)
+
+    def _numpy_member(self, node: ast.expr) -> str | None:
+        """``linalg`` when ``node`` is ``np.linalg`` (``logical_and`` ...), else None."""
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.numpy_aliases
+            and node.attr in NUMPY_MEMBERS
+        ):
+            return node.attr
+        return None
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         """Subscripts: checked at run time by the item guard."""

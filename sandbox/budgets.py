@@ -3,7 +3,9 @@
 Provides:
     Budgets: the limits for one checker call (iterations, calls, array bytes, sequence length).
     Meter: the mutable counters for one checker, reset at the start of every call.
-    INT_MIN, INT_MAX: the 64-bit range every Python integer in a checker must stay within.
+    INT_MIN, INT_MAX: the 64-bit range every Python integer in a checker stays within.
+    wrap_int: an exact integer reduced to int64 two's complement (what both paths compute).
+    check_int: an integer that must already fit in 64 bits.
 
 Budgets are a fast-fail optimisation with clear errors, not the wall: a single long C call (a huge
 sort, a regex) is stopped only by the worker's CPU limit and the parent's watchdog (L0).
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 
 from sandbox.errors import BudgetExceeded
 
-__all__ = ["INT_MAX", "INT_MIN", "Budgets", "Meter"]
+__all__ = ["INT_MAX", "INT_MIN", "Budgets", "Meter", "check_int", "wrap_int"]
 
-#: Checker integers are 64-bit, as in the JIT path: Python's unbounded ints would make the two
-#: paths disagree (2**62 + 2**62) and make ``9 ** 9 ** 9`` a CPU and memory bomb.
+#: Checker integers are 64-bit two's complement, as in the JIT path: Python's unbounded ints would
+#: make the two paths disagree (2**62 + 2**62) and make ``9 ** 9 ** 9`` a CPU and memory bomb.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_INT_SPAN = 2**64
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,11 @@ class Budgets:
     Attributes:
         max_iterations: loop iterations (``for``, ``while``, comprehensions, iterating builtins).
         max_calls: calls of functions defined by the checker (recursion included).
-        max_array_bytes: bytes of any single array a numpy facade call may produce.
-        max_total_bytes: bytes of all arrays the facade produces during one call.
+        max_array_bytes: bytes of any single array a numpy facade call, an operator or a vision
+            helper may produce.
+        max_total_bytes: bytes of everything the meter sees produced during one call: arrays, and
+            the lists, tuples, strings, sets and dicts built in one step (a copy, a slice, a
+            concatenation, ``list(...)``, ``sorted(...)``...). Freed objects still count.
         max_sequence_len: items in a list, tuple or string built by ``*`` or ``+``.
         max_seconds: wall-clock seconds for one call, checked every 256 budgeted operations and
             at every numpy call (a single long C call is stopped only by the worker's watchdog).
@@ -145,6 +151,16 @@ class Meter:
         if self.bytes > self.budgets.max_total_bytes:
             raise BudgetExceeded("total_bytes", self.budgets.max_total_bytes, self.bytes)
 
+    def charge(self, nbytes: int) -> None:
+        """Charge Python objects (lists, strings, sets...) of ``nbytes`` against the per-call total.
+
+        Raises:
+            BudgetExceeded: when the per-call byte budget would be exceeded.
+        """
+        self.bytes += nbytes
+        if self.bytes > self.budgets.max_total_bytes:
+            raise BudgetExceeded("total_bytes", self.budgets.max_total_bytes, self.bytes)
+
     def sequence(self, length: int) -> None:
         """Check the length of a sequence about to be built.
 
@@ -155,8 +171,20 @@ class Meter:
             raise BudgetExceeded("sequence_len", self.budgets.max_sequence_len, length)
 
 
+def wrap_int(value: int) -> int:
+    """Reduce an exact integer to int64 two's complement, as native 64-bit arithmetic does.
+
+    Example:
+        >>> wrap_int(2**63), wrap_int(2**64 + 5), wrap_int(-(2**63) - 1)
+        (-9223372036854775808, 5, 9223372036854775807)
+    """
+    if INT_MIN <= value <= INT_MAX:
+        return int(value)
+    return (int(value) - INT_MIN) % _INT_SPAN + INT_MIN
+
+
 def check_int(value: int) -> int:
-    """Return ``value`` if it fits in 64 bits.
+    """Return ``value`` if it fits in 64 bits (for values that must not wrap, such as budgets).
 
     Raises:
         BudgetExceeded: when it does not (budget ``int64``).

@@ -2,10 +2,17 @@
 
 Provides:
     Facade: an object whose only reachable attributes are the functions and constants it was given.
-    make_numpy_facade: the ``np`` a checker sees (allow-listed, wrapped numpy functions).
+    FacadeFunction: a checked numpy function with a table of its own methods (``np.logical_and``
+        and its ``reduce``).
+    FacadeType: a stand-in for a numpy type that only ``isinstance`` can use (``np.ndarray``).
+    make_numpy_facade: the ``np`` a checker sees (allow-listed, wrapped numpy functions, the
+        scalar types as checked converters, ``np.linalg.norm``).
     make_math_facade: the ``math`` a checker sees.
     check_dtype: accept a numeric dtype spec, refuse ``object``, strings, structured dtypes.
     call_checked: call a numpy callable with screened arguments and a checked, charged result.
+    python_number: a numpy scalar as the Python number both paths compute with.
+    real_type: a guarded builtin or facade type back to the type it stands for.
+    strong_scalar: a Python number next to an array, typed as the JIT path types it.
     REAL_TYPE: the attribute guarded builtins carry to name the type they stand for.
 
 Checkers never see the numpy module: ``np.ma.core.builtins``, ``np.f2py.os``, ``np.ctypeslib`` and
@@ -18,8 +25,17 @@ numpy's file I/O are simply not there. Every wrapped call is screened before num
 * no ``where=`` (numpy leaves masked-out elements uninitialised: state across calls) and no
   ``out=``;
 * outputs whose size follows from the arguments (shapes, ``arange``, ``linspace``, broadcasting of
-  several arrays, nested lists, ``percentile`` q-arrays, joins) are charged *before* numpy allocates;
-  every returned array is charged after.
+  several arrays, nested lists, ``percentile`` q-arrays, joins, ``dot`` products) are charged
+  *before* numpy allocates; every returned array is charged after;
+* work that grows faster than the inputs is refused past a limit: ``np.dot`` of two matrices does
+  at most :data:`MAX_DOT_PRODUCTS` multiply-adds, and ``np.linalg.norm`` computes only the norms that
+  take one pass over the data (no singular values: ``ord=2`` of a matrix is refused);
+* scalar results come back as Python numbers: integers as int64 two's complement
+  (``uint64`` wraps, as in the JIT path), floats as floats. The scalar types (``np.uint8(300)``) are
+  converters with C-cast semantics that return Python numbers too.
+
+``np.ndarray`` is a :class:`FacadeType`: ``isinstance(x, np.ndarray)`` works, but it cannot be called
+(``np.ndarray(shape)`` would hand out uninitialised memory) or passed to numpy.
 
 The worker's address-space limit remains the wall for what no estimate can see.
 """
@@ -33,17 +49,31 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.budgets import Meter, check_int
+from sandbox.budgets import INT_MAX, INT_MIN, Meter, wrap_int
 from sandbox.errors import Denied
-from sandbox.surface import MATH_NAMES, NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
+from sandbox.surface import (
+    MATH_NAMES,
+    NUMPY_CONSTANTS,
+    NUMPY_DTYPES,
+    NUMPY_FUNCTIONS,
+    NUMPY_LINALG,
+    NUMPY_TYPES,
+    NUMPY_UFUNC_METHODS,
+)
 
 __all__ = [
+    "MAX_DOT_PRODUCTS",
     "REAL_TYPE",
     "Facade",
+    "FacadeFunction",
+    "FacadeType",
     "call_checked",
     "check_dtype",
     "make_math_facade",
     "make_numpy_facade",
+    "python_number",
+    "real_type",
+    "strong_scalar",
 ]
 
 #: Guarded builtins (``int``, ``list``...) carry the real type under this attribute, so that
@@ -103,6 +133,11 @@ _REFUSED_KEYWORDS = {
 _JOINS = frozenset({"concatenate", "stack", "vstack", "hstack"})
 _MAX_SCREENED = 10_000
 _MAX_DIMS = 32
+#: Most multiply-adds one ``np.dot`` may do (a 400 x 400 by 400 x 400 product is 64 million).
+MAX_DOT_PRODUCTS = 2**26
+#: ``ord=`` values of ``np.linalg.norm`` that take one pass over the data, for vectors and matrices.
+_VECTOR_ORDS = (None, 0, 1, 2, -1, -2, math.inf, -math.inf)
+_MATRIX_ORDS = (None, 1, -1, math.inf, -math.inf)
 
 
 class Facade:
@@ -142,9 +177,94 @@ class Facade:
         return f"<facade {self._name}: {len(self._table)} names>"
 
 
+class FacadeFunction(Facade):
+    """A checked numpy function that also has methods (``np.logical_and.reduce``).
+
+    Calling it calls the checked function; its methods are reached, like a facade's attributes,
+    only through :meth:`Facade.lookup`.
+
+    Example:
+        >>> f = FacadeFunction("twice", lambda x: 2 * x, {"half": lambda x: x / 2})
+        >>> f(3), f.lookup("half")(3)
+        (6, 1.5)
+    """
+
+    __slots__ = ("_function",)
+
+    def __init__(self, name: str, function: Callable[..., Any], methods: Mapping[str, Any]) -> None:
+        super().__init__(name, methods)
+        self._function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the checked function."""
+        return self._function(*args, **kwargs)
+
+
+class FacadeType:
+    """A numpy type a checker may name in ``isinstance`` and nowhere else.
+
+    Calling it is refused (``np.ndarray((n,))`` would allocate uninitialised memory), and so is
+    passing it to numpy as a dtype; :func:`real_type` gives the type for ``isinstance``.
+
+    Example:
+        >>> nd = FacadeType("np.ndarray", np.ndarray)
+        >>> isinstance(np.zeros(1), real_type(nd))
+        True
+    """
+
+    __slots__ = ("_name", "vlmcar_real_type")
+
+    def __init__(self, name: str, real: type) -> None:
+        self._name = name
+        self.vlmcar_real_type = real
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Refuse: a facade type only answers ``isinstance``."""
+        raise Denied(
+            f"{self._name} cannot be called; make arrays with np.array, np.zeros or np.full"
+        )
+
+    def __repr__(self) -> str:
+        return f"<facade type {self._name}>"
+
+
 def real_type(value: Any) -> Any:
-    """Map a guarded builtin (``int``, ``list``...) back to the type it stands for."""
+    """Map a guarded builtin (``int``, ``list``...) or facade type back to the type it stands for."""
     return getattr(value, REAL_TYPE, value) if callable(value) else value
+
+
+def python_number(value: Any) -> Any:
+    """A numpy scalar as a Python number; integers wrap to int64 (``uint64`` included).
+
+    Anything else is returned as it is.
+
+    Example:
+        >>> python_number(np.uint64(2**64 - 1)), python_number(np.float32(0.5)), python_number("x")
+        (-1, 0.5, 'x')
+    """
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        item = value.item()
+        return wrap_int(item) if type(item) is int else item
+    return value
+
+
+def strong_scalar(value: Any) -> Any:
+    """A Python number next to an array, typed as the JIT path types it (int64 / float64).
+
+    numpy 2 treats Python scalars as "weak" (``uint8_array + 100`` stays uint8 and wraps); numba
+    types them as int64 / float64, so the result is int64 (355, not 99). Making them strong makes
+    both paths compute the same thing.
+
+    Example:
+        >>> (np.full(1, 255, np.uint8) + strong_scalar(100)).tolist()
+        [355]
+    """
+    t = type(value)
+    if t is int:
+        return np.int64(value)
+    if t is float:
+        return np.float64(value)
+    return value
 
 
 def check_dtype(spec: Any) -> None:
@@ -209,6 +329,8 @@ class _Screen:
             # Shared references make nests cheap to build and expensive to walk: follow the
             # first element for the size, and look at only a few siblings for content.
             inner = self.value(value[0])
+            if type(value[0]) is np.ndarray:
+                inner = int(value[0].size)  # arrays in a list are stacked into a new array
             for item in value[1:4]:
                 self.value(item)
             return len(value) * max(1, inner)
@@ -315,6 +437,10 @@ def _precheck(
         meter.allocate(max(1, q_size) * max(1, data) * 8)
     elif name in _JOINS and args and type(args[0]) in (list, tuple):
         meter.allocate(sum(_size(a, [], -1) for a in args[0][:1000]) * 8)
+    elif name == "dot":
+        _precheck_dot(meter, args, kwargs)
+    elif name == "linalg.norm":
+        _precheck_norm(meter, args, kwargs, sizes)
     # Broadcasting of several arrays (np.where(c, x, y), np.maximum(a, b), ...): the output can
     # be far larger than any input.
     shapes = [a.shape for a in args if type(a) is np.ndarray and a.ndim]
@@ -330,6 +456,63 @@ def _precheck(
             meter.allocate(size * 8)
 
 
+def _operand_shape(value: Any) -> tuple[int, ...]:
+    """The shape numpy will give an operand (lists are measured by their first elements)."""
+    if type(value) is np.ndarray:
+        return tuple(value.shape)
+    dims: list[int] = []
+    while type(value) in (list, tuple) and len(dims) < _MAX_DIMS:
+        dims.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(dims)
+
+
+def _precheck_dot(meter: Meter, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """``np.dot(a, b)``: two operands, a bounded number of multiply-adds, output charged first."""
+    if len(args) != 2 or kwargs:
+        raise Denied("np.dot() takes exactly two arrays (no out=); use a * b for scalars")
+    a, b = (_operand_shape(v) for v in args)
+    if not a or not b:
+        n = max(math.prod(a), math.prod(b))
+        products, out = n, n
+    else:
+        k = a[-1]
+        rest_b = b[:-2] + b[-1:] if len(b) > 1 else ()
+        out = math.prod(a[:-1]) * math.prod(rest_b)
+        products = out * max(1, k)
+    if products > MAX_DOT_PRODUCTS:
+        raise Denied(
+            f"np.dot() of shapes {a} and {b} needs {products:,} multiply-adds, more than the "
+            f"limit of {MAX_DOT_PRODUCTS:,}; multiply by a vector, or sum an elementwise product"
+        )
+    meter.allocate(out * 8)
+
+
+def _precheck_norm(
+    meter: Meter, args: tuple[Any, ...], kwargs: Mapping[str, Any], sizes: list[int]
+) -> None:
+    """``np.linalg.norm``: one-pass norms only (no singular values); its temporaries charged."""
+    if len(args) > 1 or set(kwargs) - {"ord", "axis", "keepdims"}:
+        raise Denied("np.linalg.norm() takes the array, then ord=, axis= and keepdims= by name")
+    x = args[0] if args else kwargs.get("x")
+    order, axis = kwargs.get("ord"), kwargs.get("axis")
+    ndim = len(_operand_shape(x))
+    matrix = (axis is None and ndim == 2 and order is not None) or (
+        type(axis) is tuple and len(axis) == 2
+    )
+    allowed = _MATRIX_ORDS if matrix else _VECTOR_ORDS
+    if order is not None and (type(order) not in (int, float) or order not in allowed):
+        kind = "matrix" if matrix else "vector"
+        raise Denied(
+            f"np.linalg.norm(ord={order!r}) of a {kind} is not available; "
+            f"use ord= one of {', '.join(map(str, allowed))}"
+        )
+    n = _size(x, sizes, 0) if x is not None else 0
+    meter.allocate(2 * n * 8)  # numpy squares (or takes abs of) a float copy of the input
+
+
 def _postcheck(name: str, meter: Meter, result: Any) -> Any:
     t = type(result)
     if t is np.ndarray:
@@ -340,12 +523,14 @@ def _postcheck(name: str, meter: Meter, result: Any) -> Any:
         for item in result[:64]:
             _postcheck(name, meter, item)
     elif t is int:
-        check_int(result)
-    elif isinstance(result, np.generic) and result.dtype.kind in "biuf":
-        # Scalars come back as Python numbers (exact integers, like the JIT path's int64
-        # arithmetic, instead of numpy's wrapping uint8/uint64 scalars).
-        value = result.item()
-        return check_int(value) if type(value) is int else value
+        return wrap_int(result)
+    elif isinstance(result, np.generic):
+        # Scalars come back as Python numbers: integers as int64 two's complement, as the JIT
+        # path computes them (``frame.prod()`` is a wrapped uint64 in numpy, a wrapped int64
+        # natively: the same 64 bits), not numpy's uint8/uint64 scalars.
+        if result.dtype.kind not in _NUMERIC_KINDS:
+            raise Denied(f"{name}() produced a scalar of dtype {result.dtype}")
+        return python_number(result)
     return result
 
 
@@ -383,22 +568,40 @@ _STRONG_SCALARS = frozenset(
 )
 
 
-def _strong(value: Any) -> Any:
-    t = type(value)
-    return np.int64(value) if t is int else np.float64(value) if t is float else value
-
-
 def _wrap(name: str, fn: Callable[..., Any], meter: Meter) -> Callable[..., Any]:
     strong = name in _STRONG_SCALARS
 
     def facade_function(*args: Any, **kwargs: Any) -> Any:
         if strong and any(type(a) is np.ndarray for a in args):
-            args = tuple(_strong(a) for a in args)
+            args = tuple(strong_scalar(a) for a in args)
         return call_checked(name, fn, meter, args, kwargs)
 
-    facade_function.__name__ = facade_function.__qualname__ = name
+    facade_function.__name__ = facade_function.__qualname__ = name.rpartition(".")[2]
     facade_function.__doc__ = f"Checked numpy.{name}."
     return facade_function
+
+
+def _scalar_type(name: str, meter: Meter) -> Callable[..., Any]:
+    """``np.uint8`` and friends: convert with C-cast semantics, return a Python number.
+
+    A Python integer is cast as a native cast does (``np.uint8(300)`` is 44, ``np.uint64(-1)``
+    is -1 after the int64 wrap), as in the JIT path, where numpy 2 would raise; arrays are
+    converted like ``astype`` (charged). The type itself is still what ``dtype=np.uint8`` and
+    ``isinstance`` see (through :data:`REAL_TYPE`).
+    """
+    scalar = getattr(np, name)
+    integer = np.dtype(scalar).kind in "iu"
+
+    def convert(value: Any = 0, /) -> Any:
+        if integer and type(value) in (int, bool):
+            value = np.int64(value)  # checker integers are already within 64 bits
+            return python_number(value.astype(scalar))
+        return call_checked(name, scalar, meter, (value,), {})
+
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = f"Checked numpy.{name}()."
+    setattr(convert, REAL_TYPE, scalar)
+    return convert
 
 
 def make_numpy_facade(meter: Meter) -> Facade:
@@ -417,21 +620,32 @@ def make_numpy_facade(meter: Meter) -> Facade:
         6
     """
     table: dict[str, Any] = {n: _wrap(n, getattr(np, n), meter) for n in NUMPY_FUNCTIONS}
-    table.update({n: getattr(np, n) for n in NUMPY_DTYPES})
+    for n, methods in NUMPY_UFUNC_METHODS.items():
+        checked = {m: _wrap(f"{n}.{m}", getattr(getattr(np, n), m), meter) for m in methods}
+        table[n] = FacadeFunction(f"np.{n}", table[n], checked)
+    table.update({n: _scalar_type(n, meter) for n in NUMPY_DTYPES})
     table.update({n: getattr(np, n) for n in NUMPY_CONSTANTS})
+    table.update({n: FacadeType(f"np.{n}", getattr(np, n)) for n in NUMPY_TYPES})
+    linalg = {n: _wrap(f"linalg.{n}", getattr(np.linalg, n), meter) for n in NUMPY_LINALG}
+    table["linalg"] = Facade("np.linalg", linalg)
     return Facade("np", table)
 
 
 def _int_result(fn: Callable[[float], int]) -> Callable[[float], int]:
+    """``math.floor`` and friends: an int, refused (OverflowError) outside 64 bits, as natively."""
+
     def checked(x: float) -> int:
-        return check_int(fn(x))
+        result = fn(x)
+        if not INT_MIN <= result <= INT_MAX:
+            raise OverflowError(f"math.{fn.__name__}() of a float outside the 64-bit range")
+        return result
 
     checked.__name__ = checked.__qualname__ = fn.__name__
     return checked
 
 
 def make_math_facade() -> Facade:
-    """Build the ``math`` facade (pure float functions; integer results checked to 64 bits).
+    """Build the ``math`` facade (pure float functions; integer results within 64 bits).
 
     Example:
         >>> make_math_facade().lookup("sqrt")(9.0)

@@ -6,11 +6,14 @@ Provides:
 
 On top of RestrictedPython's rewriting (attribute, item, iteration and write guards), the policy
 routes every binary operator through ``_binop_`` (64-bit integers, bounded sequence repetition, no
-``%`` formatting, broadcast size checks) and single comparisons through ``_compare_`` (broadcast
-size), counts ``while`` iterations with ``_tick_`` and calls of functions *and lambdas* with
-``_enter_``, freezes module-level constants with ``_freeze_``, rewrites ``a[k] op= v`` into guarded
-reads and writes that evaluate ``a`` and ``k`` once, strips annotations (they would otherwise run at
-definition time) and drops the annotation-only imports (``typing``, ``__future__``).
+``%`` formatting, broadcast size checks), the unary ``-``, ``+`` and ``~`` of anything but a literal
+through ``_unaryop_`` (int64 wrap, charged arrays), single comparisons (``in`` and ``not in``
+included) through ``_compare_`` (broadcast size, membership in arrays and ranges) and chained ones
+through ``_compare_chain_`` (later operands still evaluated only when needed), counts ``while``
+iterations with ``_tick_`` and calls of functions *and lambdas* with ``_enter_``, freezes
+module-level constants with ``_freeze_``, rewrites ``a[k] op= v`` into guarded reads and writes that
+evaluate ``a`` and ``k`` once, strips annotations (they would otherwise run at definition time) and
+drops the annotation-only imports (``typing``, ``__future__``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,12 @@ _CMPOP_TO_STR = {
     ast.GtE: ">=",
     ast.Eq: "==",
     ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
 }
+_UNARYOP_TO_STR = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 
 
 def _call(name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
@@ -76,6 +84,12 @@ def _as_expression(node: ast.expr) -> ast.expr:
             ast.Tuple([_as_expression(e) for e in node.elts], ast.Load()), node
         )
     return node
+
+
+def _no_arguments() -> ast.arguments:
+    return ast.arguments(
+        posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+    )
 
 
 def _inert_import(node: ast.stmt) -> bool:
@@ -109,13 +123,35 @@ class CheckerPolicy(RestrictingNodeTransformer):
             return node
         return _call("_binop_", [ast.Constant(op), node.left, node.right], node)
 
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        """Rewrite ``a < b`` (one ordering or equality operator) into ``_compare_("<", a, b)``."""
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        """Rewrite ``-x``, ``+x``, ``~x`` into ``_unaryop_("-", x)``; literals and ``not`` stay."""
         node = self.node_contents_visit(node)
-        if len(node.ops) == 1 and type(node.ops[0]) in _CMPOP_TO_STR:
-            op = _CMPOP_TO_STR[type(node.ops[0])]
-            return _call("_compare_", [ast.Constant(op), node.left, node.comparators[0]], node)
-        return node
+        op = _UNARYOP_TO_STR.get(type(node.op))
+        if op is None or isinstance(node.operand, ast.Constant):
+            return node  # `not x` allocates nothing; -3 is a constant within 64 bits (audited)
+        return _call("_unaryop_", [ast.Constant(op), node.operand], node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """Rewrite ``a < b`` into ``_compare_("<", a, b)``, chains into ``_compare_chain_``.
+
+        ``a < b < c`` becomes ``_compare_chain_(("<", "<"), a, b, lambda: c)``: the guard compares
+        pair by pair and calls for ``c`` only when ``a < b`` held, as Python does.
+        """
+        node = self.node_contents_visit(node)
+        ops = [_CMPOP_TO_STR.get(type(op)) for op in node.ops]
+        if None in ops:  # pragma: no cover - every comparison operator is listed
+            self.error(node, "comparison operator is not allowed.")
+            return node
+        if len(ops) == 1:
+            if ops[0] in ("is", "is not"):
+                return node  # identity tests allocate nothing
+            return _call("_compare_", [ast.Constant(ops[0]), node.left, node.comparators[0]], node)
+        later = [
+            ast.copy_location(ast.Lambda(args=_no_arguments(), body=operand), operand)
+            for operand in node.comparators[1:]
+        ]
+        names = ast.Tuple([ast.Constant(op) for op in ops], ast.Load())
+        return _call("_compare_chain_", [names, node.left, node.comparators[0], *later], node)
 
     def visit_While(self, node: ast.While) -> ast.AST:
         """Count every ``while`` iteration with ``_tick_()``."""

@@ -367,11 +367,12 @@ _RULES = (
     Rule(
         "A504",
         "numpy-name-not-allowed",
-        "`np.X` or `math.X` where X is not in the facade.",
+        "`np.X`, `np.linalg.X`, `np.logical_and.X` or `math.X` where X is not in the facade.",
         "numpy's public graph reaches builtins, os, subprocess and ctypes "
         "(np.ma.core.builtins, np.f2py.os, np.ctypeslib), and its I/O reads and writes files.",
         "np.f2py.subprocess.run(['id'])",
-        "Use the allow-listed numpy functions.",
+        "Use the allow-listed numpy functions (`np.linalg.norm` and `np.logical_and.reduce` "
+        "included; `np.ndarray` only in `isinstance`).",
     ),
     Rule(
         "A505",

@@ -4,6 +4,11 @@ Provides:
     BUILTIN_NAMES: builtins a checker may call (guarded versions are bound at run time).
     EXCEPTION_NAMES: exception classes a checker may catch or raise.
     NUMPY_FUNCTIONS, NUMPY_DTYPES, NUMPY_CONSTANTS: what ``np.<name>`` may be.
+    NUMPY_TYPES: numpy types a checker may name for ``isinstance`` only (``np.ndarray``).
+    NUMPY_SUBMODULES: ``np.<module>.<name>`` (``np.linalg.norm``); NUMPY_LINALG is its one table.
+    NUMPY_UFUNC_METHODS: ``np.<ufunc>.<method>`` (``np.logical_and.reduce``).
+    NUMPY_MEMBERS: both of those: what the audit accepts after ``np.<name>.``.
+    NUMPY_NAMES: every name ``np.<name>`` may be.
     MATH_NAMES: what ``math.<name>`` may be.
     VISION_NAMES: the vision helpers, bound as global names.
     ATTRIBUTES: per-type attribute allow-lists (``ndarray``, ``generic``, ``dtype``, ``list`` ...).
@@ -30,6 +35,12 @@ __all__ = [
     "NUMPY_CONSTANTS",
     "NUMPY_DTYPES",
     "NUMPY_FUNCTIONS",
+    "NUMPY_LINALG",
+    "NUMPY_MEMBERS",
+    "NUMPY_NAMES",
+    "NUMPY_SUBMODULES",
+    "NUMPY_TYPES",
+    "NUMPY_UFUNC_METHODS",
     "PROVIDED_NAMES",
     "RESERVED_NAMES",
     "VISION_NAMES",
@@ -37,9 +48,8 @@ __all__ = [
 
 #: Builtins a checker may use. Each one that iterates or allocates is replaced by a guarded version.
 BUILTIN_NAMES = frozenset(
-    "abs all any bool dict divmod enumerate float int isinstance len list max min print range "
-    "reversed round "
-    "set slice sorted sum tuple zip".split()
+    "abs all any bool dict divmod enumerate float int isinstance len list map max min print range "
+    "reversed round set slice sorted sum tuple zip".split()
 )
 
 #: Exceptions a checker may name in ``except``/``raise``. No BaseException, SystemExit,
@@ -54,8 +64,8 @@ NUMPY_FUNCTIONS = frozenset(
     """
     abs absolute add all allclose amax amin any arange arccos arcsin arctan arctan2 argmax argmin
     argsort argwhere around array array_equal asarray average bincount ceil clip concatenate cos
-    count_nonzero cumsum deg2rad diff digitize divide equal exp expand_dims flatnonzero flip fliplr
-    flipud floor floor_divide fmax fmin full full_like greater greater_equal histogram hstack hypot
+    count_nonzero cumsum deg2rad diff digitize divide dot equal exp expand_dims flatnonzero flip
+    fliplr flipud floor floor_divide fmax fmin full full_like greater greater_equal histogram hstack hypot
     isclose isfinite isin isinf isnan less less_equal linspace log log10 log1p log2 logical_and
     logical_not logical_or logical_xor max maximum mean median min minimum mod multiply nanmax
     nanmean nanmin nonzero not_equal ones ones_like percentile prod ptp quantile rad2deg ravel
@@ -71,6 +81,32 @@ NUMPY_DTYPES = frozenset(
 
 #: numpy constants behind ``np.<name>``.
 NUMPY_CONSTANTS = frozenset("e inf nan newaxis pi".split())
+
+#: numpy types a checker may name, for ``isinstance(x, np.ndarray)`` only: behind ``np.<name>``
+#: is a stand-in that refuses to be called or passed to numpy (``np.ndarray(n)`` would hand out
+#: uninitialised memory).
+NUMPY_TYPES = frozenset({"ndarray"})
+
+#: ``np.linalg.<name>``: only norms that take one pass over the data (checked per call).
+NUMPY_LINALG = frozenset({"norm"})
+
+#: ``np.<module>.<name>``: numpy submodules in the facade, each with its own table.
+NUMPY_SUBMODULES: Mapping[str, frozenset[str]] = MappingProxyType({"linalg": NUMPY_LINALG})
+
+#: ``np.<ufunc>.<method>``: reductions of a list of arrays (``np.logical_and.reduce([m1, m2])``).
+NUMPY_UFUNC_METHODS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"logical_and": frozenset({"reduce"}), "logical_or": frozenset({"reduce"})}
+)
+
+#: ``np.<name>.<member>``: submodule functions and ufunc methods (what the audit accepts there).
+NUMPY_MEMBERS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {**NUMPY_SUBMODULES, **NUMPY_UFUNC_METHODS}
+)
+
+#: Every name ``np.<name>`` may be (what the static audit accepts after ``np.``).
+NUMPY_NAMES = (
+    NUMPY_FUNCTIONS | NUMPY_DTYPES | NUMPY_CONSTANTS | NUMPY_TYPES | frozenset(NUMPY_SUBMODULES)
+)
 
 #: ``math.<name>``: pure functions on floats, plus constants. No factorial/comb/perm (unbounded).
 MATH_NAMES = frozenset(

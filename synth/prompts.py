@@ -302,6 +302,14 @@ def surface_text() -> str:
         _wrap("numpy functions, as np.<name>", sorted(surface.NUMPY_FUNCTIONS)),
         _wrap("numpy types, as np.<name> (also for dtype=)", sorted(surface.NUMPY_DTYPES)),
         _wrap("numpy constants", [f"np.{n}" for n in sorted(surface.NUMPY_CONSTANTS)]),
+        _wrap(
+            "numpy members, as np.<name>.<member>",
+            [f"np.{n}.{m}" for n, ms in sorted(surface.NUMPY_MEMBERS.items()) for m in sorted(ms)],
+        ),
+        _wrap(
+            "numpy types, for isinstance(x, np.<name>) only",
+            [f"np.{n}" for n in sorted(surface.NUMPY_TYPES)],
+        ),
         _wrap("math, as math.<name>", sorted(surface.MATH_NAMES)),
         _wrap(
             "Array and numpy-scalar attributes and methods",

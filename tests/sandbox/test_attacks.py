@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from sandbox import AuditError, CheckerRuntimeError, audit, compile_checker
+from sandbox import AuditError, BudgetError, Budgets, CheckerRuntimeError, audit, compile_checker
 from tests.sandbox.conftest import ATTACKS, BENIGN, DATA, SHARED, scene
 
 # A frame that fires the input-triggered payload of evasion-magic-pixel-trigger.
@@ -32,7 +32,21 @@ def test_sample_covers_every_category() -> None:
     assert len(BENIGN) >= 7
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a["id"])
+# Attacks the engine's semantics neutralise rather than stop: each runs to a plain answer, and
+# test_neutralised_attack_gets_nothing checks that what it aimed at does not happen.
+NEUTRALISED = {
+    # integers are int64 two's complement on both paths: nothing differs, and no big integer is built
+    "evasion-interpreter-vs-jit": False,
+    "cpu-bigint-shift-mul": False,
+    "cpu-bigint-power": ((pow(9, 9**9, 2**64) + 2**63) % 2**64 - 2**63) % 7 == 1,
+    "mem-bigint-tower": False,
+    # builtins iterate arrays through the counted path: the iteration budget sees every element
+    "iterate-without-getiter": True,
+}
+STOPPED = [a for a in ATTACKS if a["id"] not in NEUTRALISED]
+
+
+@pytest.mark.parametrize("attack", STOPPED, ids=lambda a: a["id"])
 def test_attack_is_rejected_or_stopped(attack: dict[str, str], noise_frame: np.ndarray) -> None:
     try:
         checker = compile_checker(attack["code"], path=attack["id"])
@@ -44,6 +58,19 @@ def test_attack_is_rejected_or_stopped(attack: dict[str, str], noise_frame: np.n
         with pytest.raises(CheckerRuntimeError) as info:
             checker(frame)
         assert info.value.status in {"violation", "budget", "contract", "error"}
+
+
+@pytest.mark.parametrize("attack_id", sorted(NEUTRALISED))
+def test_neutralised_attack_gets_nothing(attack_id: str, noise_frame: np.ndarray) -> None:
+    (attack,) = [a for a in ATTACKS if a["id"] == attack_id]
+    checker = compile_checker(attack["code"], path=attack_id)
+    # The wrapped int64 answer, the same on every frame (the JIT path computes it too).
+    assert checker(noise_frame) is NEUTRALISED[attack_id]
+    assert checker(np.zeros_like(noise_frame)) is NEUTRALISED[attack_id]
+    if attack_id == "iterate-without-getiter":
+        tight = compile_checker(attack["code"], budgets=Budgets(max_iterations=20))
+        with pytest.raises(BudgetError):
+            tight(noise_frame)  # sorted() and zip() were charged one iteration per element
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a["id"])

@@ -271,3 +271,26 @@ def test_byte_order_mark_is_accepted() -> None:
 def test_typing_names_are_only_for_annotations() -> None:
     src = "from typing import Tuple\ndef check(frame) -> bool:\n    return Tuple is None\n"
     assert audit(src).codes == ("A502",)
+
+
+@pytest.mark.parametrize(
+    ("expression", "codes"),
+    [
+        ("np.linalg.norm(frame, axis=2)", ()),
+        ("np.dot(frame, [0.3, 0.6, 0.1])", ()),
+        ("isinstance(frame, np.ndarray)", ()),
+        ("np.logical_and.reduce([frame > 0, frame < 9])", ()),
+        ("list(map(tuple, frame))", ()),
+        ("np.linalg.svd(frame)", ("A504",)),
+        ("np.linalg.inv(frame)", ("A504",)),
+        ("np.logical_and.accumulate(frame)", ("A504",)),
+        ("np.add.reduce(frame)", ("A503",)),
+        ("np.ndarray.mro()", ("A503",)),
+        ("np.matmul(frame, frame)", ("A504",)),
+    ],
+)
+def test_numpy_members_are_audited_by_their_own_tables(
+    expression: str, codes: tuple[str, ...]
+) -> None:
+    src = f"import numpy as np\n\ndef check(frame):\n    return bool({expression})\n"
+    assert audit(src).codes == codes

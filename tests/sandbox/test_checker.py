@@ -154,8 +154,6 @@ VIOLATIONS = [
     "return bool(np.array([check]).size)",
     "return bool(np.where(frame > 1, check, 0).size)",
     "return bool(np.sum(frame, dtype='O'))",
-    "return bool(sorted(frame.reshape(-1)[:4]))",
-    "return bool(sum(frame.reshape(-1)))",
     "return bool(frame.dtype.type)",
     "return 'x' % 3 == 'x'",
     "x = [1]\nreturn bool(x.sort(key=frame.mean) is None and frame.data)",
@@ -187,18 +185,15 @@ BUDGET_BREAKERS = [
     "n = 0\nfor i in range(10 ** 8):\n    n += 1\nreturn n > 0",
     "n = 0\nwhile n >= 0:\n    n += 1\nreturn True",
     "return len([i for i in range(10 ** 9)]) > 0",
-    "x = 2 ** 40\nreturn x * x * x > 0",
-    "return (1 << 64) > 0",
-    "return 10 ** 30 > 0",
     "return len('ab' * 10 ** 8) > 0",
     "return len([0] * 10 ** 8) > 0",
     "return bool(np.zeros((10 ** 5, 10 ** 5)).size)",
     "return bool(np.arange(10 ** 12).size)",
     "return bool(np.ones(10 ** 9, dtype=np.uint8).size)",
     "a = np.zeros(40000)\nreturn bool((a.reshape(-1, 1) - a.reshape(1, -1)).size)",
-    "return int(1e30) > 0",
-    "return math.floor(1e300) > 0",
 ]
+# Integer overflow wraps to int64 and out-of-range conversions raise OverflowError (the JIT path's
+# semantics): see tests/sandbox/test_guards.py. Iterating arrays in builtins is counted, not refused.
 
 
 @pytest.mark.parametrize("code", BUDGET_BREAKERS)

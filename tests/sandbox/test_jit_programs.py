@@ -5,18 +5,21 @@ two paths could part ways (64-bit extremes, unsigned pixels, wrap-around, floor 
 of negatives, shifts, ``int()``/``round()`` of floats, NaN and infinity, array casts and
 reductions), compiles each for both paths and compares them on adversarial frames (all 0, all
 255, ramps of every value, checkerboards, noise). Each frame must give the same answer on both
-paths, or fail on both. A program the JIT subset refuses is fine (it stays on the interpreter);
-a program that gets a kernel and answers differently anywhere is a bug.
+paths, or fail on both in the same way (an ordinary error on both, or the allocation budget on
+both: the interpreter's byte budget is the kernel's ``MemoryError``). A program the JIT subset
+refuses is fine (it stays on the interpreter); a program that gets a kernel and answers differently
+anywhere is a bug. No difference is tolerated.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sandbox import CheckerRuntimeError, audit, compile_checker
+from sandbox import Checker, CheckerRuntimeError, audit, compile_checker
+from sandbox.errors import JitDeferred
 from sandbox.frames import readonly_batch
 from sandbox.jit import Kernel, build_kernel
 
@@ -103,6 +106,12 @@ def ints(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
     )
 
 
+#: False until the kernel's integer arithmetic wraps reliably (see NSW below): the generator then
+#: leaves out integer products of whole arrays, which LLVM mis-optimises today; the NSW cases in
+#: AGREEMENT_CASES pin that bug. Set it to True with the jit.py / jit_helpers.py fix.
+KERNEL_WRAPS_RELIABLY = False
+
+
 def floats(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
     named = ["b"] if names else []
     atoms = st.one_of(
@@ -136,7 +145,7 @@ def floats(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
         arr.map(lambda s: f"float({s}.std())"),
         arr.map(lambda s: f"float({s}.max())"),
         arr.map(lambda s: f"float(np.median({s}))"),
-        arr.map(lambda s: f"float({s}.prod())"),
+        *([arr.map(lambda s: f"float({s}.prod())")] if KERNEL_WRAPS_RELIABLY else []),
         arr.map(lambda s: f"float(np.sum({s}))"),
     )
 
@@ -192,15 +201,22 @@ def programs(draw: st.DrawFn) -> str:
     )
 
 
+#: How a failure shows on each path: the interpreter's byte budgets are the kernel's MemoryError.
+FAILURE_KIND = {"error": "error", "budget": "memory", "memory": "memory"}
+
+
 def interpreter_answers(source: str) -> list[object]:
-    checker = compile_checker(source)
+    return checker_answers(compile_checker(source))
+
+
+def checker_answers(checker: Checker) -> list[object]:
     ro = readonly_batch(FRAMES)
     out: list[object] = []
     for i in range(len(FRAMES)):
         try:
             out.append(bool(checker.batch_immutable(ro[i : i + 1], ro[i : i + 1])[0]))
         except CheckerRuntimeError as err:
-            out.append(f"fails ({err.status})")
+            out.append(f"fails ({FAILURE_KIND.get(err.status, err.status)})")
     return out
 
 
@@ -212,6 +228,8 @@ def kernel_answers(kernel: Kernel) -> list[object]:
         try:
             kernel.run(ro[i : i + 1], ro[i : i + 1], buf)
             out.append(bool(buf[0]))
+        except JitDeferred:
+            out.append(DEFERRED)
         except MemoryError:
             out.append("fails (memory)")
         except Exception:
@@ -219,10 +237,14 @@ def kernel_answers(kernel: Kernel) -> list[object]:
     return out
 
 
-def same(a: object, b: object) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return True  # both failed: the kind may differ (a budget on one path, an error natively)
-    return a == b
+#: The kernel handed the frame to the interpreter (an empty or inexact mean): what the engine
+#: does then is the interpreter's answer, so there is nothing to compare on that frame.
+DEFERRED = "deferred to the interpreter"
+
+
+def differences(expected: list[object], got: list[object]) -> list[tuple[int, object, object]]:
+    pairs = enumerate(zip(expected, got, strict=True))
+    return [(i, e, g) for i, (e, g) in pairs if e != g and g != DEFERRED]
 
 
 @pytest.mark.slow
@@ -237,60 +259,183 @@ def same(a: object, b: object) -> bool:
 def test_generated_programs_agree_on_both_paths(
     source: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    assert audit(source).ok, audit(source).findings
+    assume(audit(source).ok)  # e.g. `pixel < 0` is refused (K602): it never runs on either path
     kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
     if not isinstance(kernel, Kernel):
         return  # outside the subset or untypable: the checker stays on the interpreter
-    expected = interpreter_answers(source)
-    got = kernel_answers(kernel)
-    diffs = [
-        (i, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if not same(e, g)
-    ]
+    diffs = differences(interpreter_answers(source), kernel_answers(kernel))
     assert not diffs, f"JIT and interpreter disagree on frames {diffs}:\n{source}"
 
 
 # Each case was a disagreement between the two paths (found by the fuzzer above or listed by the
-# second red-team round); each must now agree, or stay on the interpreter.
+# second red-team round). "kernel": it must get a kernel that answers exactly as the interpreter on
+# every adversarial frame (and pass the probe); "interpreter": the JIT subset must refuse it.
 AGREEMENT_CASES = {
-    "INT64_MIN // -1 wraps": "def check(frame):\n    a = -9223372036854775807 - frame[0, 0, 0] // 255\n    return a // -1 < 0\n",
-    "negation at INT64_MIN": "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return -a < 0\n",
-    "abs at INT64_MIN": "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return abs(a) < 0\n",
-    "uint8 pixel difference": "def check(frame):\n    return frame[0, 0, 0] - frame[1, 1, 1] < 0\n",
-    "int() of NaN": "import math\ndef check(frame):\n    return int(math.nan * frame[0, 0, 0]) > 0\n",
-    "int() of a huge float": "def check(frame):\n    return int(1e30 + frame[0, 0, 0]) > 0\n",
-    "round() half to even": "def check(frame):\n    return round(2.5 + frame[0, 0, 0] // 256) == 2\n",
-    "math.floor(inf)": "import math\ndef check(frame):\n    return math.floor(math.inf * (frame[0, 0, 0] + 1)) > 0\n",
-    "math.sqrt(-1)": "import math\ndef check(frame):\n    return math.sqrt(-1.0 - frame[0, 0, 0]) > 0\n",
-    "math.exp overflow": "import math\ndef check(frame):\n    return math.exp(1000.0 + frame[0, 0, 0]) > 0\n",
-    "math.cos(inf)": "import math\ndef check(frame):\n    return math.cos(math.inf + frame[0, 0, 0]) > 0\n",
-    "mean of an empty slice": "def check(frame):\n    return not frame[5:2, :, 0].mean() > 0\n",
-    "mean past 2**53": "import numpy as np\ndef check(frame):\n    return frame.astype(np.int64).mean() * 0 == 0 and (frame.astype(np.int64) * 10 ** 15).mean() > 1e17\n",
-    "float sum order": "import numpy as np\ndef check(frame):\n    return (frame * 0.1).sum() == 1.0\n",
-    "uint64 product wraps": "def check(frame):\n    return frame.prod() != 0\n",
+    "INT64_MIN // -1 wraps": (
+        "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return a // -1 < 0\n",
+        "kernel",
+    ),
+    "INT64_MIN % -1 is 0": (
+        "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return a % -1 == 0\n",
+        "kernel",
+    ),
+    "negation at INT64_MIN": (
+        "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return -a < 0\n",
+        "kernel",
+    ),
+    "abs at INT64_MIN": (
+        "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return abs(a) < 0\n",
+        "kernel",
+    ),
+    "invert at INT64_MAX": (
+        "def check(frame):\n    a = 9223372036854775807 - frame[0, 0, 0] // 256\n    return ~a < 0\n",
+        "kernel",
+    ),
+    "2**62 + 2**62 wraps": (
+        "def check(frame):\n    a = 4611686018427387904 + frame[0, 0, 0]\n    return a + a < 0\n",
+        "kernel",
+    ),
+    "product wraps": (
+        "def check(frame):\n    a = 3037000500 + frame[0, 0, 0]\n    return a * a < 0\n",
+        "kernel (nsw)",
+    ),
+    "shift into the sign bit": (
+        "def check(frame):\n    return (frame[0, 0, 0] + 1) << 63 < 0\n",
+        "kernel",
+    ),
+    "literal power wraps": (
+        "def check(frame):\n    return (frame[0, 0, 0] + 3) ** 41 < 0\n",
+        "kernel (nsw)",
+    ),
+    "true division of big ints": (
+        "def check(frame):\n    a = 4611686018427387905 + frame[0, 0, 0]\n    return a / 3 == 1537228672809129301.0\n",
+        "kernel",
+    ),
+    "int compared with float past 2**53": (
+        "def check(frame):\n    a = 9007199254740993 + frame[0, 0, 0] // 256\n    return a == 9007199254740992.0\n",
+        "kernel",
+    ),
+    "uint8 pixel difference": (
+        "def check(frame):\n    return frame[0, 0, 0] - frame[1, 1, 1] < 0\n",
+        "kernel",
+    ),
+    "uint8 cast of an int": (
+        "import numpy as np\ndef check(frame):\n    return np.uint8(frame[0, 0, 0] + 200) < 100\n",
+        "kernel",
+    ),
+    "uint64 cast of -1": (
+        "import numpy as np\ndef check(frame):\n    return np.uint64(frame[0, 0, 0] // 256 - 1) < 0\n",
+        "kernel",
+    ),
+    "int() of NaN": (
+        "import math\ndef check(frame):\n    return int(math.nan * frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "int() of a huge float": (
+        "def check(frame):\n    return int(1e30 + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "int() at 2**63": (
+        "def check(frame):\n    return int(9.223372036854775807e18 + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "round() half to even": (
+        "def check(frame):\n    return round(2.5 + frame[0, 0, 0] // 256) == 2\n",
+        "kernel",
+    ),
+    "round() of a huge float": (
+        "def check(frame):\n    return round(1e19 + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "math.floor(inf)": (
+        "import math\ndef check(frame):\n    return math.floor(math.inf * (frame[0, 0, 0] + 1)) > 0\n",
+        "kernel",
+    ),
+    "math.floor of a huge float": (
+        "import math\ndef check(frame):\n    return math.floor(1e300 + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "math.sqrt(-1)": (
+        "import math\ndef check(frame):\n    return math.sqrt(-1.0 - frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "math.exp overflow": (
+        "import math\ndef check(frame):\n    return math.exp(1000.0 + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "math.cos(inf)": (
+        "import math\ndef check(frame):\n    return math.cos(math.inf + frame[0, 0, 0]) > 0\n",
+        "kernel",
+    ),
+    "float power of a negative base": (
+        "def check(frame):\n    x = (-8.0 - frame[0, 0, 0]) ** 0.5\n    return x == x\n",
+        "kernel",
+    ),
+    "float power overflow": (
+        "def check(frame):\n    return (1e300 + frame[0, 0, 0]) ** 2.0 > 1e308\n",
+        "kernel",
+    ),
+    "mean of an empty slice": (
+        "def check(frame):\n    return not frame[5:2, :, 0].mean() > 0\n",
+        "kernel",
+    ),
+    "mean past 2**53": (
+        "import numpy as np\ndef check(frame):\n    return frame.astype(np.int64).mean() * 0 == 0 and (frame.astype(np.int64) * 10 ** 15).mean() > 1e17\n",
+        "kernel",
+    ),
+    "uint64 sum of a frame": ("def check(frame):\n    return frame.sum() > 10000\n", "kernel"),
+    "uint64 product wraps": ("def check(frame):\n    return frame.prod() != 0\n", "kernel"),
+    "product of a bright frame wraps": (
+        "import numpy as np\ndef check(frame):\n    return np.prod(frame[0] // 2 + 1) < 0\n",
+        "kernel",
+    ),
+    "float of a wrapped uint8 product": (
+        "def check(frame):\n    return 0.5 < float(frame[..., 0].prod())\n",
+        "kernel (nsw)",
+    ),
+    "array sum wraps before max": (
+        "def check(frame):\n    return (frame[..., 0] + 9223372036854775807).max() < 0\n",
+        "kernel (nsw)",
+    ),
+    "float sum order": (
+        "import numpy as np\ndef check(frame):\n    return (frame * 0.1).sum() == 1.0\n",
+        "interpreter",
+    ),
 }
 
 
-@pytest.mark.parametrize("source", list(AGREEMENT_CASES.values()), ids=list(AGREEMENT_CASES))
+#: numba emits signed integer arithmetic with LLVM's ``nsw`` flag (overflow is undefined), so LLVM
+#: folds ``a * a < 0`` to False although the product it computes wraps negative, and treats the
+#: product of non-negative pixels in ``vlmcar_prod`` (and ``pixels + INT64_MAX`` in an array
+#: expression) as non-negative: the kernel does not wrap reliably. The fix is in sandbox/jit.py and
+#: sandbox/jit_helpers.py: do ``+ - * ** <<`` (scalar and array) and the ``prod``/``sum`` twins in
+#: uint64 and cast back to int64 (no ``nsw`` on unsigned arithmetic).
+#: Until then these cases must fail (strict xfail) and only the probe frames keep such kernels off.
+NSW = pytest.mark.xfail(
+    strict=True,
+    reason="numba's signed arithmetic is nsw: LLVM assumes no overflow (fix in jit.py/jit_helpers)",
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "expect"),
+    [
+        pytest.param(source, expect, marks=[NSW] if expect == "kernel (nsw)" else [])
+        for source, expect in AGREEMENT_CASES.values()
+    ],
+    ids=list(AGREEMENT_CASES),
+)
 def test_known_divergences_agree_or_stay_on_the_interpreter(
-    source: str, tmp_path_factory: pytest.TempPathFactory
+    source: str, expect: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     assert audit(source).ok, audit(source).findings
     kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
-    if not isinstance(kernel, Kernel):
+    if expect == "interpreter":
+        assert isinstance(kernel, str), "the JIT subset must refuse this checker"
         assert "stays on the interpreter" in kernel or "outside" in kernel, kernel
         return
-    expected = interpreter_answers(source)
+    assert isinstance(kernel, Kernel), kernel
+    assert differences(interpreter_answers(source), kernel_answers(kernel)) == []
     checker = compile_checker(source)
-    if checker.attach_kernel(kernel) is not None:
-        return  # the probe frames already showed a difference: the kernel is not used
-    ro = readonly_batch(FRAMES)
-    got: list[object] = []
-    for i in range(len(FRAMES)):
-        try:
-            got.append(bool(checker.batch_immutable(ro[i : i + 1], ro[i : i + 1])[0]))
-        except CheckerRuntimeError as err:
-            got.append(f"fails ({err.status})")
-    diffs = [
-        (i, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if not same(e, g)
-    ]
-    assert not diffs, diffs
+    assert checker.attach_kernel(kernel) is None, checker.jit_reason
+    assert checker_answers(checker) == interpreter_answers(source)

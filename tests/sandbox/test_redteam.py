@@ -17,6 +17,7 @@ from sandbox import (
     Budgets,
     CapabilityViolation,
     CheckerFailed,
+    SandboxError,
     audit,
     compile_checker,
 )
@@ -242,3 +243,120 @@ def test_byte_order_mark_compiles() -> None:
 def test_restricted_python_reserved_names_are_audit_findings(name: str) -> None:
     src = f"def check(frame):\n    {name} = 1\n    return True\n"
     assert "A505" in audit(src).codes
+
+
+# -- the widened surface (issue 10, item 8): each idiom now accepted gives nothing new ----------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "for p in frame[0, 0]:\n    return p.dtype.kind == 'u'",  # elements are ints, not numpy scalars
+        "for row in frame:\n    row[0, 0] = 1\nreturn True",  # rows of a frame stay read-only
+        "rows = list(frame)\nrows[0][0, 0] = 1\nreturn True",
+        "first, *rest = frame\nfirst[0, 0] = 1\nreturn True",
+        "return bool(np.ndarray((1000000,)).size)",  # would hand out uninitialised memory
+        "return bool(np.zeros(3, dtype=np.ndarray).size)",
+        "return bool(frame.astype(np.ndarray).size)",
+        "return bool(np.array([1, 2], np.ndarray).size)",
+        "a = np.ones((2000, 2000))\nreturn bool(np.dot(a, a).sum() > 0)",  # O(n^3) in one C call
+        "a = np.ones(3)\nreturn bool(np.dot(a, a, np.zeros(())) > 0)",  # positional out=
+        "return bool(np.linalg.norm(np.ones((300, 300)), ord=2) > 0)",  # singular values
+        "return bool(np.linalg.norm(np.ones((3, 3)), 'nuc') > 0)",
+        "return bool(np.logical_and.reduce([check, check]))",  # numpy would call it from C
+        "return bool(np.logical_or.reduce([frame > 0], where=False).any())",
+    ],
+)
+def test_widened_idioms_reach_no_numpy_internals(code: str) -> None:
+    with pytest.raises(CapabilityViolation):
+        run(body(code))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "return np.linalg.svd(frame[..., 0]) is None",
+        "la = np.linalg\nreturn la.svd(frame[..., 0]) is None",
+        "return np.linalg.norm.__globals__ is None",
+        "return np.ndarray.mro() is None",
+        "return np.ndarray.__new__ is None",
+        "return np.uint8.__call__ is None",
+        "return np.testing is None",
+        "return np.logical_and.accumulate is None",
+        "return np.add.reduce([frame]) is None",
+        "return np.logical_or.reduce.__self__ is None",
+    ],
+)
+def test_widened_names_open_no_submodule_or_type(code: str) -> None:
+    with pytest.raises(AuditError):
+        compile_checker(body(code))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "return sum(np.zeros(10 ** 7)) > 0",
+        "return len(list(frame.reshape(-1))) > 0",
+        "return len(tuple(zip(frame.reshape(-1), frame.reshape(-1)))) > 0",
+        "return len(sorted(np.zeros(10 ** 7))) > 0",
+        "return len(set(map(abs, np.zeros(10 ** 7)))) > 0",
+        "n = 0\nfor y, row in enumerate(frame):\n    for x, p in enumerate(row):\n        n += sum(p)\nreturn n > 0",
+        "a, *rest = range(10 ** 12)\nreturn a == 0",
+        "return (1,) in range(10 ** 18)",
+        "f = lambda k: sum(map(f, range(k)))\nreturn f(30) > 0",
+    ],
+)
+def test_array_iteration_in_builtins_is_counted(code: str) -> None:
+    with pytest.raises(BudgetError):
+        run(body(code), scene(64, 64), budgets=Budgets(max_iterations=5000))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "keep = [list(frame.reshape(-1)) for i in range(40)]\nreturn len(keep) > 0",
+        "keep = [np.int64(frame) for i in range(40)]\nreturn len(keep) > 0",
+        "keep = [-frame.astype(np.int64) for i in range(40)]\nreturn len(keep) > 0",
+        "keep = [np.dot(frame.astype(np.float64), [1.0, 1.0, 1.0]) for i in range(60)]\nreturn len(keep) > 0",
+        "keep = [np.linalg.norm(frame.astype(np.float64), axis=2) for i in range(60)]\nreturn len(keep) > 0",
+        "a = np.zeros((2000, 1))\nb = np.zeros((1, 2000))\nreturn a in b",
+        "return bool(np.logical_and.reduce([frame > 0] * 400).any())",
+    ],
+)
+def test_widened_idioms_are_charged(code: str) -> None:
+    with pytest.raises(BudgetError):
+        run(
+            body(code),
+            scene(64, 64),
+            budgets=Budgets(max_total_bytes=2 * 2**20, max_array_bytes=2**20),
+        )
+
+
+def test_integers_from_the_widened_paths_stay_64_bit() -> None:
+    code = (
+        "n = 0\nfor v in np.full(4, 2 ** 62, np.int64):\n    n += v\n"
+        "e = list(enumerate('ab', 9223372036854775807))\n"
+        "return n == 0 and e[1][0] == -9223372036854775807 - 1 and np.uint64(-1) == -1"
+    )
+    assert run(body(code)) is True
+
+
+def test_module_level_tuples_and_arrays_stay_frozen() -> None:
+    ok = "import numpy as np\nH, W = 64, 64\nKEY = np.array([255, 255, 0], dtype=np.uint8)\n"
+    assert run(ok + "def check(frame):\n    return H * W == 4096 and int(KEY.sum()) == 510\n")
+    for mutate in ("KEY[0] = 0", "KEY.sort()", "PAIR.append(1)", "PAIR[0] = 3"):
+        src = (
+            ok + "PAIR, OTHER = [1], [2]\ndef check(frame):\n    " + mutate + "\n    return True\n"
+        )
+        try:
+            checker = compile_checker(src)
+        except AuditError:
+            continue
+        with pytest.raises((CapabilityViolation, CheckerFailed)):  # numpy: "array is read-only"
+            checker(FRAME)
+
+
+def test_module_level_arrays_are_bounded_before_they_exist() -> None:
+    src = "import numpy as np\nBIG = np.array([[0] * 100000] * 100000)\ndef check(frame):\n    return True\n"
+    with pytest.raises((AuditError, SandboxError)):
+        compile_checker(src)
