@@ -18,6 +18,10 @@ Provides:
           for :class:`rl.vec_env.CodeRewardVecEnv`, one per env step for :class:`rl.wrappers.CodeReward`)
           since the previous record.
 
+At the start of training it warns (:class:`rl.errors.RewardStackWarning`) when a ``potential``
+program's ``gamma`` differs from the learner's: potential-based shaping leaves the optimal policy
+unchanged only with the learner's discount.
+
 Episode values come from ``info["code_reward_episode"]``, which both wrappers add when an
 episode ends. Episode statistics are recorded on every step that ends an episode (the logger keeps the
 last value before a dump, and the value is already a window mean), sandbox statistics at the end of
@@ -26,12 +30,14 @@ every rollout.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from rl.errors import RewardStackWarning
 from rl.rewards import RewardStats, status_counts
 from rl.vec_env import find_code_reward
 
@@ -76,6 +82,23 @@ class CodeRewardCallback(BaseCallback):
             return None
         found = [p for p in parts if isinstance(p, RewardStats)]
         return RewardStats.merge(found) if found else None
+
+    def _on_training_start(self) -> None:
+        env = self.training_env
+        wrapper = find_code_reward(env) if env is not None else None
+        gamma = getattr(self.model, "gamma", None)
+        if wrapper is None or gamma is None or wrapper.engine.scheme != "potential":
+            return
+        if abs(float(gamma) - wrapper.engine.gamma) > 1e-9:
+            warnings.warn(
+                RewardStackWarning(
+                    f"the reward program's potential shaping uses gamma={wrapper.engine.gamma} "
+                    f"but the learner discounts with gamma={gamma}; shaping keeps the optimal "
+                    "policy only with the learner's gamma: pass gamma= to the code-reward "
+                    "wrapper or set the program's gamma"
+                ),
+                stacklevel=2,
+            )
 
     def _on_step(self) -> bool:
         infos: list[dict[str, Any]] = self.locals.get("infos", [])

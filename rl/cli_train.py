@@ -1,18 +1,24 @@
 """``vlmcar train``: train PPO with the sparse env reward or a code reward, one run per seed.
 
-``vlmcar train --env ID --reward sparse|reference|PROGRAM_DIR --timesteps N --seeds S [S ...]
-[--n-envs N] [--observation symbolic|image] [--out DIR] [--isolation LEVEL] ...``
+``vlmcar train --env ID [--env-kwargs JSON] --reward sparse|reference|PROGRAM_DIR --timesteps N
+--seeds S [S ...] [--n-envs N] [--observation auto|symbolic|image|native] [--out DIR] ...``
 
-Runs :func:`rl.training.train` once per seed (sequentially), prints a per-seed summary table (final
+``ID`` is any environment: a built-in one, any Gymnasium id (``CartPole-v1``,
+``MiniGrid-LavaCrossingS9N1-v0``) or ``module:EnvId`` (the module is imported first). Runs
+:func:`rl.training.train` once per seed (sequentially), prints a per-seed summary table (final
 success rate, env steps to reach 0.9 success, steps/s, wall time, checker failures) and writes
 ``DIR/train.json`` (every seed's :class:`rl.training.TrainResult` plus a summary) with each seed's logs
-in ``DIR/seed<S>/`` (SB3's ``progress.csv``, ``eval.csv``, Monitor files, ``result.json``).
+in ``DIR/seed<S>/`` (SB3's ``progress.csv``, ``eval.csv``, Monitor files, ``result.json``, the model
+``model.zip`` and, for a code reward, the program it trained on in ``program/``).
 
-Exit codes: 0 every seed trained; 2 usage errors (unknown env id, a program directory that is
-missing, malformed, tampered with or rejected by the audit, an unavailable isolation level, bad
-numbers), with a message on stderr naming the problem; 3 a checker-failure policy
-(``--failure-policy raise`` or ``stop_after:N``) stopped training (the remaining seeds are
-skipped; the JSON says which checker failed and why).
+Exit codes: 0 every seed trained; 2 usage errors, before any training (unknown env id, with close
+matches; an env that cannot draw the frames a code reward needs; spaces PPO cannot handle; a
+program directory that is missing, malformed, tampered with or rejected by the audit; an
+unavailable isolation level; bad numbers or JSON; ``--out`` an existing file), with a message on
+stderr naming the problem; 3 a checker-failure policy (``--failure-policy raise`` or
+``stop_after:N``) stopped training (the remaining seeds are skipped; the JSON says which checker
+failed and why); 130 Ctrl-C: the interrupted seed's model and results and ``train.json`` are
+written first.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +40,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` arguments to ``parser``."""
     from rl.envs import ENV_IDS
 
-    parser.add_argument("--env", required=True, metavar="ID", help=f"one of: {', '.join(ENV_IDS)}")
+    parser.add_argument(
+        "--env",
+        required=True,
+        metavar="ID",
+        help=f"any Gymnasium id or module:EnvId; built-in: {', '.join(ENV_IDS)}",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        metavar="JSON",
+        help="constructor keyword arguments of the env, a JSON object, e.g. '{\"size\": 7}'",
+    )
+    parser.add_argument(
+        "--frame-source",
+        choices=("auto", "render", "obs", "none"),
+        default="auto",
+        help="where reward frames come from: the env's frame function or render(), the "
+        "observation, or none (sparse only); default auto",
+    )
     parser.add_argument(
         "--reward",
         default="sparse",
@@ -49,10 +74,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-envs", type=int, default=8, help="parallel envs (default 8)")
     parser.add_argument(
         "--observation",
-        choices=("symbolic", "image"),
-        default="symbolic",
-        help="policy input: full-grid symbolic encoding + MLP (default, fastest) or the RGB "
-        "reward frame + CNN",
+        choices=("auto", "symbolic", "image", "native"),
+        default="auto",
+        help="policy input: auto (default: the env's symbolic encoding if it has one, e.g. "
+        "MiniGrid's full grid, else its own observation), symbolic, native, or image (the RGB "
+        "reward frame + CNN)",
     )
     parser.add_argument(
         "--out",
@@ -124,7 +150,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                 f"{r['wall_seconds']:.1f}",
                 f"{box['evaluate_ms']:.3f}" if box else "-",
                 str(box.get("total_failures", 0)) if box else "-",
-                "yes" if r["stopped"] else "no",
+                "interrupted" if r.get("interrupted") else "yes" if r["stopped"] else "no",
             )
         )
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
@@ -139,16 +165,50 @@ def _error(message: str) -> int:
     return 2
 
 
+def _config(
+    args: argparse.Namespace,
+    seed: int,
+    reward: str,
+    env_kwargs: dict[str, Any],
+    out: Path | None,
+) -> Any:
+    from rl.training import TrainConfig
+
+    return TrainConfig(
+        env_id=args.env,
+        reward=reward,
+        timesteps=args.timesteps,
+        seed=seed,
+        n_envs=args.n_envs,
+        observation=args.observation,
+        env_kwargs=env_kwargs,
+        frame_source=args.frame_source,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        eval_deterministic=not args.stochastic_eval,
+        failure_policy=args.failure_policy,
+        isolation=args.isolation,
+        checker_timeout=args.checker_timeout,
+        torch_threads=args.torch_threads,
+        log_dir=out / f"seed{seed}" if out is not None else None,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Train one run per seed, print the table, write the JSON; return the exit code."""
-    from rl.envs import ENV_IDS
     from rl.program import ProgramError
+    from rl.registry import EnvError, get_spec, parse_env_kwargs
     from rl.rewards import parse_failure_policy
-    from rl.training import TrainConfig, resolve_reward, train
+    from rl.training import probe_config, resolve_reward, train
     from sandbox.errors import IsolationUnavailable, SandboxError
 
-    if args.env not in ENV_IDS:
-        return _error(f"unknown env id {args.env!r}; built-in: {', '.join(ENV_IDS)}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        return _error(f"--out {args.out!r} is an existing file; give a directory")
+    try:
+        env_kwargs = parse_env_kwargs(args.env_kwargs)
+        get_spec(args.env)
+    except ValueError as err:  # EnvError too
+        return _error(str(err))
     for name in ("timesteps", "n_envs", "eval_every", "eval_episodes", "torch_threads"):
         if getattr(args, name) < 1:
             return _error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -170,12 +230,22 @@ def run(args: argparse.Namespace) -> int:
         resolve_reward(reward, args.env)  # fail fast (exit 2) before any training starts
     except ProgramError as err:
         return _error(f"cannot load the reward program: {err}")
+    except EnvError as err:
+        return _error(str(err))
+
+    try:  # make and reset one env as training will: no frames, bad spaces -> exit 2 now
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # train() warns again, once
+            probe_config(_config(args, args.seeds[0], reward, env_kwargs, None))
+    except (ProgramError, IsolationUnavailable, ValueError) as err:
+        return _error(str(err))
 
     label = "sparse" if reward == "sparse" else "reference" if reward == "reference" else "program"
+    stem = re.sub(r"[^\w.-]+", "_", args.env)  # "ALE/Pong-v5", "pkg:Env-v0": one directory name
     out = (
         Path(args.out)
         if args.out
-        else Path("runs") / f"train-{args.env}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+        else Path("runs") / f"train-{stem}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -185,29 +255,24 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     code = 0
     for seed in args.seeds:
-        config = TrainConfig(
-            env_id=args.env,
-            reward=reward,
-            timesteps=args.timesteps,
-            seed=seed,
-            n_envs=args.n_envs,
-            observation=args.observation,
-            eval_every=args.eval_every,
-            eval_episodes=args.eval_episodes,
-            eval_deterministic=not args.stochastic_eval,
-            failure_policy=args.failure_policy,
-            isolation=args.isolation,
-            checker_timeout=args.checker_timeout,
-            torch_threads=args.torch_threads,
-            log_dir=out / f"seed{seed}",
-        )
+        config = _config(args, seed, reward, env_kwargs, out)
         try:
             result = train(config, progress=not args.no_progress)
         except (ProgramError, IsolationUnavailable, ValueError) as err:
             return _error(str(err))
         except SandboxError as err:
             return _error(f"the sandbox failed: {err}")
+        except KeyboardInterrupt:  # outside learning (set-up, evaluation): nothing of it to save
+            print(f"vlmcar train: interrupted while setting up seed {seed}", file=sys.stderr)
+            code = 130
+            break
         rows.append(result.to_dict())
+        if len(rows) == 1 and rows[-1].get("frame_source"):
+            print(f"reward frames: {rows[-1]['frame_source']}")
+        if result.interrupted:
+            print(f"vlmcar train: seed {seed} {result.stopped}; results written", file=sys.stderr)
+            code = 130
+            break
         if result.stopped is not None:
             print(f"vlmcar train: seed {seed} stopped: {result.stopped}", file=sys.stderr)
             code = 3
@@ -223,11 +288,18 @@ def run(args: argparse.Namespace) -> int:
         "final_success_mean": sum(finals) / len(finals) if finals else None,
         "steps_to_90": reached,
         "stopped_by_failure_policy": code == 3,
+        "interrupted": code == 130,
+        "env_kwargs": env_kwargs,
+        "models": [r.get("model_path") for r in rows],
     }
     path = out / "train.json"
     path.write_text(json.dumps({"summary": summary, "runs": rows}, indent=2) + "\n", "utf-8")
     print(f"{args.env}, reward {reward}, {args.timesteps:,} steps per seed")
-    print(format_table(rows))
+    if rows:
+        print(format_table(rows))
+    for r in rows:
+        if r.get("model_path"):
+            print(f"model: {r['model_path']}")
     print(f"wrote {path}")
     return code
 

@@ -1,25 +1,30 @@
 """Scripted experts for the built-in environments, acting from privileged state.
 
 Provides:
-    ExpertPolicy: the expert for an environment: ``expert.act()`` (or ``expert(obs)``, which
-        ignores ``obs``) returns the next action; call ``reset()`` at every episode start.
-    MiniGridPlanner: breadth-first-search planner for DoorKey, Unlock, UnlockPickup and
-        KeyCorridor.
+    ExpertPolicy: the scripted expert an environment's registry entry declares
+        (:attr:`rl.registry.EnvSpec.expert`): ``expert.act()`` (or ``expert(obs)``, which ignores
+        ``obs``) returns the next action; call ``reset()`` at every episode start.
+    MiniGridPlanner: breadth-first-search planner for MiniGrid tasks made of a locked door, its
+        key, a task object (``env.obj``) and a goal square (DoorKey, Unlock, UnlockPickup,
+        KeyCorridor; also goal-only tasks such as LavaCrossing or Empty).
     PandaPushController: scripted end-effector controller for PandaPush.
 
 Both read the *unwrapped* environment's state (positions, doors, what the agent carries), not the
-observation, so they work with any observation the wrapper produces.
+observation, so they work with any observation the wrapper produces. Both are policy factories in
+the sense of :mod:`rl.demos` (``factory(env)`` returns a callable ``policy(obs) -> action`` with a
+``reset()``), so ``--demos rl.experts:MiniGridPlanner`` rolls the planner out on any MiniGrid env.
 
 MiniGrid planner
     Every call replans from scratch, so it is stateless and recovers from any state (a random
     prefix, a dropped key, a door toggled shut). The next sub-goal is read from the state:
 
-    1. door still locked: if the agent carries the key, face the door and ``toggle``; if it
+    1. a door still locked: if the agent carries the key, face the door and ``toggle``; if it
        carries something else, drop it first; otherwise face the key and ``pickup``;
-    2. door unlocked: DoorKey walks onto the goal; UnlockPickup/KeyCorridor face the task object
-       (``env.obj``, the box/ball) and ``pickup``, first dropping the key on a free cell from which
-       the object is still reachable (the agent holds one object at a time; in KeyCorridorS3R1 the
-       only such cell is the one the key came from).
+    2. no door locked: with a task object (``env.obj``, UnlockPickup's box, KeyCorridor's ball),
+       face it and ``pickup``, first dropping the key on a free cell from which the object is
+       still reachable (the agent holds one object at a time; in KeyCorridorS3R1 the only such
+       cell is the one the key came from); otherwise walk onto the goal square if there is one
+       (DoorKey, LavaCrossing), else ``done`` (Unlock ended when its door opened).
 
     "Face cell c" is a BFS over ``(x, y, direction)`` with the actions left, right and forward;
     forward enters empty cells, open doors and the goal, and a closed unlocked door is entered
@@ -39,13 +44,12 @@ PandaPush controller
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from rl.labels import lock_door
 
 __all__ = ["ExpertPolicy", "MiniGridPlanner", "PandaPushController"]
 
@@ -57,18 +61,26 @@ State = tuple[int, int, int]  # x, y, direction
 Pos = tuple[int, int]
 
 
+def _instance_of(env: Any, module: str, name: str) -> bool:
+    """Whether ``env.unwrapped`` is an instance of ``module.name`` (only if already imported)."""
+    cls = getattr(sys.modules.get(module), name, None)
+    return isinstance(cls, type) and isinstance(env.unwrapped, cls)
+
+
 class MiniGridPlanner:
-    """BFS planner for DoorKey, Unlock, UnlockPickup and KeyCorridor (see the module docstring).
+    """BFS planner for MiniGrid door/key/object/goal tasks (see the module docstring).
 
     Args:
-        env: the environment, wrapped or not; its ``unwrapped`` state is read on every call.
+        env: a MiniGrid environment, wrapped or not; its ``unwrapped`` state is read on every call.
+
+    Raises:
+        ValueError: ``env`` is not a MiniGrid environment.
     """
 
     def __init__(self, env: Any) -> None:
         self.env = env
-        self.kind = type(env.unwrapped).__name__
-        if self.kind not in ("DoorKeyEnv", "UnlockEnv", "UnlockPickupEnv", "KeyCorridorEnv"):
-            raise ValueError(f"no MiniGrid planner for {self.kind}")
+        if not _instance_of(env, "minigrid.minigrid_env", "MiniGridEnv"):
+            raise ValueError(f"no MiniGrid planner for {type(env.unwrapped).__name__}")
 
     # ---------------------------------------------------------------- grid queries
 
@@ -222,14 +234,20 @@ class MiniGridPlanner:
 
     # ---------------------------------------------------------------- policy
 
+    def reset(self) -> None:
+        """Start a new episode (nothing to do: the planner is stateless)."""
+
+    def __call__(self, obs: Any = None) -> int:
+        """Return the next action; ``obs`` is ignored (the planner reads the env state)."""
+        return self.act()
+
     def act(self) -> int:
         """Return the next action for the environment's current state."""
         u = self._u
-        door = lock_door(self.env)
         carrying = u.carrying
-        if door.is_locked:
-            door_pos = self._find(lambda o: o is door)
-            assert door_pos is not None
+        door_pos = self._find(lambda o: o.type == "door" and o.is_locked)
+        if door_pos is not None:
+            door = u.grid.get(*door_pos)
             if carrying is not None and carrying.type == "key" and carrying.color == door.color:
                 return self._interact(door_pos, TOGGLE)
             key_pos = self._find(lambda o: o.type == "key" and o.color == door.color)
@@ -238,15 +256,14 @@ class MiniGridPlanner:
             if carrying is not None:
                 return self._drop_keeping(key_pos)
             return self._interact(key_pos, PICKUP)
-        if self.kind == "DoorKeyEnv":
+        target = getattr(u, "obj", None)
+        if target is None:
             goal = self._find(lambda o: o.type == "goal")
-            assert goal is not None
-            return self._walk_onto(goal)
-        if self.kind == "UnlockEnv":
-            return DONE  # the episode ended when the door opened
-        if carrying is not None and carrying is u.obj:
+            # DoorKey, LavaCrossing: walk onto the goal; Unlock: the episode ended at the door
+            return self._walk_onto(goal) if goal is not None else DONE
+        if carrying is not None and carrying is target:
             return DONE
-        obj_pos = self._find(lambda o: o is u.obj)
+        obj_pos = self._find(lambda o: o is target)
         if obj_pos is None:
             return DONE  # the box was destroyed by a toggle: the task cannot be completed
         if carrying is not None:
@@ -267,13 +284,17 @@ class PandaPushController:
 
     def __init__(self, env: Any) -> None:
         self.env = env
-        if type(env.unwrapped).__name__ != "PandaPushEnv":
+        if not _instance_of(env, "panda_gym.envs.panda_tasks", "PandaPushEnv"):
             raise ValueError(f"no Panda controller for {type(env.unwrapped).__name__}")
         self.phase = "approach"
 
     def reset(self) -> None:
         """Start a new episode."""
         self.phase = "approach"
+
+    def __call__(self, obs: Any = None) -> np.ndarray:
+        """Return the next action; ``obs`` is ignored (the controller reads the env state)."""
+        return self.act()
 
     def act(self) -> np.ndarray:
         """Return the next end-effector displacement action in ``[-1, 1]^3``."""
@@ -315,10 +336,17 @@ class PandaPushController:
 
 
 class ExpertPolicy:
-    """The scripted expert of a built-in environment.
+    """The scripted expert an environment's registry entry declares.
+
+    The entry is found from :attr:`rl.envs.RewardFrames.env_id` when ``env`` is wrapped in one,
+    else from Gymnasium's ``env.spec.id``.
 
     Args:
         env: the environment (wrapped or not); the expert reads its ``unwrapped`` state.
+
+    Raises:
+        ValueError: the environment's entry declares no scripted expert (give demonstrations
+            instead: :mod:`rl.demos`).
 
     Example:
         >>> from rl.envs import make_env
@@ -334,22 +362,42 @@ class ExpertPolicy:
     """
 
     def __init__(self, env: Any) -> None:
+        from rl.registry import get_spec
+
         self.env = env
-        self._impl: MiniGridPlanner | PandaPushController
-        if type(env.unwrapped).__name__ == "PandaPushEnv":
-            self._impl = PandaPushController(env)
-        else:
-            self._impl = MiniGridPlanner(env)
+        env_id = _env_id(env)
+        spec = get_spec(env_id)
+        if spec.expert is None:
+            raise ValueError(
+                f"no scripted expert for {env_id!r}: give expert demonstrations instead (a "
+                "Minari dataset, an .npz of frames, an SB3 .zip or a module:function policy; "
+                "see rl.demos)"
+            )
+        self._impl: Any = spec.expert(env)
 
     def reset(self) -> None:
         """Start a new episode (the MiniGrid planner is stateless; this resets Panda's phase)."""
-        if isinstance(self._impl, PandaPushController):
-            self._impl.reset()
+        reset = getattr(self._impl, "reset", None)
+        if callable(reset):
+            reset()
 
     def act(self) -> Any:
         """Return the next action (an ``int`` for MiniGrid, a float32 array for PandaPush)."""
-        return self._impl.act()
+        return self._impl.act() if hasattr(self._impl, "act") else self._impl(None)
 
     def __call__(self, obs: Any = None) -> Any:
         """Return the next action; ``obs`` is ignored (the expert reads the env state)."""
         return self.act()
+
+
+def _env_id(env: Any) -> str:
+    current = env
+    while current is not None:
+        env_id = current.__dict__.get("env_id") if hasattr(current, "__dict__") else None
+        if isinstance(env_id, str):
+            return env_id
+        current = getattr(current, "env", None)
+    gym_spec = getattr(env, "spec", None) or getattr(env.unwrapped, "spec", None)
+    if gym_spec is None:
+        raise ValueError(f"{type(env.unwrapped).__name__} has no env id: cannot find its expert")
+    return str(gym_spec.id)

@@ -6,7 +6,8 @@ Provides:
     RewardEngine: program -> :class:`sandbox.pool.Sandbox` -> composer, with failure accounting;
         the shared core of :class:`rl.vec_env.CodeRewardVecEnv` and :class:`rl.wrappers.CodeReward`.
     RewardStats: failure counts per sub-task and status, evaluate time, steps.
-    CheckerFailureError: raised when the failure policy says a checker failure stops training.
+    CheckerFailureError: raised when the failure policy says a checker failure stops training
+        (defined in :mod:`rl.errors`, re-exported here).
     parse_failure_policy: ``"continue"``, ``"raise"`` or ``"stop_after:N"`` -> the failure budget.
 
 Semantics (one env, one episode; sub-tasks ``0..K-1`` in the program's order):
@@ -42,6 +43,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rl.errors import CheckerFailureError
 from rl.program import RewardProgram, Scheme
 from sandbox.errors import FrameError, Status
 from sandbox.pool import Isolation, Sandbox
@@ -201,39 +203,6 @@ def parse_failure_policy(policy: str) -> int | None:
     raise ValueError(
         f"failure_policy={policy!r}: choose 'continue', 'raise' or 'stop_after:N' (N >= 1)"
     )
-
-
-class CheckerFailureError(RuntimeError):
-    """A reward checker failed and the failure policy says training stops.
-
-    Attributes:
-        checker: the failing sub-task's name.
-        status: why it failed (``error``, ``violation``, ``budget``, ``contract``, ``timeout``,
-            ``memory`` or ``crash``).
-        detail: the sandbox's message.
-        step: the wrapper step (evaluate call) on which it failed, counted from 1.
-        failures: total checker failures so far.
-        policy: the failure policy in force.
-    """
-
-    def __init__(
-        self, checker: str, status: str, detail: str, *, step: int, failures: int, policy: str
-    ) -> None:
-        super().__init__(checker, status, detail)
-        self.checker = checker
-        self.status = status
-        self.detail = detail
-        self.step = step
-        self.failures = failures
-        self.policy = policy
-
-    def __str__(self) -> str:
-        return (
-            f"reward checker {self.checker!r} failed on step {self.step} with status "
-            f"{self.status!r}: {self.detail} ({self.failures} checker failure(s) so far; "
-            f"failure_policy={self.policy!r} stops training here; use failure_policy='continue' "
-            "to count failures and carry on without that checker's bonus)"
-        )
 
 
 @dataclass
@@ -566,15 +535,14 @@ def check_frame_source(frame_source: str) -> None:
 
 
 def is_image_space(space: Any) -> bool:
-    """Whether observations of ``space`` are (H, W, 3) uint8 images (usable as reward frames)."""
-    from gymnasium import spaces
+    """Whether observations of ``space`` are (H, W, 3) uint8 pictures (usable as reward frames).
 
-    return (
-        isinstance(space, spaces.Box)
-        and space.dtype == np.uint8
-        and len(space.shape) == 3
-        and space.shape[-1] == 3
-    )
+    Sides shorter than :data:`rl.envs.MIN_PICTURE_SIDE` are refused: MiniGrid's 7 x 7 x 3
+    ``ImgObsWrapper`` grid is uint8 HWC but holds symbolic indices, not pixels.
+    """
+    from rl.envs import is_picture_space
+
+    return is_picture_space(space)
 
 
 class EngineWrapperMixin:

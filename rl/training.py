@@ -1,4 +1,4 @@
-"""Train PPO on a built-in environment with the sparse env reward or a code reward (CaR).
+"""Train PPO on any environment with the sparse env reward or a code reward (CaR).
 
 Provides:
     TrainConfig: what to train (env, reward, budget, seed, PPO hyper-parameters, evaluation).
@@ -8,6 +8,8 @@ Provides:
     evaluate: deterministic evaluation of a policy on the env's own success criterion.
     resolve_reward: ``"sparse"`` / ``"reference"`` / a program directory / a program -> program.
     make_train_env / make_eval_env: the vectorised envs :func:`train` builds.
+    probe_config: check a job before any work (env, frames, spaces, program) and resolve ``auto``.
+    choose_policy: which SB3 policy an observation space gets (CNN, multi-input or MLP).
 
 Construction (what :func:`train` builds, in order):
 
@@ -17,16 +19,20 @@ Construction (what :func:`train` builds, in order):
    matters on small machines: torch's OpenMP pool competes with the env loop and the sandbox
    worker, and unpinned PPO throughput swung 111 -> 1,950 steps/s between identical runs on the
    2-core CI box (docs/research ecosystem notes, section 5.4).
-2. **Training envs**, like SB3's ``make_vec_env``: ``n_envs`` x :func:`rl.envs.make_env` (the
-   reward frame is rendered into ``info["frame"]`` on every step, for sparse runs too, so sparse
-   and code-reward throughput are compared on the same work), each wrapped in SB3's ``Monitor``
+2. **Training envs**, like SB3's ``make_vec_env``: ``n_envs`` x :func:`rl.envs.make_env` (any
+   registered or Gymnasium id, with ``env_kwargs``; the reward frame is rendered into
+   ``info["frame"]`` on every step, for sparse runs too, so sparse and code-reward throughput are
+   compared on the same work; a sparse run of an env that cannot draw frames runs without them),
+   each wrapped in SB3's ``Monitor``
    (which therefore logs the env's *own* reward: SB3's ``rollout/ep_rew_mean`` is the true
    return), in a ``DummyVecEnv``; for a code reward a :class:`rl.vec_env.CodeRewardVecEnv`
    goes around it (innermost VecEnv wrapper, frames from ``info["frame"]``), so the policy learns
    from env reward + bonus.
-3. **PPO** with ``MlpPolicy`` (symbolic observations, with the features of
-   :attr:`TrainConfig.features`) or ``CnnPolicy`` (image observations), the hyper-parameters of
-   :class:`TrainConfig`.
+3. **PPO** with ``CnnPolicy`` for image observations (the reward frame, or an env's own
+   H x W x C uint8 pictures), ``MultiInputPolicy`` for dict observations and ``MlpPolicy``
+   otherwise (MiniGrid's symbolic grid with the features of :attr:`TrainConfig.features`), the
+   hyper-parameters of :class:`TrainConfig`; any action space PPO supports (``Discrete``,
+   ``Box``, ``MultiDiscrete``, ``MultiBinary``).
 4. **Callbacks**: :class:`rl.callbacks.CodeRewardCallback` (code rewards: shaped/env returns,
    sub-task rates, sandbox failures and evaluate time into the SB3 logger), and this module's
    evaluation/progress callback: every ``eval_every`` env steps (and at the end) a deterministic
@@ -37,8 +43,13 @@ Construction (what :func:`train` builds, in order):
    reported steps/s.
 5. **Logs** in ``log_dir`` (when given): SB3's ``progress.csv`` (every rollout: SB3's keys, the
    callback's ``reward/*``, ``subtasks/*``, ``sandbox/*`` and this module's ``eval/*``),
-   ``eval.csv`` (the success curve), ``monitor/<i>.monitor.csv`` (one per training env) and
-   ``result.json``.
+   ``eval.csv`` (the success curve), ``monitor/<i>.monitor.csv`` (one per training env),
+   ``result.json``, the trained model ``model.zip`` (``PPO.load`` reads it; ``--demos`` rolls it
+   out) and, for a code reward, ``program/``: the reward program it trained on.
+
+**Ctrl-C** (``KeyboardInterrupt``) during learning stops training without a traceback: the model
+and the program are saved, ``result.json`` is written with the curve so far (no final
+evaluation), and the result says ``interrupted``; ``vlmcar train`` then exits 130.
 
 Checker failures follow ``failure_policy`` (:func:`rl.rewards.parse_failure_policy`): under
 ``continue`` they are counted and training goes on; when a ``raise``/``stop_after:N`` budget is used
@@ -79,8 +90,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rl.envs import ENV_IDS, Observation, make_env
-from rl.program import ProgramError, RewardProgram, load_program, reference_program
+from rl.envs import FrameSource, FrameSourceError, Observation, make_env
+from rl.program import ProgramError, RewardProgram, load_program, save_program
+from rl.programs import reference_program
+from rl.registry import EnvError, get_spec
 from rl.rewards import CheckerFailureError, parse_failure_policy
 from sandbox.pool import Isolation
 
@@ -89,9 +102,11 @@ __all__ = [
     "ReturnPoint",
     "TrainConfig",
     "TrainResult",
+    "choose_policy",
     "evaluate",
     "make_eval_env",
     "make_train_env",
+    "probe_config",
     "resolve_reward",
     "run_jobs",
     "steps_to_reach",
@@ -111,18 +126,23 @@ class TrainConfig:
     """One training job.
 
     Attributes:
-        env_id: one of :data:`rl.envs.ENV_IDS`.
+        env_id: any environment id (:func:`rl.registry.get_spec`: built-in, Gymnasium,
+            ``module:EnvId``).
         reward: ``"sparse"`` (the env's own reward), ``"reference"`` (the reference program of
             ``env_id``, :func:`rl.program.reference_program`), a :class:`RewardProgram`, or the
             path of a program directory (:func:`rl.program.load_program`).
         timesteps: env steps to train for (summed over the ``n_envs`` envs).
         seed: seed of everything (see the module docstring).
         n_envs: parallel training envs (``DummyVecEnv``).
-        observation: what the policy sees: ``"symbolic"`` (MiniGrid's full-grid encoding; the
-            default) or ``"image"`` (the reward frame, SB3's ``CnnPolicy``/NatureCNN). Measured on
-            DoorKey-8x8, 8 envs, one torch thread, 2-vCPU box: symbolic 950-1,260 env steps/s
-            (conv / one-hot features) against 262 for image + NatureCNN. The checkers see the
-            rendered frame either way.
+        observation: what the policy sees: ``"auto"`` (default: the entry's symbolic encoding
+            when it has one, e.g. MiniGrid's full grid, else the env's own observation),
+            ``"symbolic"``, ``"native"`` (the env's own) or ``"image"`` (the reward frame, SB3's
+            ``CnnPolicy``/NatureCNN). Measured on DoorKey-8x8, 8 envs, one torch thread, 2-vCPU
+            box: symbolic 950-1,260 env steps/s (conv / one-hot features) against 262 for image
+            + NatureCNN. The checkers see the rendered frame either way.
+        env_kwargs: extra keyword arguments for the environment's constructor.
+        frame_source: where reward frames come from (:func:`rl.envs.make_env`); ``"auto"``
+            falls back to no frames for a sparse run of an env that cannot draw them.
         tile_size: MiniGrid pixels per cell of the reward frame (and of image observations).
         max_episode_steps: episode step limit; None keeps the env's default.
         learning_rate: Adam step size. 7e-4 (between RL-Zoo's 2.5e-4 and rl-starter-files'
@@ -160,7 +180,9 @@ class TrainConfig:
         isolation: sandbox isolation for the checkers; None: the strongest this machine supports.
         checker_timeout: seconds one checker may take over one batch.
         torch_threads: ``torch.set_num_threads`` during training (1: no oversubscription).
-        log_dir: where CSV logs and ``result.json`` go; None writes nothing.
+        log_dir: where CSV logs, ``result.json``, ``model.zip`` and ``program/`` go; None
+            writes nothing.
+        save_model: write ``model.zip`` (and the program) into ``log_dir``.
     """
 
     env_id: str
@@ -168,7 +190,9 @@ class TrainConfig:
     timesteps: int = 200_000
     seed: int = 0
     n_envs: int = 8
-    observation: Observation = "symbolic"
+    observation: Observation = "auto"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    frame_source: FrameSource = "auto"
     tile_size: int = 8
     max_episode_steps: int | None = None
     learning_rate: float = 7e-4
@@ -191,15 +215,28 @@ class TrainConfig:
     checker_timeout: float = 5.0
     torch_threads: int = 1
     log_dir: str | Path | None = None
+    save_model: bool = True
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field."""
-        if self.env_id not in ENV_IDS:
-            raise ValueError(f"unknown env id {self.env_id!r}; built-in: {', '.join(ENV_IDS)}")
+        """Raise ``ValueError`` naming the first bad field.
+
+        An unknown environment raises :class:`rl.registry.UnknownEnvError` (a ``ValueError``).
+        """
+        get_spec(self.env_id)
         if self.features not in ("conv", "onehot", "raw"):
             raise ValueError(f"features={self.features!r}: choose 'conv', 'onehot' or 'raw'")
-        if self.observation not in ("symbolic", "image"):
-            raise ValueError(f"observation={self.observation!r}: choose 'symbolic' or 'image'")
+        if self.observation not in ("auto", "symbolic", "image", "native"):
+            raise ValueError(
+                f"observation={self.observation!r}: choose 'auto', 'symbolic', 'image' or 'native'"
+            )
+        if self.frame_source not in ("auto", "render", "obs", "none"):
+            raise ValueError(
+                f"frame_source={self.frame_source!r}: choose 'auto', 'render', 'obs' or 'none'"
+            )
+        if not isinstance(self.env_kwargs, dict) or not all(
+            isinstance(k, str) for k in self.env_kwargs
+        ):
+            raise ValueError(f"env_kwargs={self.env_kwargs!r}: must be a dict with str keys")
         if self.isolation is not None and self.isolation not in _ISOLATIONS:
             raise ValueError(f"isolation={self.isolation!r}: choose one of {_ISOLATIONS}")
         positive = (
@@ -297,8 +334,13 @@ class TrainResult:
             per VecEnv step, ``evaluate_seconds``, ``failures`` per sub-task and status,
             ``failures_by_status``, ``total_failures``, ``last_failure``, ``isolation``,
             ``jit_modes``), or None for sparse runs.
-        stopped: why training stopped before ``timesteps`` (the checker-failure message), or None.
+        stopped: why training stopped before ``timesteps`` (the checker-failure message, or the
+            interruption), or None.
         log_dir: where the logs went, or None.
+        interrupted: training was stopped by Ctrl-C (``KeyboardInterrupt``).
+        model_path: the saved model (``model.zip``), or None.
+        program_path: the saved reward program's directory, or None.
+        frame_source: where the training envs' reward frames came from, in words.
     """
 
     config: dict[str, Any]
@@ -317,11 +359,15 @@ class TrainResult:
     sandbox: dict[str, Any] | None
     stopped: str | None
     log_dir: str | None
+    interrupted: bool = False
+    model_path: str | None = None
+    program_path: str | None = None
+    frame_source: str = ""
 
     @property
     def stopped_by_failure_policy(self) -> bool:
         """True when a checker-failure policy stopped training."""
-        return self.stopped is not None
+        return self.stopped is not None and not self.interrupted
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN becomes None)."""
@@ -405,6 +451,8 @@ def _env_factory(
             tile_size=config.tile_size,
             observation=config.observation,
             max_steps=config.max_episode_steps,
+            env_kwargs=config.env_kwargs,
+            frame_source=config.frame_source,
         )
         if not frames:
             env.frame = _no_frame  # type: ignore[method-assign]
@@ -489,9 +537,8 @@ def make_eval_env(config: TrainConfig) -> Any:
 
     n = min(config.n_envs, config.eval_episodes)
     base = config.seed + EVAL_SEED_OFFSET
-    fns = [
-        _env_factory(config, base + i, None, frames=config.observation == "image") for i in range(n)
-    ]
+    frames = config.observation == "image" or config.frame_source == "obs"
+    fns = [_env_factory(config, base + i, None, frames=frames) for i in range(n)]
     return DummyVecEnv(fns)
 
 
@@ -564,23 +611,72 @@ def _feature_extractors() -> dict[str, type]:
     return {"onehot": OneHotFeatures, "conv": GridConvFeatures}
 
 
-def _policy_kwargs(config: TrainConfig, observation_space: Any) -> dict[str, Any]:
+def _policy_kwargs(
+    config: TrainConfig, observation_space: Any, grid: tuple[int, int] | None
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
     minigrid_symbolic = (
         config.observation == "symbolic"
+        and grid is not None
         and observation_space.dtype == np.uint8
         and len(observation_space.shape) == 1
-        and config.env_id.startswith("MiniGrid-")
     )
     if not minigrid_symbolic or config.features == "raw":
         return kwargs
     extractors = _feature_extractors()
     kwargs["features_extractor_class"] = extractors[config.features]
     if config.features == "conv":
-        from rl.envs import grid_shape
-
-        kwargs["features_extractor_kwargs"] = {"grid": grid_shape(config.env_id)}
+        kwargs["features_extractor_kwargs"] = {"grid": grid}
     return kwargs
+
+
+_ACTION_SPACES = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
+
+
+def choose_policy(observation_space: Any, action_space: Any, *, env_id: str = "") -> str:
+    """The SB3 policy for these spaces: ``CnnPolicy``, ``MultiInputPolicy`` or ``MlpPolicy``.
+
+    ``CnnPolicy`` for image observations (SB3's ``is_image_space``: uint8 H x W x C or C x H x W
+    with 1, 3 or 4 channels), ``MultiInputPolicy`` for dict observations, ``MlpPolicy`` otherwise.
+
+    Raises:
+        EnvError: an action space PPO cannot act in, or an observation PPO cannot read.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> choose_policy(spaces.Box(0, 255, (64, 64, 3), np.uint8), spaces.Discrete(3))
+        'CnnPolicy'
+        >>> choose_policy(spaces.Box(-1, 1, (4,)), spaces.Box(-1, 1, (2,)))
+        'MlpPolicy'
+    """
+    from gymnasium import spaces
+    from stable_baselines3.common.preprocessing import is_image_space
+
+    if type(action_space).__name__ not in _ACTION_SPACES:
+        raise EnvError(
+            env_id,
+            f"PPO cannot act in {action_space}: it supports {', '.join(_ACTION_SPACES)} action "
+            "spaces",
+        )
+    if isinstance(observation_space, spaces.Dict):
+        for key, sub in observation_space.spaces.items():
+            if not isinstance(sub, spaces.Box | spaces.Discrete | spaces.MultiDiscrete):
+                raise EnvError(
+                    env_id,
+                    f"observation {key!r} is {sub}, which PPO cannot read; use "
+                    "observation='image' (the reward frame) or 'symbolic' where the env offers one",
+                )
+        return "MultiInputPolicy"
+    if not isinstance(
+        observation_space, spaces.Box | spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary
+    ):
+        raise EnvError(
+            env_id,
+            f"PPO cannot read observations {observation_space}; use observation='image'",
+        )
+    if is_image_space(observation_space):
+        return "CnnPolicy"
+    return "MlpPolicy"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -833,6 +929,67 @@ def _sandbox_stats(venv: Any) -> dict[str, Any] | None:
     return out
 
 
+def _probe(
+    config: TrainConfig, program: RewardProgram | None
+) -> tuple[TrainConfig, tuple[tuple[int, int] | None, str]]:
+    """Make one env as the job will: resolve ``auto`` choices, fail fast on a bad env.
+
+    Returns the config with the observation and frame source resolved, and ``(grid, frames)``:
+    the MiniGrid grid ``(height, width)`` of symbolic observations (None for other envs) and
+    where the reward frames come from, in words.
+    """
+    frame_source = config.frame_source
+    kwargs: dict[str, Any] = {
+        "tile_size": config.tile_size,
+        "observation": config.observation,
+        "max_steps": config.max_episode_steps,
+        "env_kwargs": config.env_kwargs,
+    }
+    try:
+        env = make_env(config.env_id, frame_source=frame_source, **kwargs)
+    except FrameSourceError:
+        if program is not None or frame_source != "auto":
+            raise
+        warnings.warn(
+            f"{config.env_id} draws no reward frames; training with the sparse reward without "
+            "them (frame_source='none')",
+            UserWarning,
+            stacklevel=3,
+        )
+        frame_source = "none"
+        env = make_env(config.env_id, frame_source=frame_source, **kwargs)
+    try:
+        env.reset(seed=config.seed)  # draws the first frame: a bad render fails here, not later
+        if program is not None and env.frame_source == "none":
+            raise EnvError(config.env_id, "a code reward needs reward frames (frame_source='none')")
+        choose_policy(env.observation_space, env.action_space, env_id=config.env_id)
+        grid = None
+        if env.entry.family == "minigrid" and env.observation_kind == "symbolic":
+            u: Any = env.unwrapped
+            grid = (int(u.height), int(u.width))
+        resolved = dataclasses.replace(
+            config, observation=env.observation_kind, frame_source=frame_source
+        )
+        return resolved, (grid, env.frame_description)
+    finally:
+        env.close()
+
+
+def probe_config(config: TrainConfig) -> TrainConfig:
+    """Check a job before any work and return it with ``auto`` observation and frames resolved.
+
+    Validates the fields, loads the reward program, and makes and resets one environment as
+    training will (so an unknown id, an env that cannot draw the frames a code reward needs, and
+    spaces PPO cannot handle are refused here).
+
+    Raises:
+        ValueError, EnvError, ProgramError: as :func:`train`.
+    """
+    config.validate()
+    program = resolve_reward(config.reward, config.env_id)
+    return _probe(config, program)[0]
+
+
 def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     """Train PPO as ``config`` says and return the curves and statistics.
 
@@ -841,10 +998,14 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         progress: show a tqdm progress bar (only when stderr is a terminal).
 
     Returns:
-        The :class:`TrainResult` (also written to ``log_dir/result.json`` when ``log_dir`` is set).
+        The :class:`TrainResult` (also written to ``log_dir/result.json`` when ``log_dir`` is
+        set, with ``model.zip`` and ``program/``); after Ctrl-C, the partial result
+        (``interrupted``).
 
     Raises:
-        ValueError: a bad config (unknown env id, bad numbers, bad failure policy).
+        ValueError: a bad config (bad numbers, bad failure policy).
+        EnvError: an unknown environment, one without reward frames for a code reward, or spaces
+            PPO cannot handle.
         ProgramError: the reward program cannot be loaded.
     """
     import torch
@@ -857,6 +1018,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     t_start = time.perf_counter()
     config.validate()
     program = resolve_reward(config.reward, config.env_id)
+    config, (grid, frame_description) = _probe(config, program)
     log_dir = Path(config.log_dir) if config.log_dir is not None else None
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -869,12 +1031,19 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     venv: Any = None
     eval_env: Any = None
     callback: Any = None
+    model: Any = None
     stopped: str | None = None
+    interrupted = False
     sandbox_stats: dict[str, Any] | None = None
+    model_path: Path | None = None
+    program_path: Path | None = None
+    learn_seconds = eval_before_final = 0.0
+    trained = 0
+    setup_seconds = 0.0
     try:
         venv = make_train_env(config, program)
         eval_env = make_eval_env(config)
-        policy = "CnnPolicy" if config.observation == "image" else "MlpPolicy"
+        policy = choose_policy(venv.observation_space, venv.action_space, env_id=config.env_id)
         model = PPO(
             policy,
             venv,
@@ -888,7 +1057,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             ent_coef=config.ent_coef,
             vf_coef=config.vf_coef,
             max_grad_norm=config.max_grad_norm,
-            policy_kwargs=_policy_kwargs(config, venv.observation_space),
+            policy_kwargs=_policy_kwargs(config, venv.observation_space, grid),
             seed=config.seed,
             device="cpu",
             verbose=0,
@@ -907,14 +1076,25 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             model.learn(config.timesteps, callback=CallbackList(callbacks), progress_bar=False)
         except CheckerFailureError as err:
             stopped = str(err)
+        except KeyboardInterrupt:
+            interrupted = True
         learn_seconds = time.perf_counter() - t_learn
         trained = int(model.num_timesteps)
         eval_before_final = callback.eval_seconds
-        callback.num_timesteps = trained
-        callback.run_eval()  # the end-of-training evaluation (skipped if one just ran)
+        if interrupted:
+            stopped = f"interrupted (Ctrl-C) after {trained:,} of {config.timesteps:,} env steps"
+        else:
+            callback.num_timesteps = trained
+            callback.run_eval()  # the end-of-training evaluation (skipped if one just ran)
         if log_dir is not None:
             with contextlib.suppress(Exception):
                 model.logger.dump(trained)
+            if config.save_model:
+                model_path = log_dir / "model.zip"
+                model.save(model_path)
+                if program is not None:
+                    program_path = log_dir / "program"
+                    save_program(program, program_path)
         sandbox_stats = _sandbox_stats(venv)
     finally:
         if callback is not None:
@@ -955,6 +1135,10 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         sandbox=sandbox_stats,
         stopped=stopped,
         log_dir=str(log_dir) if log_dir is not None else None,
+        interrupted=interrupted,
+        model_path=str(model_path) if model_path is not None else None,
+        program_path=str(program_path) if program_path is not None else None,
+        frame_source=frame_description,
     )
     if log_dir is not None:
         (log_dir / "result.json").write_text(

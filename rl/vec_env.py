@@ -4,12 +4,27 @@ Provides:
     CodeRewardVecEnv: one batched ``Sandbox.evaluate`` per step for all envs and sub-tasks; the
         reward is the env's reward plus the program's bonus (:mod:`rl.rewards`).
     find_code_reward: the :class:`CodeRewardVecEnv` inside a chain of VecEnv wrappers, or None.
+    check_stack: refuse or warn about a stacking of SB3 wrappers that gives wrong rewards.
 
-Placement: wrap **innermost**, directly on the ``DummyVecEnv``/``SubprocVecEnv`` (what
-``make_vec_env`` returns), before ``VecTransposeImage``, ``VecFrameStack`` or ``VecNormalize`` — they
-rewrite observations and ``terminal_observation``. ``make_vec_env`` puts ``Monitor`` inside each env,
-so Monitor (and SB3's ``rollout/ep_rew_mean``) reports the env's own reward, the true success curve;
-:class:`rl.callbacks.CodeRewardCallback` logs the shaped return next to it.
+Placement (the SB3 stacking rules; the ones marked *enforced* are checked when the wrapper is built):
+
+1. Wrap **innermost**, directly on the ``DummyVecEnv``/``SubprocVecEnv`` (what ``make_vec_env``
+   returns), below ``VecTransposeImage``, ``VecFrameStack`` and ``VecNormalize``: they rewrite
+   observations and ``terminal_observation`` (with ``frame_source="obs"`` the frames then fail the
+   (H, W, 3) uint8 check at ``reset``).
+2. *Enforced*: never on top of ``VecNormalize`` (:class:`rl.errors.RewardStackError`): it rescales the
+   env reward the bonus is added to, so the bonus would be out of scale and ``env_return`` would not
+   be the env's. Put it outside: ``VecNormalize(CodeRewardVecEnv(venv, program))``.
+3. *Enforced*: one code reward per VecEnv: a second ``CodeRewardVecEnv`` would pay every bonus twice.
+4. *Warned* (:class:`rl.errors.RewardStackWarning`): a ``Monitor`` inside each env (or a
+   ``VecMonitor`` below this wrapper). ``make_vec_env`` adds one; a ``DummyVecEnv`` built by hand
+   around :func:`rl.envs.make_env` needs ``Monitor(make_env(...))`` (``make_env`` itself adds none,
+   so that the info of every step has the same keys, as Minari's ``DataCollector`` requires). Then
+   ``Monitor`` (SB3's ``rollout/ep_rew_mean``, ``evaluate_policy``, ``EvalCallback``) reports the env's
+   own return, the true success curve, while :class:`rl.callbacks.CodeRewardCallback` logs the shaped
+   return next to it. Without it those SB3 tools sum the shaped reward and call it the env's return.
+5. ``potential`` shaping: the program's ``gamma`` must be the learner's (``CodeRewardCallback``
+   warns when they differ).
 
 Frames (``frame_source``):
     ``info``: ``info["frame"]`` of every step, which the env wrapper captures *before* the VecEnv
@@ -24,14 +39,17 @@ Frames (``frame_source``):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor, VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from rl.errors import RewardStackError, RewardStackWarning
 from rl.program import RewardProgram, Scheme
 from rl.rewards import (
     EngineWrapperMixin,
@@ -43,7 +61,7 @@ from rl.rewards import (
 from sandbox.errors import FrameError
 from sandbox.pool import Isolation, Sandbox
 
-__all__ = ["CodeRewardVecEnv", "FrameSource", "find_code_reward"]
+__all__ = ["CodeRewardVecEnv", "FrameSource", "check_stack", "find_code_reward"]
 
 
 class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
@@ -63,23 +81,24 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
 
     Example:
         >>> import gymnasium as gym, numpy as np
+        >>> from stable_baselines3.common.monitor import Monitor
         >>> from stable_baselines3.common.vec_env import DummyVecEnv
         >>> class Flat(gym.Env):
-        ...     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+        ...     observation_space = gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)
         ...     action_space = gym.spaces.Discrete(2)
         ...     def reset(self, *, seed=None, options=None):
-        ...         return np.zeros((8, 8, 3), np.uint8), {}
+        ...         return np.zeros((16, 16, 3), np.uint8), {}
         ...     def step(self, action):
-        ...         return np.full((8, 8, 3), 200 * action, np.uint8), 0.0, False, False, {}
+        ...         return np.full((16, 16, 3), 200 * action, np.uint8), 0.0, False, False, {}
         >>> src = "def check(frame):\\n    return bool(frame.mean() > 100)\\n"
-        >>> venv = CodeRewardVecEnv(DummyVecEnv([Flat]), [src], isolation="process")
+        >>> venv = CodeRewardVecEnv(DummyVecEnv([lambda: Monitor(Flat())]), [src], isolation="process")
         >>> _ = venv.reset()
         >>> venv.step(np.array([1]))[1].tolist()
         [1.0]
         >>> venv.close()
 
     Args:
-        venv: the VecEnv to wrap (innermost).
+        venv: the VecEnv to wrap (innermost; see the stacking rules in the module docstring).
         program: a :class:`rl.program.RewardProgram` or checker sources.
         sandbox: a running Sandbox over the same sources (shared, not closed here); None starts
             one that this wrapper owns and closes in :meth:`close`.
@@ -109,6 +128,7 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
         names: Sequence[str] | None = None,
     ) -> None:
         check_frame_source(frame_source)
+        check_stack(venv, type(self).__name__)  # before any sandbox worker starts
         super().__init__(venv)
         self.engine = RewardEngine(
             venv.num_envs,
@@ -257,6 +277,68 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
             self.venv.close()
         finally:
             self.engine.close()
+
+
+def _chain(venv: VecEnv) -> list[VecEnv]:
+    """``venv`` and every VecEnv it wraps, outermost first (the base VecEnv last)."""
+    chain: list[VecEnv] = [venv]
+    while isinstance(chain[-1], VecEnvWrapper):
+        chain.append(chain[-1].venv)
+    return chain
+
+
+def check_stack(venv: VecEnv, wrapper: str = "CodeRewardVecEnv") -> None:
+    """Refuse stackings that give wrong rewards; warn when SB3 would report shaped returns.
+
+    See the module docstring for the rules. Called by :class:`CodeRewardVecEnv` before it starts
+    a sandbox.
+
+    Args:
+        venv: the VecEnv a code-reward wrapper is about to wrap.
+        wrapper: the wrapper's name, for messages.
+
+    Raises:
+        RewardStackError: ``venv`` is or wraps a ``VecNormalize`` or another code-reward wrapper.
+
+    Warns:
+        RewardStackWarning: neither a ``VecMonitor`` below nor a ``Monitor`` in every env.
+    """
+    chain = _chain(venv)
+    for env in chain:
+        if isinstance(env, VecNormalize):
+            raise RewardStackError(
+                wrapper,
+                "VecNormalize",
+                "VecNormalize rescales the env reward the bonus is added to (the bonus would be "
+                "out of scale, and env_return and the sub-task statistics would not be the "
+                "env's own)",
+                f"VecNormalize({wrapper}(venv, program))",
+            )
+        if isinstance(env, CodeRewardVecEnv):
+            raise RewardStackError(
+                wrapper,
+                "CodeRewardVecEnv",
+                "that VecEnv already adds a code reward, so every bonus would be paid twice",
+                "one code-reward wrapper per VecEnv, holding every sub-task of the program",
+            )
+    if any(isinstance(env, VecMonitor) for env in chain):
+        return
+    try:
+        monitored = all(chain[-1].env_is_wrapped(Monitor))
+    except (AttributeError, NotImplementedError):  # a VecEnv that cannot tell
+        return
+    if not monitored:
+        warnings.warn(
+            RewardStackWarning(
+                f"{wrapper}: the envs carry no Monitor, so SB3's evaluate_policy, EvalCallback "
+                "and rollout/ep_rew_mean would report the shaped return (env reward + bonus) as "
+                "the env's return; wrap each env in stable_baselines3.common.monitor.Monitor "
+                "(make_vec_env does; for a hand-built DummyVecEnv use Monitor(make_env(...))) or put "
+                "a VecMonitor directly below "
+                f"{wrapper}"
+            ),
+            stacklevel=3,
+        )
 
 
 def find_code_reward(venv: VecEnv) -> CodeRewardVecEnv | None:

@@ -42,12 +42,12 @@ class CodeReward(EngineWrapperMixin, gym.Wrapper[Any, Any, Any, Any]):
     Example:
         >>> import gymnasium as gym, numpy as np
         >>> class Flat(gym.Env):
-        ...     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+        ...     observation_space = gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)
         ...     action_space = gym.spaces.Discrete(2)
         ...     def reset(self, *, seed=None, options=None):
-        ...         return np.zeros((8, 8, 3), np.uint8), {}
+        ...         return np.zeros((16, 16, 3), np.uint8), {}
         ...     def step(self, action):
-        ...         return np.full((8, 8, 3), 200 * action, np.uint8), 0.5, False, False, {}
+        ...         return np.full((16, 16, 3), 200 * action, np.uint8), 0.5, False, False, {}
         >>> src = "def check(frame):\\n    return bool(frame.mean() > 100)\\n"
         >>> env = CodeReward(Flat(), [src], isolation="process")
         >>> _ = env.reset()

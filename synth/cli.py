@@ -1,24 +1,45 @@
 """``vlmcar synth`` and ``vlmcar verify``.
 
-``vlmcar synth --env ID [--model M | --replay FILE | --script FILE] [--record FILE] --out DIR``
+``vlmcar synth --env ID [--env-kwargs JSON] [--demos SOURCE] [--start PNG --goal PNG]
+[--task TEXT] [--notes TEXT] [--model M | --replay FILE | --script FILE] [--record FILE] --out DIR``
 runs the pipeline and writes a bundle; exit 0 when every sub-task got an accepted checker, 1 when
-some did not (the transcript says why), 2 on usage errors (unknown environment, missing replay).
+some did not (the transcript says why), 2 on usage errors, before any work (unknown environment,
+with close matches; an env that cannot render RGB; unusable demonstrations or images; missing
+replay; ``--out`` an existing file; no task text for an env that states none; a non-positive
+count; a missing API key), 3 when a model call failed or a recording has no reply (see
+:data:`vlmcar.cli.EXIT_CODES`). Every model call prints its tokens, cost and latency; the bundle's
+provenance stores tokens and cost per call (``extra.usage``), ``usage.json`` beside it the same
+with latencies (they differ run to run, so they stay out of ``program.json``). The defaults of
+the numeric settings are the demo recording's (:data:`synth.demo.SYNTH_SETTINGS`).
 
-``vlmcar verify BUNDLE [--env ID]`` loads a bundle (hashes, re-audit) and prints the per-sub-task
-verification table on fresh rollouts; exit 0 when every checker meets the thresholds, 1 otherwise,
-2 when the bundle is refused.
+``ID`` is any environment: built-in, any Gymnasium id, or ``module:EnvId``. ``--demos`` says where
+expert demonstrations come from (an ``.npz`` of frames, a Minari dataset, an SB3 ``.zip``, a
+``module:function`` policy; default: the env's scripted expert; see :mod:`rl.demos`). The start and
+goal images default to the first and last frame of the first expert episode.
+
+``vlmcar verify BUNDLE [--env ID] [--env-kwargs JSON] [--demos SOURCE] [--labels JSON]
+[--show PNG]`` loads a bundle (hashes, re-audit) and prints the per-sub-task verification table on
+fresh rollouts; ``--labels`` adds precision and recall on frames a person labelled
+(:func:`rl.demos.load_labelled`), ``--show`` writes a contact sheet of the frames where each
+checker fired on random rollouts and where it missed on experts (:mod:`synth.sheet`). Exit 0 when
+every checker meets the thresholds, 1 otherwise, 2 when the bundle or an input is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from rl.demos import DemoSource, LabelledFrames
     from synth.vlm import VLMClient
 
 __all__ = ["configure_synth", "configure_verify", "make_client", "run_synth", "run_verify"]
@@ -26,30 +47,140 @@ __all__ = ["configure_synth", "configure_verify", "make_client", "run_synth", "r
 
 def configure_synth(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` arguments to ``parser``."""
-    parser.add_argument("--env", required=True, help="a built-in environment id")
+    parser.add_argument(
+        "--env", required=True, help="any Gymnasium id or module:EnvId (built-in ones included)"
+    )
+    _add_env_arguments(parser)
+    parser.add_argument(
+        "--start", metavar="PNG", help="start image for the model (default: first expert frame)"
+    )
+    parser.add_argument(
+        "--goal", metavar="PNG", help="goal image for the model (default: last expert frame)"
+    )
+    parser.add_argument("--task", help="the task in words (default: the env's own)")
+    parser.add_argument("--notes", help="what the prompt states about the frames (default: env's)")
+    parser.add_argument(
+        "--labels", metavar="JSON", help="labelled frames for precision/recall (rl.demos format)"
+    )
+    from synth.demo import SYNTH_SETTINGS as DEFAULTS  # the demo recording's settings
+    from vlmcar.args import existing_file, non_negative_int, output_dir, output_file, positive_int
+
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a litellm model name, e.g. openai/gpt-4o (network!)")
-    source.add_argument("--replay", metavar="FILE", help="answer from a recording (offline)")
+    source.add_argument(
+        "--replay",
+        metavar="FILE",
+        type=existing_file,
+        help="answer from a recording (offline); replay with the settings it was recorded with",
+    )
     source.add_argument(
         "--script",
         metavar="FILE",
+        type=existing_file,
         help="a scripted stand-in: JSON mapping purpose -> list of replies",
     )
-    parser.add_argument("--record", metavar="FILE", help="record every reply into this store")
-    parser.add_argument("--out", required=True, metavar="DIR", help="where to write the bundle")
-    parser.add_argument("--rounds", type=int, default=3, help="attempts per sub-task (default 3)")
-    parser.add_argument("--expert", type=int, default=8, help="expert trajectories (default 8)")
-    parser.add_argument("--random", type=int, default=8, help="random rollouts (default 8)")
     parser.add_argument(
-        "--random-length", type=int, default=50, help="frames per random rollout (default 50)"
+        "--record", metavar="FILE", type=output_file, help="record every reply into this store"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fuzz-examples", type=int, default=60)
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the bundle"
+    )
+    # Defaults are the demo recording's, so `vlmcar synth --replay synth/data/demo_replay.json`
+    # replays it: the feedback sent to the model quotes these numbers, so other values miss.
+    for flag, key, kind, what in (
+        ("--rounds", "max_rounds", positive_int, "attempts per sub-task"),
+        ("--expert", "n_expert", positive_int, "expert trajectories"),
+        ("--random", "n_random", non_negative_int, "random rollouts"),
+        ("--random-length", "random_length", positive_int, "frames per random rollout"),
+        ("--seed", "seed", non_negative_int, "seed of the rollouts"),
+        ("--fuzz-examples", "fuzz_examples", positive_int, "frames the fuzzer tries per candidate"),
+    ):
+        parser.add_argument(
+            flag, type=kind, default=DEFAULTS[key], help=f"{what} (default {DEFAULTS[key]})"
+        )
     parser.add_argument("--isolation", choices=("strict", "process"))
+    _add_key_file(parser, "sign the bundle with the key in FILE")
+
+
+def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env-kwargs",
+        metavar="JSON",
+        help="constructor keyword arguments of the env, a JSON object, e.g. '{\"size\": 7}'",
+    )
+    parser.add_argument(
+        "--demos",
+        metavar="SOURCE",
+        help="expert demonstrations: PATH.npz, a Minari dataset id, an SB3 PATH.zip or "
+        "package.module:function (default: the env's scripted expert)",
+    )
+    parser.add_argument(
+        "--frame-source",
+        choices=("auto", "render", "obs"),
+        default="auto",
+        help="where reward frames come from (default auto: the env's frame function or "
+        "render(), else picture observations)",
+    )
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The environment inputs of ``synth``/``verify``, read and checked before any work."""
+
+    env_kwargs: dict[str, Any]
+    demos: DemoSource | None
+    start_frame: np.ndarray | None
+    goal_frame: np.ndarray | None
+    labelled: LabelledFrames | None
+    frames: str
+
+
+def _prepare(prog: str, args: argparse.Namespace, env_id: str) -> _Inputs | None:
+    """Check the environment inputs before any work; None (after printing why) when refused."""
+    from rl.demos import DemoError, DemoSource, load_labelled, read_png
+    from rl.envs import make_env
+    from rl.registry import parse_env_kwargs
+
+    try:
+        env_kwargs = parse_env_kwargs(args.env_kwargs)
+        if env_kwargs == {} and getattr(args, "bundle_env_kwargs", None):
+            env_kwargs = dict(args.bundle_env_kwargs)
+        demos = DemoSource.parse(args.demos) if args.demos else None
+        env = make_env(  # unknown id, no RGB frames, bad kwargs: refused here
+            env_id, observation="native", env_kwargs=env_kwargs, frame_source=args.frame_source
+        )
+        try:
+            env.reset(seed=0)  # draws the first frame: a render that gives no RGB fails here
+            frames = env.frame_description
+        finally:
+            env.close()
+        start = getattr(args, "start", None)
+        goal = getattr(args, "goal", None)
+        labels = getattr(args, "labels", None)
+        return _Inputs(
+            env_kwargs=env_kwargs,
+            demos=demos,
+            start_frame=read_png(start) if start else None,
+            goal_frame=read_png(goal) if goal else None,
+            labelled=load_labelled(labels) if labels else None,
+            frames=frames,
+        )
+    except (DemoError, ValueError) as err:  # EnvError is a ValueError
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return None
+
+
+def _add_key_file(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help=f"{purpose} (HMAC-SHA256; default: the VLMCAR_BUNDLE_KEY environment variable, if set)",
+    )
 
 
 def make_client(args: argparse.Namespace) -> VLMClient:
     """The VLM client the arguments ask for (wrapped to record when ``--record`` is given)."""
+    from sandbox.safeio import load_json
     from synth.replay import RecordingClient, ReplayClient, ReplayStore
     from synth.scripted import ScriptedClient
     from synth.vlm import LiteLLMClient
@@ -60,9 +191,10 @@ def make_client(args: argparse.Namespace) -> VLMClient:
             raise FileNotFoundError(f"--replay {args.replay}: no such recording")
         client = ReplayClient(ReplayStore(args.replay))
     elif args.script:
-        client = ScriptedClient(json.loads(Path(args.script).read_text(encoding="utf-8")))
+        client = ScriptedClient(load_json(args.script, label="--script"))
     else:
         client = LiteLLMClient(args.model)
+        client.check_credentials()  # CredentialsError (exit 2) now, not after the rollouts
     if args.record:
         client = RecordingClient(client, ReplayStore(args.record))
     return client
@@ -71,27 +203,30 @@ def make_client(args: argparse.Namespace) -> VLMClient:
 def run_synth(args: argparse.Namespace) -> int:
     """Run the pipeline; return the exit code."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from rl.envs import ENV_IDS
+    from rl.program import ProgramError, read_key
     from synth.bundle import write_bundle
-    from synth.errors import SynthError
+    from synth.errors import ReplayStoreError
     from synth.pipeline import synthesize
+    from synth.vlm import MeteredClient
 
-    if args.env not in ENV_IDS:
-        print(
-            f"vlmcar synth: error: unknown environment {args.env!r}; choose one of "
-            f"{', '.join(ENV_IDS)}",
-            file=sys.stderr,
-        )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"vlmcar synth: error: --out {args.out!r} is an existing file", file=sys.stderr)
+        return 2
+    prepared = _prepare("vlmcar synth", args, args.env)
+    if prepared is None:
         return 2
     try:
+        key = read_key(args.key_file)  # before any work: a bad key file is a usage error
         client = make_client(args)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, ReplayStoreError) as err:  # ProgramError, FileRefused: ValueError
         print(f"vlmcar synth: error: {err}", file=sys.stderr)
         return 2
+    # one line per model call (tokens, cost, latency); the totals also when synthesis fails
+    metered = MeteredClient(client, on_call=lambda call: print(f"  {call.describe()}", flush=True))
     try:
         result = synthesize(
             args.env,
-            client,
+            metered,
             max_rounds=args.rounds,
             n_expert=args.expert,
             n_random=args.random,
@@ -100,14 +235,34 @@ def run_synth(args: argparse.Namespace) -> int:
             isolation=args.isolation,
             fuzz_examples=args.fuzz_examples,
             log=lambda line: print(f"  {line}", flush=True),
+            task_text=args.task,
+            env_notes=args.notes,
+            env_kwargs=prepared.env_kwargs,
+            demos=prepared.demos,
+            start_frame=prepared.start_frame,
+            goal_frame=prepared.goal_frame,
+            labelled=prepared.labelled,
+            frame_source=args.frame_source,
         )
-    except SynthError as err:
-        print(f"vlmcar synth: {err}", file=sys.stderr)
-        return 1
+    except ValueError as err:  # no task text, unusable demonstrations (DemoError, EnvError)
+        print(f"vlmcar synth: error: {err}", file=sys.stderr)
+        return 2
+    finally:  # a SynthError (model, recording, script) goes on to vlmcar's exit-code table
+        print(f"  {metered.describe_totals()}", flush=True)
     if not result.ok:
         print(f"vlmcar synth: no accepted checker for {', '.join(result.failed)}", file=sys.stderr)
         return 1
-    path = write_bundle(result, args.out)
+    if result.program is not None:  # tokens and cost per call (identical across replays)
+        extra = {**result.program.extra, "usage": metered.to_json(timing=False)}
+        result.program = dataclasses.replace(result.program, extra=extra)
+    try:
+        path = write_bundle(result, args.out, key=key)
+    except ProgramError as err:
+        print(f"vlmcar synth: error: {err}", file=sys.stderr)
+        return 2
+    # latencies differ run to run, so they stay out of program.json (whose bytes a replay repeats)
+    usage = path.parent / "usage.json"
+    usage.write_text(json.dumps(metered.to_json(), indent=2) + "\n", encoding="utf-8")
     if result.verification is not None:
         print(result.verification.markdown())
     print(f"bundle written to {path.parent}")
@@ -116,41 +271,87 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def configure_verify(parser: argparse.ArgumentParser) -> None:
     """Add the ``verify`` arguments to ``parser``."""
-    parser.add_argument("bundle", metavar="BUNDLE", help="a bundle or reward-program directory")
+    from vlmcar.args import non_negative_int, output_file, positive_int, program_dir
+
+    parser.add_argument(
+        "bundle",
+        metavar="BUNDLE",
+        type=program_dir,
+        help="a bundle or reward-program directory (the one holding program.json)",
+    )
     parser.add_argument("--env", help="environment to verify on (default: the bundle's)")
-    parser.add_argument("--expert", type=int, default=8)
-    parser.add_argument("--random", type=int, default=8)
-    parser.add_argument("--random-length", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=100)
+    _add_env_arguments(parser)
+    parser.add_argument(
+        "--labels", metavar="JSON", help="labelled frames for precision/recall (rl.demos format)"
+    )
+    parser.add_argument(
+        "--show",
+        metavar="PNG",
+        type=output_file,
+        help="write a contact sheet: first frames where each checker fired on random rollouts "
+        "and where it missed on experts",
+    )
+    parser.add_argument(
+        "--expert", type=positive_int, default=8, help="expert trajectories (default 8)"
+    )
+    parser.add_argument(
+        "--random", type=non_negative_int, default=8, help="random rollouts (default 8)"
+    )
+    parser.add_argument(
+        "--random-length", type=positive_int, default=50, help="frames per random rollout"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=100, help="rollout seed")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--isolation", choices=("strict", "process"))
+    _add_key_file(parser, "refuse the bundle unless it is signed with the key in FILE")
 
 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify a bundle on fresh rollouts; return the exit code."""
-    from rl.envs import ENV_IDS
-    from rl.program import ProgramError
+    from rl.demos import DemoError
+    from rl.program import ProgramError, read_key
     from synth.bundle import load_bundle
-    from synth.verify import collect_rollouts, verify_sources
+    from synth.sheet import write_contact_sheet
+    from synth.verify import collect_rollouts, run_checkers, summarise
 
+    if args.show and Path(args.show).is_dir():
+        print(f"vlmcar verify: error: --show {args.show!r} is a directory", file=sys.stderr)
+        return 2
     try:
-        program, _ = load_bundle(args.bundle)
+        program, provenance = load_bundle(args.bundle, key=read_key(args.key_file))
     except ProgramError as err:
         print(f"vlmcar verify: refused: {err}", file=sys.stderr)
         return 2
     env_id = args.env or program.env_id
-    if env_id not in ENV_IDS:
-        print(f"vlmcar verify: error: unknown environment {env_id!r}", file=sys.stderr)
+    recorded = provenance.get("env_kwargs")
+    args.bundle_env_kwargs = recorded if isinstance(recorded, dict) and not args.env else None
+    prepared = _prepare("vlmcar verify", args, env_id)
+    if prepared is None:
         return 2
-    expert, random = collect_rollouts(
-        env_id,
-        n_expert=args.expert,
-        n_random=args.random,
-        random_length=args.random_length,
-        seed=args.seed,
+    labelled = prepared.labelled
+    print(f"reward frames: {prepared.frames}", file=sys.stderr if args.json else sys.stdout)
+    try:
+        expert, random = collect_rollouts(
+            env_id,
+            n_expert=args.expert,
+            n_random=args.random,
+            random_length=args.random_length,
+            seed=args.seed,
+            demos=prepared.demos,
+            env_kwargs=prepared.env_kwargs,
+            frame_source=args.frame_source,
+        )
+    except (DemoError, ValueError) as err:
+        print(f"vlmcar verify: error: {err}", file=sys.stderr)
+        return 2
+    runs = run_checkers(
+        program.names, program.sources, expert, random, labelled=labelled, isolation=args.isolation
     )
-    report = verify_sources(
-        env_id, program.names, program.sources, expert, random, isolation=args.isolation
-    )
+    report = summarise(env_id, runs, expert, random, labelled=labelled)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.markdown())
+    if args.show:
+        path = write_contact_sheet(
+            args.show, runs, expert, random, title=f"{env_id}: where the checkers fire"
+        )
+        print(f"contact sheet written to {path}", file=sys.stderr if args.json else sys.stdout)
     return 0 if report.accepted else 1

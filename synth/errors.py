@@ -3,6 +3,7 @@
 Provides:
     SynthError: base class of every error this package raises on purpose.
     VLMError: a model call failed (after retries, or at once for a non-transient error).
+    CredentialsError: a model's provider needs settings (an API key) the environment lacks.
     ReplayMiss: a replay client has no recording for a request.
     ReplayStoreError: a replay store file is unreadable, of another format, or inconsistent.
     ScriptExhausted: a scripted (stand-in) client ran out of replies.
@@ -20,6 +21,7 @@ from typing import Literal
 
 __all__ = [
     "EXCERPT_CHARS",
+    "CredentialsError",
     "ReplayMiss",
     "ReplayStoreError",
     "ReplyError",
@@ -114,6 +116,37 @@ class VLMError(SynthError):
         )
 
 
+class CredentialsError(SynthError):
+    """A model cannot be called: its provider needs environment variables that are not set.
+
+    Found before the first call (``litellm.validate_environment``), so nothing is retried and no
+    work is done first. Retrying cannot fix it; setting the variables (or ``api_base``) does.
+
+    Attributes:
+        model: the litellm model name.
+        missing: the environment variables the provider needs and that are unset or empty.
+
+    Example:
+        >>> str(CredentialsError("openai/gpt-4o", ("OPENAI_API_KEY",))).split(";")[0]
+        "model 'openai/gpt-4o' needs OPENAI_API_KEY in the environment, and it is not set"
+    """
+
+    def __init__(self, model: str, missing: tuple[str, ...]) -> None:
+        super().__init__(model, missing)
+        self.model = model
+        self.missing = missing
+
+    def __str__(self) -> str:
+        names = " and ".join(self.missing)
+        verb = "it is" if len(self.missing) == 1 else "they are"
+        return (
+            f"model {self.model!r} needs {names} in the environment, and {verb} not set; "
+            f"export {self.missing[0]}=... (from Python, api_base= reaches a local "
+            "OpenAI-compatible server instead), or work offline with --replay FILE or "
+            "--script FILE"
+        )
+
+
 class ReplayMiss(SynthError):
     """A replay client was asked for a request that the store has no recording of.
 
@@ -174,9 +207,13 @@ class ReplayMiss(SynthError):
             )
         else:
             why = (
-                "nothing with these messages was recorded: the prompt, the frames or their "
-                "order differ from the recorded run (a changed prompt template or environment "
-                "render changes the key)"
+                "nothing with these messages was recorded: the run's settings, the prompt, the "
+                "frames or their order differ from the recorded run. Settings come first: the "
+                "feedback sent back to the model quotes them (e.g. 'answered True on all 60 "
+                "diverse frames'), so replay with the settings the recording was made with "
+                "(--fuzz-examples, --expert, --random, --random-length, --seed, --rounds; "
+                "`vlmcar synth`'s defaults are those of the demo recording). A changed prompt "
+                "template or environment render also changes the key"
             )
         return (
             f"{head}{why}. To fix: re-record with a real model (RecordingClient around "

@@ -100,8 +100,8 @@ def _stats(report: SubtaskReport, ctx: GateContext) -> VerificationStats:
         n_random=len(ctx.random),
         random_length=len(ctx.random[0]) if ctx.random else 0,
         first_frame_fire_rate=report.first_frame_rate,
-        order_problems=tuple(p for p in report.problems if "before" in p),
-        notes=tuple(p for p in report.problems if "before" not in p),
+        order_problems=report.order_problems,
+        notes=tuple(p for p in report.problems if p not in report.order_problems),
     )
 
 

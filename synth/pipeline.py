@@ -1,10 +1,15 @@
 """The VLM-CaR pipeline: decompose, generate, admit, refine, and assemble a reward program.
 
 Provides:
-    ENV_NOTES: rendering facts stated to the model per environment family.
     Round: one model call and what became of its reply (the transcript's unit).
     SynthesisResult: the program (or why there is none), the transcript and the verification.
-    synthesize: run the whole pipeline for a built-in environment with any VLM client.
+    synthesize: run the whole pipeline for any environment with any VLM client.
+
+What the prompts state about the environment (its task, the notes on how its frames are drawn)
+comes from its registry entry (:class:`rl.registry.EnvSpec`), or from the caller for environments
+that do not state them. Expert demonstrations come from the entry's scripted expert or from the
+caller (:mod:`rl.demos`); the start and goal images default to the first and last frame of the
+first expert episode.
 
 For each sub-task the model gets up to ``max_rounds`` attempts: the first from the checker prompt,
 the others from the refine prompt carrying the gate's feedback (audit findings, the fuzzer's
@@ -16,10 +21,14 @@ recording (:class:`synth.replay.ReplayClient`) or a script (:class:`synth.script
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from rl.demos import DemoSource, LabelledFrames
+from rl.envs import FrameSource
 from rl.program import RewardProgram, SubTask
 from synth.errors import ReplyError, SynthError
 from synth.gate import Admission, GateContext, admit
@@ -35,24 +44,7 @@ from synth.prompts import (
 from synth.verify import Thresholds, VerificationReport, collect_rollouts, verify_sources
 from synth.vlm import VLMClient
 
-__all__ = ["ENV_NOTES", "Round", "SynthesisResult", "synthesize"]
-
-ENV_NOTES = {
-    "MiniGrid": (
-        "Frames are MiniGrid full-grid renders, highlight off, tile size 8 px (a 5x5 grid is "
-        "40x40 px). Exact colours: agent = red triangle (255, 0, 0); key, door and its outline = "
-        "yellow (255, 255, 0) in DoorKey (other tasks may use other MiniGrid colours: green "
-        "(0, 255, 0), blue (0, 0, 255), purple (112, 39, 195), grey (100, 100, 100)); goal = green "
-        "(0, 255, 0) square; walls = grey (100, 100, 100); floor = black with grey grid lines. A "
-        "closed door is a filled square with a handle, an open door only its outline. A carried "
-        "key is not drawn. The first frame of the episode is passed as `first` if the checker "
-        "takes two parameters."
-    ),
-    "Panda": (
-        "Frames are small RGB renders of a Franka arm pushing a cube on a table toward a target "
-        "marker."
-    ),
-}
+__all__ = ["Round", "SynthesisResult", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -119,19 +111,27 @@ class SynthesisResult:
         return self.program is not None and not self.failed
 
 
-def _notes(env_id: str) -> str:
-    return next((v for k, v in ENV_NOTES.items() if env_id.startswith(k)), "")
-
-
-def _mission(env_id: str) -> str:
+def _mission(
+    env_id: str, env_kwargs: Mapping[str, Any] | None, frame_source: FrameSource
+) -> tuple[str, str]:
+    """The environment's own task text (``mission``, or its entry's) and where its frames come from."""
     from rl.envs import make_env
 
-    env = make_env(env_id, observation="symbolic")
+    env = make_env(env_id, observation="native", env_kwargs=env_kwargs, frame_source=frame_source)
     try:
         env.reset(seed=0)
-        return str(getattr(env.unwrapped, "mission", "") or "")
+        mission = env.entry.task or str(getattr(env.unwrapped, "mission", "") or "")
+        return mission, env.frame_description
     finally:
         env.close()
+
+
+def _check_image(name: str, image: np.ndarray | None) -> None:
+    if image is None:
+        return
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"{name}: expected an H x W x 3 uint8 image, got {arr.dtype} {arr.shape}")
 
 
 def synthesize(
@@ -139,6 +139,13 @@ def synthesize(
     client: VLMClient,
     *,
     task_text: str | None = None,
+    env_notes: str | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    demos: DemoSource | str | None = None,
+    start_frame: np.ndarray | None = None,
+    goal_frame: np.ndarray | None = None,
+    labelled: LabelledFrames | None = None,
+    frame_source: FrameSource = "auto",
     max_rounds: int = 3,
     n_expert: int = 8,
     n_random: int = 8,
@@ -149,12 +156,22 @@ def synthesize(
     thresholds: Thresholds | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> SynthesisResult:
-    """Synthesise a reward program for a built-in environment.
+    """Synthesise a reward program for any environment.
 
     Args:
-        env_id: one of :data:`rl.envs.ENV_IDS`.
+        env_id: any environment id (:func:`rl.registry.get_spec`).
         client: where replies come from (a model, a recording or a script).
-        task_text: the task in words (default: the environment's mission string).
+        task_text: the task in words (default: the entry's task, else the environment's
+            ``mission`` string; an environment with neither needs one).
+        env_notes: what the prompts state about the frames (default: the entry's notes).
+        env_kwargs: extra constructor arguments of the environment (recorded in the program).
+        demos: where expert demonstrations come from (:class:`rl.demos.DemoSource`; default:
+            the entry's scripted expert or declared demonstrations).
+        start_frame: the start image shown to the model (default: the first frame of the
+            first expert episode).
+        goal_frame: the goal image (default: the last frame of the first expert episode).
+        labelled: frames a person labelled, for precision/recall in the final verification.
+        frame_source: where reward frames come from (:func:`rl.envs.make_env`).
         max_rounds: attempts per sub-task (first try plus refinements).
         n_expert: expert trajectories for verification.
         n_random: random rollouts for verification.
@@ -171,18 +188,43 @@ def synthesize(
     Raises:
         SynthError: the decomposition reply was unusable in every round.
         VLMError / ReplayMiss: the client could not answer.
+        ValueError: no task text for an environment that states none, or a bad start/goal
+            image; EnvError / DemoError (both ``ValueError``): the environment or the
+            demonstrations cannot be used.
     """
-    task = _mission(env_id) if task_text is None else task_text
+    from rl.registry import get_spec
+
+    spec = get_spec(env_id)
+    _check_image("start_frame", start_frame)
+    _check_image("goal_frame", goal_frame)
+    own_task, frames = _mission(env_id, env_kwargs, frame_source)
+    task = own_task if task_text is None else task_text
+    if not task.strip():
+        raise ValueError(
+            f"{env_id} states no task: pass task_text (--task) saying what the agent must do"
+        )
+    notes = spec.notes if env_notes is None else env_notes
+    demo_source = DemoSource.parse(demos) if isinstance(demos, str) else demos
+    log(f"reward frames: {frames}")
     log(
-        f"collecting {n_expert} expert trajectories and {n_random} random rollouts "
-        f"of {random_length} frames on {env_id}"
+        f"collecting {n_expert} expert trajectories "
+        f"({demo_source.describe() if demo_source else 'the scripted expert'}) and {n_random} random "
+        f"rollouts of {random_length} frames on {env_id}"
     )
     expert, random = collect_rollouts(
-        env_id, n_expert=n_expert, n_random=n_random, random_length=random_length, seed=seed
+        env_id,
+        n_expert=n_expert,
+        n_random=n_random,
+        random_length=random_length,
+        seed=seed,
+        demos=demo_source,
+        env_kwargs=env_kwargs,
+        frame_source=frame_source,
     )
     ctx = GateContext(env_id, expert, random, thresholds or Thresholds(), isolation, fuzz_examples)
-    start, goal = expert[0].frames[0], expert[0].frames[-1]
-    notes = _notes(env_id)
+    start = np.asarray(start_frame) if start_frame is not None else expert[0].frames[0]
+    goal = np.asarray(goal_frame) if goal_frame is not None else expert[0].frames[-1]
+    frame_shape = tuple(expert[0].frames.shape[1:])
     result = SynthesisResult(env_id, task, None, model=getattr(client, "model", ""))
 
     subtasks: list[tuple[str, str]] = []
@@ -236,7 +278,7 @@ def synthesize(
             if attempt == 1:
                 kind = "checker"
                 messages = render_checker(
-                    sub, subtask_objs, start, goal, start.shape, task_text=task, env_notes=notes
+                    sub, subtask_objs, start, goal, frame_shape, task_text=task, env_notes=notes
                 )
             else:
                 kind = "refine"
@@ -248,7 +290,7 @@ def synthesize(
                     task_text=task,
                     start_frame=start,
                     goal_frame=goal,
-                    frame_shape=start.shape,
+                    frame_shape=frame_shape,
                     env_notes=notes,
                 )
             reply = client.complete(messages, purpose=f"{kind}:{sub.name}").text
@@ -301,13 +343,22 @@ def synthesize(
         random,
         thresholds=ctx.thresholds,
         isolation=isolation,
+        labelled=labelled,
     )
     result.program = RewardProgram(
         env_id=env_id,
         task=task,
         subtasks=tuple(SubTask(n, d, s) for (n, s), (_, d) in zip(accepted, subtasks, strict=True)),
         scheme="ordered",
-        extra=_provenance(result, seed, random_length),
+        extra=_provenance(
+            result,
+            seed,
+            random_length,
+            env_kwargs=dict(env_kwargs or {}),
+            demos=demo_source.describe() if demo_source else "the scripted expert",
+            frames=frames,
+            images="given" if start_frame is not None or goal_frame is not None else "expert",
+        ),
     )
     return result
 
@@ -318,10 +369,23 @@ class _Sub:
     description: str
 
 
-def _provenance(result: SynthesisResult, seed: int, random_length: int) -> dict[str, Any]:
+def _provenance(
+    result: SynthesisResult,
+    seed: int,
+    random_length: int,
+    *,
+    env_kwargs: dict[str, Any],
+    demos: str,
+    frames: str,
+    images: str,
+) -> dict[str, Any]:
     from sandbox import __version__
 
     return {
+        "env_kwargs": env_kwargs,
+        "demonstrations": demos,
+        "reward_frames": frames,
+        "start_goal_images": images,
         "generator": f"vlm-car {__version__}",
         "model": result.model,
         "prompts": {

@@ -7,6 +7,9 @@ Provides:
     Usage: running totals of a client (calls, tokens, dollars, seconds).
     VLMClient: the protocol every client follows (litellm, recording, replay, scripted).
     LiteLLMClient: a real model through litellm, with retries, timeouts and cost accounting.
+    CallRecord: tokens, cost and latency of one model call, by purpose.
+    MeteredClient: wraps any client and keeps one :class:`CallRecord` per call (the CLI prints
+        each and stores them in the bundle).
     encode_png: H x W x 3 (or 4, or H x W) uint8 array -> PNG bytes, stdlib only.
     to_litellm_messages: messages in the OpenAI content-part format that litellm translates.
 
@@ -35,13 +38,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from synth.errors import VLMError
+from synth.errors import CredentialsError, VLMError
 
 __all__ = [
+    "CallRecord",
     "Completion",
     "ImagePart",
     "LiteLLMClient",
     "Message",
+    "MeteredClient",
     "Part",
     "Role",
     "Usage",
@@ -471,6 +476,7 @@ class LiteLLMClient:
         self._usage = Usage()
         self._mock_lock = threading.Lock()
         self._warned_unpriced = False
+        self._credentials_checked = False
 
     def __repr__(self) -> str:
         mock = ", mock" if self._mocks is not None or self.mock_timeout else ""
@@ -494,6 +500,42 @@ class LiteLLMClient:
     def usage(self) -> Usage:
         """Running totals of this client."""
         return self._usage
+
+    def missing_credentials(self) -> tuple[str, ...]:
+        """The environment variables this model's provider needs and that are not set.
+
+        Asks litellm (``validate_environment``, no network). Empty when the call does not depend
+        on the environment: a mocked client, an ``api_base`` or an ``api_key`` in ``extra``, or a
+        provider that needs only an endpoint with a local default (``ollama``). Only variables
+        that hold a secret (``*KEY*``, ``*TOKEN*``) make the list non-empty; the others a
+        provider also needs (``AZURE_API_BASE``) are then listed with them.
+        """
+        if (
+            self._mocks is not None
+            or self.mock_timeout
+            or self.api_base is not None
+            or "api_key" in self.extra
+        ):
+            return ()
+        litellm = _litellm()
+        try:
+            report = litellm.validate_environment(model=self._model)
+        except Exception:  # an unknown provider: the call itself will say what is wrong
+            return ()
+        missing = tuple(str(m) for m in (report or {}).get("missing_keys", ()) or ())
+        secret = any("KEY" in m.upper() or "TOKEN" in m.upper() for m in missing)
+        return missing if secret else ()
+
+    def check_credentials(self) -> None:
+        """Refuse at once, before any work or call, when the provider's API key is not set.
+
+        Raises:
+            CredentialsError: naming the environment variables to set (never retried).
+        """
+        self._credentials_checked = True
+        missing = self.missing_credentials()
+        if missing:
+            raise CredentialsError(self._model, missing)
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
@@ -539,7 +581,11 @@ class LiteLLMClient:
         Raises:
             VLMError: every attempt failed with a transient error, or one failed with an error
                 that retrying cannot fix (the error is chained as ``__cause__``).
+            CredentialsError: on the first call, when the provider's API key is not set
+                (:meth:`check_credentials`; no attempt is made).
         """
+        if not self._credentials_checked:
+            self.check_credentials()
         litellm = _litellm()
         transient = _transient_errors(litellm)
         payload = to_litellm_messages(messages, self.detail)
@@ -608,3 +654,160 @@ def _completion_from(response: Any, model: str, cost: float, seconds: float) -> 
         cached=False,
         finish_reason=finish,
     )
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """Tokens, cost and latency of one model call.
+
+    Attributes:
+        index: 1-based position of the call in the run.
+        purpose: what it was for (``decompose``, ``checker:key_picked``, ``refine:door_open``).
+        model: the model that answered (the recorded one, for a replayed reply).
+        prompt_tokens: input tokens (as recorded, for a replayed reply).
+        completion_tokens: output tokens (as recorded, for a replayed reply).
+        cost_usd: dollars (as recorded, for a replayed reply; 0.0 when the model is unpriced).
+        seconds: wall time of the call, retries included (replay: lookup time).
+        cached: True when the reply came from a recording or a script: nothing was billed.
+    """
+
+    index: int
+    purpose: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    seconds: float
+    cached: bool
+
+    def to_json(self, *, timing: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; ``timing=False`` leaves out ``seconds`` (it differs run to run)."""
+        out: dict[str, Any] = {
+            "index": self.index,
+            "purpose": self.purpose,
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+            "cached": self.cached,
+        }
+        if timing:
+            out["seconds"] = round(self.seconds, 4)
+        return out
+
+    def describe(self) -> str:
+        """One line: ``call 3 refine:door_open: 1,200 + 310 tokens, $0.0041, 2.31 s``.
+
+        Example:
+            >>> CallRecord(2, "decompose", "gpt-4o", 1200, 310, 0.0041, 2.312, False).describe()
+            'call 2 decompose (gpt-4o): 1,200 + 310 tokens, $0.0041, 2.31 s'
+        """
+        billed = ", replayed: not billed" if self.cached else ""
+        return (
+            f"call {self.index} {self.purpose} ({self.model}): {self.prompt_tokens:,} + "
+            f"{self.completion_tokens:,} tokens, ${self.cost_usd:.4f}, {self.seconds:.2f} s{billed}"
+        )
+
+
+class MeteredClient:
+    """Wrap any :class:`VLMClient` and keep a :class:`CallRecord` of every completion it returns.
+
+    ``model``, ``params`` and ``usage`` are the wrapped client's, so replay keys and running totals
+    are unchanged. Failed calls raise as before and leave no record (``usage.failures`` counts them).
+
+    Example:
+        >>> from synth.scripted import ScriptedClient
+        >>> seen = []
+        >>> client = MeteredClient(ScriptedClient(["hello"]), on_call=seen.append)
+        >>> client.complete([Message.user("hi")], purpose="greet").text
+        'hello'
+        >>> seen[0].purpose, client.totals()["calls"]
+        ('greet', 1)
+
+    Args:
+        client: the client to wrap.
+        on_call: called with each new record (the CLI prints it).
+    """
+
+    def __init__(
+        self, client: VLMClient, *, on_call: Callable[[CallRecord], None] | None = None
+    ) -> None:
+        self.client = client
+        self._on_call = on_call
+        self._records: list[CallRecord] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MeteredClient({self.client!r}, {len(self._records)} call(s))"
+
+    @property
+    def model(self) -> str:
+        """The wrapped client's model."""
+        return self.client.model
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The wrapped client's params (part of the replay key)."""
+        return self.client.params
+
+    @property
+    def usage(self) -> Usage:
+        """The wrapped client's running totals."""
+        return self.client.usage
+
+    @property
+    def records(self) -> tuple[CallRecord, ...]:
+        """One record per returned completion, in call order."""
+        with self._lock:
+            return tuple(self._records)
+
+    def complete(self, messages: Sequence[Message], *, purpose: str) -> Completion:
+        """Ask the wrapped client and record the call's tokens, cost and latency."""
+        completion = self.client.complete(messages, purpose=purpose)
+        with self._lock:
+            record = CallRecord(
+                index=len(self._records) + 1,
+                purpose=purpose,
+                model=completion.model,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                seconds=completion.seconds,
+                cached=completion.cached,
+            )
+            self._records.append(record)
+        if self._on_call is not None:
+            self._on_call(record)
+        return completion
+
+    def totals(self, *, timing: bool = True) -> dict[str, Any]:
+        """Sums over the recorded calls; ``billed_usd`` counts only calls a model answered now."""
+        records = self.records
+        out: dict[str, Any] = {
+            "calls": len(records),
+            "cached_calls": sum(r.cached for r in records),
+            "prompt_tokens": sum(r.prompt_tokens for r in records),
+            "completion_tokens": sum(r.completion_tokens for r in records),
+            "cost_usd": round(float(sum(r.cost_usd for r in records)), 8),
+            "billed_usd": round(float(sum(r.cost_usd for r in records if not r.cached)), 8),
+        }
+        if timing:
+            out["seconds"] = round(sum(r.seconds for r in records), 4)
+        return out
+
+    def describe_totals(self) -> str:
+        """One line with the totals, for the end of a run."""
+        t = self.totals()
+        replayed = f" ({t['cached_calls']} replayed, not billed)" if t["cached_calls"] else ""
+        return (
+            f"{t['calls']} model call(s){replayed}: {t['prompt_tokens']:,} + "
+            f"{t['completion_tokens']:,} tokens, ${t['cost_usd']:.4f} "
+            f"(billed now: ${t['billed_usd']:.4f}), {t['seconds']:.2f} s in model calls"
+        )
+
+    def to_json(self, *, timing: bool = True) -> dict[str, Any]:
+        """Every call and the totals; ``timing=False`` is identical across identical replays."""
+        return {
+            "calls": [r.to_json(timing=timing) for r in self.records],
+            "totals": self.totals(timing=timing),
+        }

@@ -1,12 +1,17 @@
-"""Sources of the hand-written reference checkers, and the script that writes the programs.
+"""The hand-written reference checkers: one parameterised source per checker family.
 
 Provides:
-    reference_programs: env id -> :class:`rl.program.RewardProgram` built from the sources here.
-    program_dir_name: the directory name :func:`rl.program.reference_program` looks up.
-    write_all: (re)write every program directory under ``rl/programs/`` (or another root).
+    minigrid_program: the MiniGrid family's program for one environment (grid size, sub-tasks,
+        the task object's room are parameters).
+    panda_program: PandaPush's program.
+    reference_programs: env id -> program, for every built-in entry that declares one.
+    TABLE_FROM_IMAGE: the PandaPush camera's table-plane homography.
 
-Run ``python -m rl.programs.reference`` after editing a source: the files and their sha256 in
-``program.json`` are rewritten together, so the hashes always match.
+Programs are built in memory from these sources when asked for
+(:func:`rl.programs.reference_program`); no per-environment copies are kept on disk. Each
+environment's registry entry (:data:`rl.envs.BUILTIN_SPECS`) says which family and parameters it
+uses. ``vlmcar train --reward reference`` and ``python -m rl.programs ENV_ID DIR`` (which writes
+one program directory) use the same builder.
 
 What the checkers rely on (see :mod:`rl.labels` for the label definitions they implement):
 
@@ -42,13 +47,11 @@ the target's centroid in the first frame (the target never moves; later the cube
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from pathlib import Path
 
-from rl.program import RewardProgram, SubTask, save_program
+from rl.program import RewardProgram, SubTask
 
-__all__ = ["program_dir_name", "reference_programs", "write_all"]
+__all__ = ["TABLE_FROM_IMAGE", "minigrid_program", "panda_program", "reference_programs"]
 
 ORIGIN = "hand-written reference"
 
@@ -268,20 +271,31 @@ _DESCRIPTIONS = {
     "cube_at_target": "The green cube sits on the red target (centres within 5 cm).",
 }
 
-_TASKS = {
-    "doorkey": "pick up the key, unlock the door with it, then walk to the green goal",
-    "unlock": "pick up the key and open the locked door with it",
-    "unlockpickup": "pick up the key, unlock the door, then pick up the box behind it",
-    "keycorridor": "fetch the key from the side room, unlock the door, then pick up the ball",
-    "pandapush": "push the green cube onto the red target",
-}
 
+def minigrid_program(
+    env_id: str,
+    *,
+    names: tuple[str, ...],
+    grid: tuple[int, int],
+    task: str,
+    room: tuple[int, int, int, int] | None = None,
+) -> RewardProgram:
+    """The MiniGrid family's reference program for one environment.
 
-def _minigrid(env_id: str, kind: str, gh: int, gw: int) -> RewardProgram:
-    from rl.labels import SUBTASKS
+    Args:
+        env_id: the environment (named in each checker's docstring).
+        names: the sub-tasks, in order (``key_picked``, ``door_open``, ``goal_reached``,
+            ``box_picked``, ``ball_picked``).
+        grid: ``(height, width)`` in cells (the checkers' ``GRID_H``/``GRID_W``).
+        task: the program's task text.
+        room: ``(x0, y0, x1, y1)`` cells of the room the box/ball is placed in.
 
+    Raises:
+        ValueError: a sub-task this family has no checker for, or a missing ``room``.
+    """
+    gh, gw = grid
     subtasks = []
-    for name in SUBTASKS[env_id]:
+    for name in names:
         title = textwrap.fill(f"{name}: {_DESCRIPTIONS[name]}", 96)
         head = _HEADER.format(title=title, origin=ORIGIN.capitalize(), env_id=env_id, gh=gh, gw=gw)
         if name == "key_picked":
@@ -290,16 +304,16 @@ def _minigrid(env_id: str, kind: str, gh: int, gw: int) -> RewardProgram:
             body = _LOCK + _DOOR
         elif name == "goal_reached":
             body = _GOAL
-        elif name == "box_picked":
-            body = _PICKED.format(room="(6, 1, 9, 4)", obj="box")
-        elif name == "ball_picked":
-            body = _PICKED.format(room="(5, 1, 5, 1)", obj="ball")
-        else:  # pragma: no cover - the vocabulary is closed
-            raise AssertionError(name)
+        elif name in ("box_picked", "ball_picked"):
+            if room is None:
+                raise ValueError(f"{env_id}: {name} needs the object's room")
+            body = _PICKED.format(room=repr(tuple(room)), obj=name.split("_")[0])
+        else:
+            raise ValueError(f"{env_id}: no MiniGrid reference checker for {name!r}")
         subtasks.append(SubTask(name, f"{ORIGIN}: {_DESCRIPTIONS[name]}", head + body))
     return RewardProgram(
         env_id=env_id,
-        task=_TASKS[kind],
+        task=task,
         subtasks=tuple(subtasks),
         extra={"origin": ORIGIN, "generator": "rl/programs/reference.py"},
     )
@@ -391,7 +405,8 @@ def _tuple_source(rows: tuple[tuple[float, ...], ...]) -> str:
     return f"(\n{inner})"
 
 
-def _panda() -> RewardProgram:
+def panda_program() -> RewardProgram:
+    """PandaPush's reference program (``cube_moved``, ``cube_at_target``)."""
     subtasks = []
     for name, body in (("cube_moved", _CUBE_MOVED), ("cube_at_target", _CUBE_AT_TARGET)):
         title = textwrap.fill(f"{name}: {_DESCRIPTIONS[name]}", 96)
@@ -401,7 +416,7 @@ def _panda() -> RewardProgram:
         subtasks.append(SubTask(name, f"{ORIGIN}: {_DESCRIPTIONS[name]}", head + body))
     return RewardProgram(
         env_id="PandaPush-v3",
-        task=_TASKS["pandapush"],
+        task="push the green cube onto the red target",
         subtasks=tuple(subtasks),
         extra={"origin": ORIGIN, "generator": "rl/programs/reference.py"},
     )
@@ -412,44 +427,8 @@ def _panda() -> RewardProgram:
 # ------------------------------------------------------------------------------------------
 
 
-def program_dir_name(env_id: str) -> str:
-    """The directory name :func:`rl.program.reference_program` derives from ``env_id``."""
-    name = env_id.replace("MiniGrid-", "").replace("-v0", "").replace("-v3", "").lower()
-    return name.replace("-", "_")
-
-
 def reference_programs() -> dict[str, RewardProgram]:
-    """Return env id -> reference program, built from the sources in this module."""
-    from rl.envs import ENV_IDS, grid_shape
+    """Return env id -> reference program, for every built-in entry that declares one."""
+    from rl.envs import BUILTIN_SPECS
 
-    out: dict[str, RewardProgram] = {}
-    for env_id in ENV_IDS:
-        if env_id == "PandaPush-v3":
-            out[env_id] = _panda()
-            continue
-        kind = program_dir_name(env_id).split("_")[0].replace("s3r1", "")
-        gh, gw = grid_shape(env_id)
-        out[env_id] = _minigrid(env_id, kind, gh, gw)
-    return out
-
-
-def write_all(root: str | Path | None = None) -> list[Path]:
-    """(Re)write every reference program directory; return the manifests written.
-
-    Args:
-        root: the directory that holds the program directories (default: this package's).
-    """
-    base = Path(root) if root is not None else Path(__file__).resolve().parent
-    written = []
-    for env_id, program in reference_programs().items():
-        directory = base / program_dir_name(env_id)
-        for stale in directory.glob("*.py") if directory.is_dir() else ():
-            if stale.stem not in program.names:
-                stale.unlink()
-        written.append(save_program(program, directory))
-    return written
-
-
-if __name__ == "__main__":
-    for manifest in write_all(sys.argv[1] if len(sys.argv) > 1 else None):
-        print(manifest)
+    return {s.id: s.reference() for s in BUILTIN_SPECS if s.reference is not None}

@@ -6,9 +6,21 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rl.envs import ENV_IDS, PANDA_CAMERA, RewardFrames, grid_shape, make_env, render_frame
+from rl.envs import (
+    ENV_IDS,
+    PANDA_CAMERA,
+    FrameShapeError,
+    FrameSourceError,
+    RewardFrames,
+    grid_shape,
+    is_picture_space,
+    make_env,
+    render_frame,
+)
 from rl.experts import ExpertPolicy
 from rl.labels import SUBTASKS, ground_truth, subtasks_for
+from rl.registry import EnvError
+from tests.rl import custom_env  # registers the VlmcarTest envs
 
 MINIGRID = [e for e in ENV_IDS if e.startswith("MiniGrid-")]
 COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0), (100, 100, 100))
@@ -40,8 +52,8 @@ def test_env_ids_and_vocabulary():
     assert SUBTASKS["MiniGrid-KeyCorridorS3R1-v0"][-1] == "ball_picked"
     assert SUBTASKS["PandaPush-v3"] == ("cube_moved", "cube_at_target")
     assert subtasks_for("MiniGrid-Unlock-v0") == ("key_picked", "door_open")
-    with pytest.raises(ValueError, match="unknown env id"):
-        make_env("MiniGrid-Empty-5x5-v0")
+    with pytest.raises(ValueError, match=r"unknown env id 'MiniGrid-DorKey-5x5-v0'.*did you mean"):
+        make_env("MiniGrid-DorKey-5x5-v0")
     with pytest.raises(ValueError, match="observation"):
         make_env("MiniGrid-DoorKey-5x5-v0", observation="pixels")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_steps"):
@@ -204,3 +216,109 @@ def test_panda_episodes_after_a_seeded_reset_repeat():
         np.testing.assert_array_equal(a, b)
     assert not np.allclose(first[1], first[2])  # later episodes still differ from each other
     assert not np.allclose(first[1], other[1])
+
+
+# ------------------------------------------------------------------------------------------------
+# Any environment: frame sources, observations, bad input
+# ------------------------------------------------------------------------------------------------
+
+
+def test_any_gymnasium_env_gets_render_frames_and_its_own_observation():
+    env = make_env(custom_env.DOT, seed=4, observation="auto", env_kwargs={"size": 40})
+    assert env.frame_source == "render" and env.observation_kind == "native"
+    assert env.label_names == () and env.labeller is None
+    obs, info = env.reset()
+    assert obs.shape == (4,) and "labels" not in info
+    assert info["frame"].shape == (40, 40, 3) and info["frame"].dtype == np.uint8
+    assert env.frame_description == "render() with render_mode='rgb_array', 40x40x3"
+    np.testing.assert_array_equal(info["frame"], env.unwrapped.render())
+    _, _, _, _, info = env.step(1)
+    assert info["frame"].shape == (40, 40, 3)
+    image = make_env(custom_env.DOT, seed=4, observation="image")
+    obs, info = image.reset()
+    assert image.observation_space.shape == (32, 32, 3)
+    np.testing.assert_array_equal(obs, info["frame"])
+    with pytest.raises(ValueError, match="declares no symbolic observation"):
+        make_env(custom_env.DOT, observation="symbolic")
+
+
+def test_unregistered_minigrid_env_gets_the_family_frames_and_symbolic_grid():
+    env = make_env("MiniGrid-LavaCrossingS9N1-v0", observation="auto", tile_size=8)
+    obs, info = env.reset(seed=0)
+    assert env.observation_kind == "symbolic" and obs.shape == (9 * 9 * 3 + 2,)
+    frame = info["frame"]
+    assert frame.shape == (72, 72, 3)
+    pixels = {tuple(int(v) for v in p) for p in frame.reshape(-1, 3)}
+    assert (255, 0, 0) in pixels and (255, 76, 76) not in pixels  # highlight off
+    assert env.frame_description.startswith("MiniGrid full-grid render, highlight off")
+
+
+def _register_symbolic_image_env() -> str:
+    from minigrid.wrappers import ImgObsWrapper
+
+    env_id = "VlmcarTest/SymbolicImage-v0"
+    if env_id not in gym.registry:
+        gym.register(
+            env_id, entry_point=lambda **kw: ImgObsWrapper(gym.make("MiniGrid-Empty-5x5-v0"))
+        )
+    return env_id
+
+
+def test_a_7x7x3_symbolic_grid_is_not_taken_for_a_picture():
+    env_id = _register_symbolic_image_env()
+    assert not is_picture_space(gym.spaces.Box(0, 255, (7, 7, 3), np.uint8))
+    assert is_picture_space(gym.spaces.Box(0, 255, (16, 16, 3), np.uint8))
+    with pytest.raises(FrameSourceError, match="7x7x3 uint8, too small to be a picture"):
+        make_env(env_id, observation="native", frame_source="obs")
+    with pytest.raises(FrameSourceError, match=r"cannot render RGB frames.*symbolic grid"):
+        make_env(env_id, observation="native")  # auto: no render mode, and no picture
+
+
+def test_env_that_cannot_render_rgb_is_refused_unless_frames_are_off():
+    env_id = "tests.rl.custom_env:VlmcarTest/NoRender-v0"
+    with pytest.raises(FrameSourceError, match="cannot render RGB frames") as info:
+        make_env(env_id, observation="native")
+    assert "render_modes=[]" in str(info.value)
+    with pytest.raises(FrameSourceError, match="render_mode=None"):
+        make_env(env_id, observation="native", frame_source="render")
+    env = make_env(env_id, observation="native", frame_source="none")
+    _, info = env.reset(seed=0)
+    assert "frame" not in info and env.frame_source == "none"
+    with pytest.raises(ValueError, match="needs reward frames"):
+        make_env(env_id, observation="image", frame_source="none")
+
+
+def test_frames_that_change_shape_mid_episode_are_refused():
+    env = make_env("tests.rl.custom_env:VlmcarTest/Resizing-v0", observation="native")
+    env.reset(seed=0)
+    env.step(0)
+    env.step(0)
+    with pytest.raises(
+        FrameShapeError, match=r"episode 0, step 3 is 40x40x3 but the first was 32x32x3"
+    ):
+        env.step(0)
+
+
+def test_bad_env_kwargs_are_a_clear_error():
+    with pytest.raises(EnvError, match="cannot be made with env kwargs"):
+        make_env(custom_env.DOT, env_kwargs={"no_such_argument": 1})
+    with pytest.raises(ValueError, match="frame_source"):
+        make_env(custom_env.DOT, frame_source="screen")  # type: ignore[arg-type]
+
+
+def test_code_reward_auto_frame_source_refuses_a_symbolic_7x7x3_grid():
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from rl.vec_env import CodeRewardVecEnv
+    from sandbox.errors import FrameError
+
+    env_id = _register_symbolic_image_env()
+    venv = CodeRewardVecEnv(
+        DummyVecEnv([lambda: Monitor(gym.make(env_id))]),
+        ["def check(frame):\n    return False\n"],
+        isolation="process",
+    )
+    with pytest.raises(FrameError, match="not an \\(H, W, 3\\) uint8"):
+        venv.reset()
+    venv.close()

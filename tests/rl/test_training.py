@@ -92,6 +92,8 @@ def _check_common(result: TrainResult) -> None:
     saved = json.loads((log / "result.json").read_text(encoding="utf-8"))
     assert saved["timesteps"] == STEPS and len(saved["curve"]) == len(result.curve)
     assert "eval/success_rate" in _csv_header(log / "progress.csv")
+    assert result.model_path == str(log / "model.zip") and (log / "model.zip").is_file()
+    assert not result.interrupted
 
 
 def test_sparse_run(sparse_run: TrainResult) -> None:
@@ -120,6 +122,9 @@ def test_reference_program_run(car_run: TrainResult) -> None:
     ):
         assert key in header, key
     assert any(k.startswith("subtasks/") and k.endswith("_rate") for k in header)
+    # the program it trained on is saved next to the model, and loads back unchanged
+    assert car_run.program_path is not None
+    assert load_program(car_run.program_path, key=None).sources == reference_program(ENV).sources
     # shaped >= env return: the bonus is never negative for the ordered scheme
     for point in car_run.returns:
         if point.episodes:
@@ -171,10 +176,10 @@ def _cli(tmp_path: Path, *extra: str) -> list[str]:
 
 def test_cli_unknown_env_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = _cli(tmp_path)
-    argv[argv.index(ENV)] = "MiniGrid-Nope-v0"
+    argv[argv.index(ENV)] = "MiniGrid-DoorKey-5x5-v9"
     assert cli_main(argv) == 2
     err = capsys.readouterr().err
-    assert "unknown env id 'MiniGrid-Nope-v0'" in err and ENV in err
+    assert "unknown env id 'MiniGrid-DoorKey-5x5-v9'" in err and f"did you mean '{ENV}'" in err
     assert not (tmp_path / "out").exists()
 
 
