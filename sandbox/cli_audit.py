@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from sandbox.audit import audit
 from sandbox.diagnostics import FORMATTERS, AuditReport, format_text
+from sandbox.errors import FileRefused
 from sandbox.rules import rules_markdown
+from sandbox.safeio import read_text
 
 __all__ = ["configure", "run"]
 
@@ -41,14 +42,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     reports: list[AuditReport] = []
     for raw in args.paths:
-        path = Path(raw)
         try:
-            source = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            print(f"vlmcar audit: error: {raw}: no such file", file=sys.stderr)
-            return 2
-        except (OSError, UnicodeDecodeError) as err:
-            print(f"vlmcar audit: error: {raw}: cannot read: {err}", file=sys.stderr)
+            source = read_text(raw, kind="checker")
+        except FileRefused as err:  # no such file, a FIFO or device, too large, not UTF-8
+            print(f"vlmcar audit: error: {err}", file=sys.stderr)
             return 2
         reports.append(audit(source, path=raw, entry=args.entry))
     if args.format == "text":

@@ -10,7 +10,8 @@ run writes to a fresh temporary directory, so that rough numbers never overwrite
 ``--json PATH`` also writes the results as JSON to ``PATH``.
 
 Exit 0 when the run finished and every mode gave the same answer on every frame, 1 when answers
-disagreed, 2 when the benchmark script cannot be found or the results cannot be written.
+disagreed, 2 when the benchmark script cannot be found or the results cannot be written (a
+``--json`` that is a directory or an ``--out-dir`` that is a file is refused before the run).
 Timings are never turned into an exit code.
 """
 
@@ -25,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
+
+from vlmcar.args import output_dir, output_file
 
 __all__ = ["benchmark_argv", "configure", "load_benchmark", "run", "script_path"]
 
@@ -66,10 +69,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke run: 84 px, batches 64 and 1, 3 checkers (under a minute, rough numbers)",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        type=output_file,
+        help="also write the results as JSON to PATH (a file; checked before the run)",
+    )
     parser.add_argument(
         "--out-dir",
         metavar="DIR",
+        type=output_dir,
         help="where throughput.{json,md,png} go (default: benchmarks/results for a full run, "
         "a temporary directory for --quick)",
     )

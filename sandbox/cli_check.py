@@ -3,7 +3,8 @@
 ``vlmcar check PATH --frames FRAMES.npy [--first FIRST.npy] [--isolation LEVEL] [--timeout S]``
 prints ``{"results": [...], "isolation": ..., "status": ..., "detail": ...}`` as JSON and exits 0 when
 the checker answered, 1 when the audit rejected it, 3 on a run-time violation, limit, timeout, crash
-or contract breach (``status`` says which), 2 on usage errors (unreadable files, bad frames).
+or contract breach (``status`` says which), 2 on usage errors (unreadable files, bad frames, a
+non-positive ``--timeout``, a ``check(frame, first)`` checker without ``--first``).
 
 ``vlmcar doctor [--json]`` prints which isolation layers this machine supports and what ``strict``
 would use.
@@ -12,34 +13,39 @@ would use.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sandbox.audit import audit
 from sandbox.diagnostics import format_text
-from sandbox.errors import FrameError, IsolationUnavailable, SandboxError
+from sandbox.errors import FileRefused, FrameError, IsolationUnavailable, SandboxError
 from sandbox.oslimits import probe
+from sandbox.safeio import load_npy, read_text
+from vlmcar.args import UsageError, existing_file, identifier, positive_float
 
-__all__ = ["configure", "configure_doctor", "run", "run_doctor"]
+__all__ = ["configure", "configure_doctor", "entry_arity", "require_first", "run", "run_doctor"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``check`` arguments to ``parser``."""
-    parser.add_argument("path", metavar="PATH", help="checker source file")
+    parser.add_argument("path", metavar="PATH", type=existing_file, help="checker source file")
     parser.add_argument(
         "--frames",
         required=True,
+        type=existing_file,
         metavar="FRAMES.npy",
         help="(N, H, W, 3) or (H, W, 3) uint8 array saved with numpy.save",
     )
     parser.add_argument(
         "--first",
+        type=existing_file,
         metavar="FIRST.npy",
-        help="first frame(s) of the episode, same shape as --frames or (H, W, 3)",
+        help="first frame(s) of the episode, same shape as --frames or (H, W, 3); required for "
+        "a check(frame, first) checker",
     )
     parser.add_argument(
         "--isolation",
@@ -48,19 +54,56 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=5.0,
         help="seconds the checker may take over the batch (default 5)",
     )
-    parser.add_argument("--entry", default="check")
+    parser.add_argument(
+        "--entry", type=identifier, default="check", help="entry function (default: check)"
+    )
+
+
+def entry_arity(source: str, entry: str = "check") -> int:
+    """How many parameters the module-level ``entry`` function takes (1 or 2), from the AST.
+
+    The source is only parsed, never compiled or run. Call it on audited sources (the audit has
+    already refused one without the entry or with another signature); 1 when it cannot tell.
+
+    Example:
+        >>> entry_arity("def check(frame, first):\\n    return True\\n")
+        2
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return 1
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry:
+            return len(node.args.posonlyargs) + len(node.args.args)
+    return 1
+
+
+def require_first(path: str, source: str, entry: str, given: bool, command: str) -> None:
+    """Refuse a ``check(frame, first)`` checker when no first frame was given.
+
+    Without one the checker would get each frame as its own first frame and answer as if nothing
+    had changed since the episode began: a silently wrong answer.
+
+    Raises:
+        UsageError: the checker takes ``first`` and ``given`` is False.
+    """
+    if not given and entry_arity(source, entry) >= 2:
+        raise UsageError(
+            f"{path}: {entry}(frame, first) compares each frame with the episode's first frame; "
+            f"give it with --first FIRST.npy (one (H, W, 3) frame for all, or one per frame). "
+            f"Without it `vlmcar {command}` would pass every frame as its own first frame and "
+            "the answers would mean nothing"
+        )
 
 
 def _load(path: str, what: str) -> np.ndarray[Any, Any]:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise FrameError(what, f"cannot load {path!r}: {err}") from None
-    if isinstance(array, np.ndarray) and array.ndim == 3:
+    array = load_npy(path, label=what)  # FileRefused: a FIFO, too large, a lying header, ...
+    if array.ndim == 3:
         array = array[None]
     return np.asarray(array)
 
@@ -70,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     from sandbox.pool import Sandbox
 
     try:
-        source = Path(args.path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        print(f"vlmcar check: error: {args.path}: cannot read: {err}", file=sys.stderr)
+        source = read_text(args.path, kind="checker")
+    except FileRefused as err:
+        print(f"vlmcar check: error: {err}", file=sys.stderr)
         return 2
     report = audit(source, path=args.path, entry=args.entry)
     if not report.ok:
@@ -86,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out))
         return 1
+    require_first(args.path, source, args.entry, bool(args.first), "check")
     try:
         frames = _load(args.frames, "--frames")
         firsts = _load(args.first, "--first") if args.first else None
@@ -101,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         ) as box:
             result = box.evaluate(frames, firsts)
             isolation = box.isolation
-    except FrameError as err:
+    except (FrameError, FileRefused) as err:
         print(f"vlmcar check: error: {err}", file=sys.stderr)
         return 2
     except IsolationUnavailable as err:

@@ -5,6 +5,7 @@ Provides:
     Finding: one immutable audit finding (rule code and name, message, hint, 1-based position).
     AuditReport: the findings for one source, with ``ok`` when there are none of severity ``error``.
     char_column: convert an ``ast`` column (0-based UTF-8 byte offset) into a 1-based character column.
+    rule_url: the documentation link of a rule code (relative: ``docs/rules.md#<code>``).
     format_text, format_json, format_sarif: formatters ``(reports, stream) -> None`` chosen by name
         through :data:`FORMATTERS`.
 
@@ -31,12 +32,25 @@ __all__ = [
     "format_json",
     "format_sarif",
     "format_text",
+    "rule_url",
 ]
 
 Severity = Literal["error", "warning"]
 
-#: Where each rule's documentation lives (a stable anchor per code in the generated rule table).
-RULES_URL = "https://github.com/vlm-car/vlm-car/blob/main/docs/rules.md#{code}"
+#: Where each rule's documentation lives: a path relative to the repository root with the stable
+#: anchor of the code in the generated rule table (``vlmcar audit --rules`` prints the same text).
+#: Relative, because the project names no public home; a link is never invented.
+RULES_URL = "docs/rules.md#{anchor}"
+
+
+def rule_url(code: str) -> str:
+    """The documentation link of a rule code, e.g. ``docs/rules.md#a502``.
+
+    Example:
+        >>> rule_url("A502")
+        'docs/rules.md#a502'
+    """
+    return RULES_URL.format(anchor=code.lower())
 
 
 @dataclass(frozen=True, order=True)
@@ -108,7 +122,7 @@ class Finding:
             "filename": self.path,
             "location": {"row": self.line, "column": self.col},
             "end_location": {"row": self.end_line or self.line, "column": self.end_col or self.col},
-            "url": RULES_URL.format(code=self.code),
+            "url": rule_url(self.code),
         }
 
 
@@ -218,8 +232,10 @@ def format_sarif(reports: Sequence[AuditReport], stream: TextIO) -> None:
             "name": RULES[code].name,
             "shortDescription": {"text": RULES[code].summary},
             "fullDescription": {"text": RULES[code].why},
-            "help": {"text": RULES[code].instead},
-            "helpUri": RULES_URL.format(code=code),
+            "help": {
+                "text": f"{RULES[code].instead} See {rule_url(code)}.",
+                "markdown": f"{RULES[code].instead} See [{code}]({rule_url(code)}).",
+            },
             "defaultConfiguration": {"level": "error"},
         }
         for code in fired
@@ -256,7 +272,6 @@ def format_sarif(reports: Sequence[AuditReport], stream: TextIO) -> None:
                     "driver": {
                         "name": "vlmcar-audit",
                         "version": __version__,
-                        "informationUri": "https://github.com/vlm-car/vlm-car",
                         "rules": rules,
                     }
                 },

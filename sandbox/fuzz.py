@@ -101,7 +101,11 @@ def frames(
         >>> f.dtype, f.shape[2]
         (dtype('uint8'), 3)
     """
-    return _scene(height or st.integers(16, 96), width or st.integers(16, 96), real)
+    return _scene(
+        height if height is not None else st.integers(16, 96),
+        width if width is not None else st.integers(16, 96),
+        real,
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ def fuzz_checker(
     entry: str = "check",
     examples: int = 100,
     real_frames: FrameBatch | None = None,
+    first_frames: FrameBatch | None = None,
     isolation: str | None = None,
     seed: int = 0,
     max_us_per_frame: float = 20_000.0,
@@ -186,6 +191,10 @@ def fuzz_checker(
         entry: the entry function's name.
         examples: how many frames Hypothesis tries (before shrinking).
         real_frames: (N, H, W, 3) frames from real rollouts to start examples from.
+        first_frames: (M, H, W, 3) first frames of real episodes, for a ``check(frame, first)``
+            checker: each example is paired with one of them as ``first``, and synthetic frames
+            take their size (``real_frames``, if given, must have it too). ``None``: ``first`` is
+            the frame itself, which only suits ``check(frame)`` checkers.
         isolation: sandbox isolation level (default: the strongest available).
         seed: makes the run reproducible (Hypothesis runs derandomised).
         max_us_per_frame: cost above which the checker is ``too_slow``.
@@ -196,6 +205,25 @@ def fuzz_checker(
     """
     from sandbox.pool import Sandbox
 
+    if first_frames is not None:
+        firsts = np.asarray(first_frames)
+        if firsts.dtype != np.uint8 or firsts.ndim != 4 or firsts.shape[-1] != 3 or not len(firsts):
+            raise ValueError(
+                f"first_frames: expected (M, H, W, 3) uint8 with M >= 1, got {firsts.dtype} "
+                f"{firsts.shape}"
+            )
+        if real_frames is not None and tuple(np.shape(real_frames)[1:3]) != firsts.shape[1:3]:
+            raise ValueError(
+                f"real_frames are {np.shape(real_frames)[1:3]} pixels, first_frames "
+                f"{firsts.shape[1:3]}: a frame and its first frame must have one size"
+            )
+        size: tuple[st.SearchStrategy[int], st.SearchStrategy[int]] | None = (
+            st.just(int(firsts.shape[1])),
+            st.just(int(firsts.shape[2])),
+        )
+        pick: st.SearchStrategy[int] = st.integers(0, len(firsts) - 1)
+    else:
+        firsts, size, pick = None, None, st.just(-1)
     problems: list[Problem] = []
     warnings: list[str] = []
     answers: list[bool] = []
@@ -213,9 +241,9 @@ def fuzz_checker(
         mode, why = jit_box.jit_modes[0]
         jitted = mode == "jit"
 
-        def evaluate(box: Sandbox, frame: Frame) -> bool:
+        def evaluate(box: Sandbox, frame: Frame, first: Frame) -> bool:
             before = frame.copy()
-            r = box.evaluate(frame[None], frame[None])
+            r = box.evaluate(frame[None], first[None])
             if not np.array_equal(before, frame):
                 raise _Found("mutation", "the caller's frame changed during the call", before)
             if r.statuses[0] != "ok":
@@ -231,13 +259,19 @@ def fuzz_checker(
             suppress_health_check=list(HealthCheck),
             report_multiple_bugs=False,
         )
-        @given(frames(real=real_frames))
-        def properties(frame: Frame) -> None:
-            first = evaluate(jit_box, frame)
-            if evaluate(jit_box, frame) != first:
+        @given(
+            frames(
+                height=size[0] if size else None, width=size[1] if size else None, real=real_frames
+            ),
+            pick,
+        )
+        def properties(frame: Frame, index: int) -> None:
+            episode_first = frame if firsts is None else firsts[index]
+            first = evaluate(jit_box, frame, episode_first)
+            if evaluate(jit_box, frame, episode_first) != first:
                 raise _Found("nondeterministic", "two calls on the same frame disagree", frame)
             if jitted:
-                interpreted = evaluate(interp_box, frame)
+                interpreted = evaluate(interp_box, frame, episode_first)
                 if interpreted != first:
                     raise _Found(
                         "jit_mismatch",
@@ -251,7 +285,7 @@ def fuzz_checker(
             properties()
         except _Found as found:
             problems.append(Problem(found.kind, found.message, found.frame))
-        cost = _cost_per_frame(jit_box, real_frames)
+        cost = _cost_per_frame(jit_box, real_frames if firsts is None else firsts)
 
     fire_rate = float(np.mean(answers)) if answers else 0.0
     if answers and not problems:

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.oslimits import LAYERS
 from tests.sandbox.conftest import ATTACKS, BENIGN
-from tests.sandbox.test_attacks import BENIGN_FRAMES, MAGIC
+from tests.sandbox.test_attacks import BENIGN_FRAMES, MAGIC, NEUTRALISED, STOPPED
 from vlmcar.cli import main
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def attack_frames(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a["id"])
+@pytest.mark.parametrize("attack", STOPPED, ids=lambda a: a["id"])
 def test_attack_never_returns_a_normal_result_under_strict(
     attack: dict[str, str], attack_frames: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -51,6 +51,20 @@ def test_attack_never_returns_a_normal_result_under_strict(
         "memory",
         "crash",
     }
+
+
+@pytest.mark.parametrize("attack_id", sorted(NEUTRALISED))
+def test_neutralised_attack_answers_plainly_under_strict(
+    attack_id: str, attack_frames: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (attack,) = [a for a in ATTACKS if a["id"] == attack_id]
+    src = tmp_path / "attack.py"
+    src.write_text(attack["code"], encoding="utf-8")
+    code, out = run_check(
+        capsys, str(src), "--frames", attack_frames, "--isolation", "strict", "--timeout", "3"
+    )
+    assert code == 0 and out["status"] == "ok", out
+    assert out["results"] == [NEUTRALISED[attack_id]] * 2  # the JIT path answers the same
 
 
 @pytest.mark.parametrize("entry", BENIGN, ids=lambda a: a["id"])
