@@ -327,9 +327,9 @@ def test_a_slow_jit_build_is_cut_at_its_deadline(
 ) -> None:
     monkeypatch.setenv("VLMCAR_CACHE_DIR", str(tmp_path))  # nothing cached: a cold compile
     body = "".join(
-        f"    t{i} = frame[{i % 8}, {i % 8}, 0] * {i} + t{i - 1}\n" for i in range(1, 300)
+        f"    t{i} = frame[{i % 8}, {i % 8}, 0] * {i} + t{i - 1}\n" for i in range(1, 150)
     )
-    source = f"def check(frame):\n    t0 = 0\n{body}    return t299 > 0\n"
+    source = f"def check(frame):\n    t0 = 0\n{body}    return t149 > 0\n"
     with Sandbox([source], jit_timeout=0.2, spare=False) as box:
         # The reason is only written when the deadline fired and the worker was killed
         # (a build that finishes, or fails, gives another reason).
