@@ -36,7 +36,10 @@ comes from arguments (``np.zeros``, ``np.ones``, ``np.full``, ``np.arange``) is 
 byte budget before it happens.
 
 **Agreement.** Both paths use one integer semantics: 64-bit two's complement, wrapping on overflow
-(the interpreter's guards wrap Python ints the same way); ``//`` and ``%`` follow Python's floor rules
+(the interpreter's guards wrap Python ints the same way; in kernels, :mod:`sandbox.jit_helpers` has
+Numba lower signed ``+ - *`` without LLVM's ``nsw`` flag, which would otherwise let LLVM assume that
+overflow never happens and fold ``a * a < 0`` to False, and :func:`build_kernel` refuses every kernel
+when a probe shows that arithmetic does not wrap); ``//`` and ``%`` follow Python's floor rules
 on both (``INT64_MIN // -1`` wraps to ``INT64_MIN``); ``int()`` and one-argument ``round()`` of NaN,
 infinity or a float outside the 64-bit range raise on both. Pixels and numpy scalar results are
 Python numbers on the interpreter path and int64/float64 in the kernel. What the construction cannot
@@ -789,6 +792,13 @@ def build_kernel(
         return str(refused) if refused.line is not None else refused.why
     except ConstantError as err:
         return str(err)
+    from sandbox import jit_helpers
+
+    if not jit_helpers.arithmetic_wraps():
+        return (
+            "this Numba's signed integer arithmetic does not wrap at 64 bits as the interpreter's "
+            "does (sandbox.jit_helpers could not patch it): checkers stay on the interpreter"
+        )
     directory = directory or kernel_dir(source, entry=entry, cache_dir=cache_dir)
     name = f"vlmcar_jit_{hashlib.sha256(generated.source.encode()).hexdigest()[:24]}"
     path = directory / f"{name}.py"

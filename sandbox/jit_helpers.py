@@ -9,6 +9,7 @@ exactly as its source says.
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any, NoReturn
 
@@ -21,8 +22,10 @@ from sandbox.errors import JitDeferred
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
+    "JIT_WRAPS",
     "MATH_TWINS",
     "JitDeferred",
+    "arithmetic_wraps",
     "as_python_number",
     "bbox",
     "centroid",
@@ -49,6 +52,64 @@ __all__ = [
     "vlmcar_sum",
     "vlmcar_trunc",
 ]
+
+
+def _wrapping_integer_arithmetic() -> bool:
+    """Make Numba lower signed ``+ - *`` without LLVM's ``nsw`` flag, so they wrap as documented.
+
+    Numba marks signed integer arithmetic ``nsw`` ("no signed wrap": overflow is undefined) to help
+    index optimisations. LLVM then folds ``a * a < 0`` to False and treats the product of
+    non-negative pixels as non-negative, although the machine result wraps: the kernel and the
+    interpreter (whose guards wrap at 64 bits) would answer differently. Every integer operation in a
+    kernel (scalars, array expressions, reductions, powers, helpers) is lowered through
+    ``_int_arith_flags``, so returning no flags makes them all plain two's-complement arithmetic.
+    The patch is applied when this module is imported, before any kernel compiles; a Numba whose
+    internals differ is detected (``JIT_WRAPS`` false) and kernels then stay off
+    (:func:`sandbox.jit.build_kernel` refuses). Returns whether the patch is in place.
+    """
+    patched = 0
+    for name in ("numba.cpython.numbers", "numba.np.math.numbers"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        flags = getattr(module, "_int_arith_flags", None)
+        if flags is None:
+            continue
+        if getattr(flags, "vlmcar_wrapping", False):
+            patched += 1
+            continue
+
+        def no_flags(rettype: Any) -> list[str]:
+            return []
+
+        no_flags.vlmcar_wrapping = True  # type: ignore[attr-defined]
+        module._int_arith_flags = no_flags  # type: ignore[attr-defined]
+        patched += 1
+    return patched > 0
+
+
+#: True once signed integer arithmetic in kernels is patched to wrap (see
+#: :func:`_wrapping_integer_arithmetic`); :func:`arithmetic_wraps` checks that it does.
+JIT_WRAPS = _wrapping_integer_arithmetic()
+_WRAPS_CHECKED: list[bool] = []
+
+
+def arithmetic_wraps() -> bool:
+    """Whether compiled signed arithmetic wraps here (compiles a three-line probe once)."""
+    if not _WRAPS_CHECKED:
+        ok = JIT_WRAPS
+        if ok:
+
+            @numba.njit(cache=False)
+            def probe(a: Any, b: Any) -> Any:
+                return (a * a < 0) and (a + b < 0) and (-a - b > 0)
+
+            big = 3037000500  # big * big > INT64_MAX; big + INT64_MAX wraps too
+            ok = bool(probe(np.int64(big), np.int64(9223372036854775807)))
+        _WRAPS_CHECKED.append(ok)
+    return _WRAPS_CHECKED[0]
+
 
 # Not cached on disk: Numba's cache does not notice when a *callee* (a vision kernel) changes, so
 # a cached shim could keep inlining an old kernel. Shims are tiny and compile on first use; the

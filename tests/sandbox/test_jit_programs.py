@@ -106,12 +106,6 @@ def ints(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
     )
 
 
-#: False until the kernel's integer arithmetic wraps reliably (see NSW below): the generator then
-#: leaves out integer products of whole arrays, which LLVM mis-optimises today; the NSW cases in
-#: AGREEMENT_CASES pin that bug. Set it to True with the jit.py / jit_helpers.py fix.
-KERNEL_WRAPS_RELIABLY = False
-
-
 def floats(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
     named = ["b"] if names else []
     atoms = st.one_of(
@@ -145,7 +139,7 @@ def floats(depth: int = 2, *, names: bool = True) -> st.SearchStrategy[str]:
         arr.map(lambda s: f"float({s}.std())"),
         arr.map(lambda s: f"float({s}.max())"),
         arr.map(lambda s: f"float(np.median({s}))"),
-        *([arr.map(lambda s: f"float({s}.prod())")] if KERNEL_WRAPS_RELIABLY else []),
+        arr.map(lambda s: f"float({s}.prod())"),
         arr.map(lambda s: f"float(np.sum({s}))"),
     )
 
@@ -297,7 +291,7 @@ AGREEMENT_CASES = {
     ),
     "product wraps": (
         "def check(frame):\n    a = 3037000500 + frame[0, 0, 0]\n    return a * a < 0\n",
-        "kernel (nsw)",
+        "kernel",
     ),
     "shift into the sign bit": (
         "def check(frame):\n    return (frame[0, 0, 0] + 1) << 63 < 0\n",
@@ -305,7 +299,7 @@ AGREEMENT_CASES = {
     ),
     "literal power wraps": (
         "def check(frame):\n    return (frame[0, 0, 0] + 3) ** 41 < 0\n",
-        "kernel (nsw)",
+        "kernel",
     ),
     "true division of big ints": (
         "def check(frame):\n    a = 4611686018427387905 + frame[0, 0, 0]\n    return a / 3 == 1537228672809129301.0\n",
@@ -391,11 +385,11 @@ AGREEMENT_CASES = {
     ),
     "float of a wrapped uint8 product": (
         "def check(frame):\n    return 0.5 < float(frame[..., 0].prod())\n",
-        "kernel (nsw)",
+        "kernel",
     ),
     "array sum wraps before max": (
         "def check(frame):\n    return (frame[..., 0] + 9223372036854775807).max() < 0\n",
-        "kernel (nsw)",
+        "kernel",
     ),
     "float sum order": (
         "import numpy as np\ndef check(frame):\n    return (frame * 0.1).sum() == 1.0\n",
@@ -404,25 +398,20 @@ AGREEMENT_CASES = {
 }
 
 
-#: numba emits signed integer arithmetic with LLVM's ``nsw`` flag (overflow is undefined), so LLVM
-#: folds ``a * a < 0`` to False although the product it computes wraps negative, and treats the
-#: product of non-negative pixels in ``vlmcar_prod`` (and ``pixels + INT64_MAX`` in an array
-#: expression) as non-negative: the kernel does not wrap reliably. The fix is in sandbox/jit.py and
-#: sandbox/jit_helpers.py: do ``+ - * ** <<`` (scalar and array) and the ``prod``/``sum`` twins in
-#: uint64 and cast back to int64 (no ``nsw`` on unsigned arithmetic).
-#: Until then these cases must fail (strict xfail) and only the probe frames keep such kernels off.
-NSW = pytest.mark.xfail(
-    strict=True,
-    reason="numba's signed arithmetic is nsw: LLVM assumes no overflow (fix in jit.py/jit_helpers)",
-)
+#: numba marks signed integer arithmetic ``nsw`` (overflow undefined), so LLVM would fold
+#: ``a * a < 0`` to False although the product wraps; sandbox.jit_helpers lowers it without the flag.
+#: The "product wraps", "literal power wraps" and the two array cases above pin that.
+
+
+def test_compiled_signed_arithmetic_wraps() -> None:
+    from sandbox import jit_helpers
+
+    assert jit_helpers.JIT_WRAPS and jit_helpers.arithmetic_wraps()
 
 
 @pytest.mark.parametrize(
     ("source", "expect"),
-    [
-        pytest.param(source, expect, marks=[NSW] if expect == "kernel (nsw)" else [])
-        for source, expect in AGREEMENT_CASES.values()
-    ],
+    [pytest.param(source, expect) for source, expect in AGREEMENT_CASES.values()],
     ids=list(AGREEMENT_CASES),
 )
 def test_known_divergences_agree_or_stay_on_the_interpreter(
