@@ -10,7 +10,11 @@ Public API:
     RewardComposer                               ordered / any-order / potential-based latching
     CodeRewardVecEnv, CodeReward                  SB3 VecEnvWrapper (innermost) / Gymnasium wrapper
     CodeRewardCallback                           shaped return, sub-task rates, sandbox failures
+    RewardDiagnosis, DiagnosisConfig, ...         sub-task completion over time, stall/flooding alarms
+    RewardDiagnosisCallback                       the diagnosis during training, reward_report.md/.png
+    RewardScheme, SCHEME_CLASSES                  reward schemes: one class each, one registry
     TrainConfig, train                           PPO with a code reward or the sparse reward
+    relabel, RelabelResult                       an offline dataset -> per-frame flags, shaped reward
 
 Checker code always runs in :class:`sandbox.Sandbox` workers, never in the trainer's process.
 Importing ``rl`` loads neither torch nor stable-baselines3: the names that need them
@@ -24,8 +28,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rl.callbacks import CodeRewardCallback
+    from rl.callbacks import CodeRewardCallback, RewardDiagnosisCallback
     from rl.demos import DemoSource, load_demos
+    from rl.diagnosis import DiagnosisConfig, EpisodeRecord, RewardDiagnosis, write_report
     from rl.envs import ENV_IDS, RewardFrames, make_env
     from rl.experts import ExpertPolicy
     from rl.labels import SUBTASKS, ground_truth
@@ -38,25 +43,34 @@ if TYPE_CHECKING:
     )
     from rl.programs import reference_program
     from rl.registry import EnvSpec, UnknownEnvError, get_spec, register
+    from rl.relabel import RelabelResult, relabel
     from rl.rewards import RewardComposer
     from rl.rollouts import Trajectory, rollout, rollouts
+    from rl.schemes import SCHEME_CLASSES, RewardScheme
     from rl.training import TrainConfig, TrainResult, train
     from rl.vec_env import CodeRewardVecEnv
     from rl.wrappers import CodeReward
 
 __all__ = [
     "ENV_IDS",
+    "SCHEME_CLASSES",
     "SUBTASKS",
     "CodeReward",
     "CodeRewardCallback",
     "CodeRewardVecEnv",
     "DemoSource",
+    "DiagnosisConfig",
     "EnvSpec",
+    "EpisodeRecord",
     "ExpertPolicy",
     "ProgramError",
+    "RelabelResult",
     "RewardComposer",
+    "RewardDiagnosis",
+    "RewardDiagnosisCallback",
     "RewardFrames",
     "RewardProgram",
+    "RewardScheme",
     "SubTask",
     "TrainConfig",
     "TrainResult",
@@ -69,26 +83,34 @@ __all__ = [
     "make_env",
     "reference_program",
     "register",
+    "relabel",
     "rollout",
     "rollouts",
     "save_program",
     "train",
+    "write_report",
 ]
 
 #: public name -> the module that defines it (imported on first access)
 _HOMES = {
     "ENV_IDS": "rl.envs",
+    "SCHEME_CLASSES": "rl.schemes",
     "SUBTASKS": "rl.labels",
     "CodeReward": "rl.wrappers",
     "CodeRewardCallback": "rl.callbacks",
     "CodeRewardVecEnv": "rl.vec_env",
     "DemoSource": "rl.demos",
+    "DiagnosisConfig": "rl.diagnosis",
     "EnvSpec": "rl.registry",
+    "EpisodeRecord": "rl.diagnosis",
     "ExpertPolicy": "rl.experts",
     "ProgramError": "rl.program",
     "RewardComposer": "rl.rewards",
+    "RewardDiagnosis": "rl.diagnosis",
+    "RewardDiagnosisCallback": "rl.callbacks",
     "RewardFrames": "rl.envs",
     "RewardProgram": "rl.program",
+    "RewardScheme": "rl.schemes",
     "SubTask": "rl.program",
     "TrainConfig": "rl.training",
     "TrainResult": "rl.training",
@@ -105,6 +127,9 @@ _HOMES = {
     "rollouts": "rl.rollouts",
     "save_program": "rl.program",
     "train": "rl.training",
+    "write_report": "rl.diagnosis",
+    "RelabelResult": "rl.relabel",
+    "relabel": "rl.relabel",
 }
 
 

@@ -1,7 +1,8 @@
 """``vlmcar train``: train PPO with the sparse env reward or a code reward, one run per seed.
 
 ``vlmcar train --env ID [--env-kwargs JSON] --reward sparse|reference|PROGRAM_DIR --timesteps N
---seeds S [S ...] [--n-envs N] [--observation auto|symbolic|image|native] [--out DIR] ...``
+--seeds S [S ...] [--n-envs N] [--observation auto|symbolic|image|native] [--out DIR]
+[--scheme ordered|any-order|potential] [--bonus X] [--no-diagnosis] ...``
 
 ``ID`` is any environment: a built-in one, any Gymnasium id (``CartPole-v1``,
 ``MiniGrid-LavaCrossingS9N1-v0``) or ``module:EnvId`` (the module is imported first). Runs
@@ -9,12 +10,21 @@
 success rate, env steps to reach 0.9 success, steps/s, wall time, checker failures) and writes
 ``DIR/train.json`` (every seed's :class:`rl.training.TrainResult` plus a summary) with each seed's logs
 in ``DIR/seed<S>/`` (SB3's ``progress.csv``, ``eval.csv``, Monitor files, ``result.json``, the model
-``model.zip`` and, for a code reward, the program it trained on in ``program/``).
+``model.zip`` and, for a code reward, the program it trained on in ``program/`` and the reward
+report ``reward_report.md``/``.json``/``.png``).
+
+``--scheme`` and ``--bonus`` override the program's reward scheme (one of
+:data:`rl.schemes.SCHEMES`; ``any-order`` is accepted for ``any_order``) and its bonus per sub-task.
+The reward diagnosis (:mod:`rl.diagnosis`: completion rate per sub-task over time, stall and
+flooding alarms) runs for every code reward unless ``--no-diagnosis``; alarms are printed as
+warnings while training, listed after the table, and summarised in each ``result.json``.
 
 Exit codes: 0 every seed trained; 2 usage errors, before any training (unknown env id, with close
 matches; an env that cannot draw the frames a code reward needs; spaces PPO cannot handle; a
 program directory that is missing, malformed, tampered with or rejected by the audit; an
-unavailable isolation level; bad numbers or JSON; ``--out`` an existing file), with a message on
+unavailable isolation level; bad numbers or JSON; an unknown ``--scheme``; a ``--bonus`` that is
+not a finite number > 0; ``--scheme``/``--bonus`` with the sparse reward; ``--out`` an existing
+file), with a message on
 stderr naming the problem; 3 a checker-failure policy (``--failure-policy raise`` or
 ``stop_after:N``) stopped training (the remaining seeds are skipped; the JSON says which checker
 failed and why); 130 Ctrl-C: the interrupted seed's model and results and ``train.json`` are
@@ -33,12 +43,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["configure", "format_table", "run"]
+from vlmcar.args import positive_float
+
+__all__ = ["configure", "format_alarms", "format_table", "run", "scheme_name"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` arguments to ``parser``."""
     from rl.envs import ENV_IDS
+    from rl.schemes import SCHEME_CLASSES, SCHEMES
 
     parser.add_argument(
         "--env",
@@ -120,6 +133,48 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)"
     )
+    parser.add_argument(
+        "--scheme",
+        type=scheme_name,
+        metavar="|".join(name.replace("_", "-") for name in SCHEMES),
+        help="override the program's reward scheme: "
+        + ", ".join(f"{n.replace('_', '-')} ({cls.summary})" for n, cls in SCHEME_CLASSES.items())
+        + "; default: the program's",
+    )
+    parser.add_argument(
+        "--bonus",
+        type=positive_float,
+        metavar="X",
+        help="override the program's bonus per sub-task (a finite number > 0); default: the "
+        "program's",
+    )
+    parser.add_argument(
+        "--no-diagnosis",
+        action="store_true",
+        help="do not diagnose the code reward (completion rates, stall and flooding alarms, "
+        "reward_report.md/.json/.png in each seed's directory)",
+    )
+
+
+def scheme_name(text: str) -> str:
+    """``--scheme``'s type: a registered scheme name in any accepted spelling -> the registered one.
+
+    Example:
+        >>> scheme_name("any-order")
+        'any_order'
+
+    Raises:
+        argparse.ArgumentTypeError: not a registered scheme (the message lists them).
+    """
+    from rl.schemes import SCHEMES, UnknownSchemeError, canonical_scheme
+    from vlmcar.args import unknown_choice
+
+    try:
+        return canonical_scheme(text)
+    except UnknownSchemeError:
+        raise argparse.ArgumentTypeError(
+            unknown_choice("scheme", text, SCHEMES) + " ('-' may stand for '_', e.g. any-order)"
+        ) from None
 
 
 def _fmt_steps(value: int | None, budget: int) -> str:
@@ -160,6 +215,29 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_alarms(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per reward-diagnosis alarm of each seed, and where each report is."""
+    lines: list[str] = []
+    for r in rows:
+        diag = r.get("diagnosis")
+        if not diag:
+            continue
+        seed = r["config"]["seed"]
+        for a in diag.get("alarms", []):
+            cleared = (
+                f", cleared at step {a['cleared_step']:,}"
+                if a.get("cleared_step") is not None
+                else ""
+            )
+            what = f"{a['kind']} {a['subtask']} -> {a['next']}" if a.get("subtask") else a["kind"]
+            lines.append(f"seed {seed}: {what} at step {a['step']:,}{cleared}")
+        report = (diag.get("report") or {}).get("md")
+        if report:
+            count = len(diag.get("alarms", []))
+            lines.append(f"seed {seed}: reward report ({count} alarm(s)): {report}")
+    return lines
+
+
 def _error(message: str) -> int:
     print(f"vlmcar train: error: {message}", file=sys.stderr)
     return 2
@@ -191,6 +269,9 @@ def _config(
         checker_timeout=args.checker_timeout,
         torch_threads=args.torch_threads,
         log_dir=out / f"seed{seed}" if out is not None else None,
+        scheme=args.scheme,
+        bonus=args.bonus,
+        diagnosis=not args.no_diagnosis,
     )
 
 
@@ -221,6 +302,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         return _error(str(err))
     reward = str(args.reward)
+    if reward == "sparse" and (args.scheme is not None or args.bonus is not None):
+        flag = "--scheme" if args.scheme is not None else "--bonus"
+        return _error(
+            f"{flag} changes how a code reward pays, and --reward sparse has none; use --reward "
+            "reference or a program directory, or drop it"
+        )
     if reward not in ("sparse", "reference") and not Path(reward).is_dir():
         return _error(
             f"--reward {reward!r}: no such program directory (use 'sparse', 'reference' or a "
@@ -297,6 +384,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.env}, reward {reward}, {args.timesteps:,} steps per seed")
     if rows:
         print(format_table(rows))
+    for line in format_alarms(rows):
+        print(line)
     for r in rows:
         if r.get("model_path"):
             print(f"model: {r['model_path']}")

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rl.schemes import SCHEMES as _SCHEMES
 from sandbox import AuditError, FileRefused, audit, load_json, read_bytes
 
 __all__ = [
@@ -67,7 +68,6 @@ __all__ = [
 
 PROGRAM_SCHEMA = 1
 Scheme = Literal["ordered", "any_order", "potential"]
-_SCHEMES = ("ordered", "any_order", "potential")
 
 #: The environment variable that holds the signing key (its UTF-8 bytes are the HMAC key).
 KEY_ENV = "VLMCAR_BUNDLE_KEY"

@@ -10,7 +10,8 @@ Provides:
         (defined in :mod:`rl.errors`, re-exported here).
     parse_failure_policy: ``"continue"``, ``"raise"`` or ``"stop_after:N"`` -> the failure budget.
 
-Semantics (one env, one episode; sub-tasks ``0..K-1`` in the program's order):
+Semantics (one env, one episode; sub-tasks ``0..K-1`` in the program's order; each scheme is one
+class in :mod:`rl.schemes`, where its rules are spelled out):
 
 * A sub-task *fires* on a step when its checker returned True on that step's frame and the checker
   did not fail (``valid``). Failed checkers never latch and never pay.
@@ -45,6 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rl.errors import CheckerFailureError
 from rl.program import RewardProgram, Scheme
+from rl.schemes import SCHEMES, RewardScheme, make_scheme
 from sandbox.errors import FrameError, Status
 from sandbox.pool import Isolation, Sandbox
 
@@ -63,7 +65,6 @@ __all__ = [
     "status_counts",
 ]
 
-SCHEMES: tuple[str, ...] = ("ordered", "any_order", "potential")
 #: where the wrappers take reward frames from (see :mod:`rl.vec_env`)
 FrameSource = Literal["auto", "obs", "info"]
 FRAME_SOURCES: tuple[str, ...] = get_args(FrameSource)
@@ -88,12 +89,18 @@ class RewardComposer:
     Args:
         n_envs: number of envs.
         n_subtasks: number of sub-tasks (K).
-        scheme: ``ordered``, ``any_order`` or ``potential`` (see the module docstring).
+        scheme: a name registered in :data:`rl.schemes.SCHEME_CLASSES` (``ordered``,
+            ``any_order`` or ``potential``; see the module docstring).
         bonus: reward per latched sub-task (the scale of ``F`` for ``potential``).
         gamma: discount of the potential-based scheme; use the learner's gamma.
 
     Attributes:
         completed: (n_envs, K) bool, what each env's current episode has latched so far.
+        rule: the :class:`rl.schemes.RewardScheme` that decides latches and bonuses.
+
+    Raises:
+        ValueError: a bad count, bonus or gamma; :class:`rl.schemes.UnknownSchemeError` (a
+            ``ValueError``) for an unregistered scheme.
     """
 
     def __init__(
@@ -107,8 +114,7 @@ class RewardComposer:
     ) -> None:
         if n_envs < 1 or n_subtasks < 1:
             raise ValueError(f"need n_envs >= 1 and n_subtasks >= 1, got {n_envs}, {n_subtasks}")
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
+        rule = make_scheme(scheme)  # UnknownSchemeError (a ValueError) for unknown names
         if not np.isfinite(bonus):
             raise ValueError(f"bonus={bonus!r}: must be a finite number")
         if not 0.0 <= gamma <= 1.0:
@@ -116,6 +122,7 @@ class RewardComposer:
         self.n_envs = n_envs
         self.n_subtasks = n_subtasks
         self.scheme = scheme
+        self.rule: RewardScheme = rule
         self.bonus = float(bonus)
         self.gamma = float(gamma)
         self.completed: NDArray[np.bool_] = np.zeros((n_envs, n_subtasks), dtype=np.bool_)
@@ -159,18 +166,8 @@ class RewardComposer:
         done = self._as(dones, (n,), "dones")
         term = done if terminated is None else self._as(terminated, (n,), "terminated") & done
         prev = self.completed
-        # ordered: the longest prefix that is latched or fires now (a cascade within the step)
-        new = (
-            prev | fired
-            if self.scheme == "any_order"
-            else np.logical_and.accumulate(prev | fired, axis=1)
-        )
-        if self.scheme == "potential":
-            phi_prev = prev.sum(axis=1, dtype=np.float64)
-            phi_next = np.where(term, 0.0, new.sum(axis=1, dtype=np.float64))
-            bonus = self.bonus * (self.gamma * phi_next - phi_prev)
-        else:
-            bonus = self.bonus * (new & ~prev).sum(axis=1, dtype=np.float64)
+        new = self.rule.latch(prev, fired)
+        bonus = self.rule.pay(prev, new, term, bonus=self.bonus, gamma=self.gamma)
         completed = new.copy()
         new[done] = False
         self.completed = new

@@ -34,7 +34,10 @@ Construction (what :func:`train` builds, in order):
    hyper-parameters of :class:`TrainConfig`; any action space PPO supports (``Discrete``,
    ``Box``, ``MultiDiscrete``, ``MultiBinary``).
 4. **Callbacks**: :class:`rl.callbacks.CodeRewardCallback` (code rewards: shaped/env returns,
-   sub-task rates, sandbox failures and evaluate time into the SB3 logger), and this module's
+   sub-task rates, sandbox failures and evaluate time into the SB3 logger),
+   :class:`rl.callbacks.RewardDiagnosisCallback` (code rewards, unless ``diagnosis=False``:
+   per sub-task completion over windows of episodes, stall and flooding alarms as ``diagnosis/*``
+   keys and one-line warnings, see :mod:`rl.diagnosis`), and this module's
    evaluation/progress callback: every ``eval_every`` env steps (and at the end) a deterministic
    evaluation of ``eval_episodes`` episodes on fixed evaluation seeds (the same layouts every
    time), scored by the env's own success criterion (MiniGrid: the episode's env return > 0, since
@@ -45,7 +48,10 @@ Construction (what :func:`train` builds, in order):
    callback's ``reward/*``, ``subtasks/*``, ``sandbox/*`` and this module's ``eval/*``),
    ``eval.csv`` (the success curve), ``monitor/<i>.monitor.csv`` (one per training env),
    ``result.json``, the trained model ``model.zip`` (``PPO.load`` reads it; ``--demos`` rolls it
-   out) and, for a code reward, ``program/``: the reward program it trained on.
+   out) and, for a code reward, ``program/``: the reward program it trained on (with the
+   ``scheme``/``bonus`` overrides applied), and the reward report ``reward_report.md``,
+   ``reward_report.json`` and ``reward_report.png`` (:func:`rl.diagnosis.write_report`; its alarm
+   summary is also ``result.json``'s ``diagnosis``).
 
 **Ctrl-C** (``KeyboardInterrupt``) during learning stops training without a traceback: the model
 and the program are saved, ``result.json`` is written with the curve so far (no final
@@ -95,6 +101,7 @@ from rl.program import ProgramError, RewardProgram, load_program, save_program
 from rl.programs import reference_program
 from rl.registry import EnvError, get_spec
 from rl.rewards import CheckerFailureError, parse_failure_policy
+from rl.schemes import canonical_scheme
 from sandbox.pool import Isolation
 
 __all__ = [
@@ -111,6 +118,7 @@ __all__ = [
     "run_jobs",
     "steps_to_reach",
     "train",
+    "with_overrides",
 ]
 
 RewardSpec = str | Path | RewardProgram
@@ -183,6 +191,13 @@ class TrainConfig:
         log_dir: where CSV logs, ``result.json``, ``model.zip`` and ``program/`` go; None
             writes nothing.
         save_model: write ``model.zip`` (and the program) into ``log_dir``.
+        scheme: override of the program's reward scheme (any spelling
+            :func:`rl.schemes.canonical_scheme` accepts: ``ordered``, ``any_order``/``any-order``,
+            ``potential``); None keeps the program's. Code rewards only.
+        bonus: override of the program's bonus per sub-task (finite); None keeps the program's.
+            Code rewards only.
+        diagnosis: run :class:`rl.callbacks.RewardDiagnosisCallback` (code rewards) and write the
+            reward report into ``log_dir``.
     """
 
     env_id: str
@@ -216,6 +231,9 @@ class TrainConfig:
     torch_threads: int = 1
     log_dir: str | Path | None = None
     save_model: bool = True
+    scheme: str | None = None
+    bonus: float | None = None
+    diagnosis: bool = True
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field.
@@ -259,6 +277,21 @@ class TrainConfig:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}={value!r}: must be a positive number")
         parse_failure_policy(self.failure_policy)
+        if self.scheme is not None:
+            canonical_scheme(self.scheme)  # UnknownSchemeError (a ValueError) names the choices
+        if self.bonus is not None and not (
+            isinstance(self.bonus, int | float)
+            and not isinstance(self.bonus, bool)
+            and math.isfinite(self.bonus)
+        ):
+            raise ValueError(f"bonus={self.bonus!r}: must be a finite number")
+        if (self.scheme is not None or self.bonus is not None) and describe_reward(
+            self.reward
+        ) == "sparse":
+            raise ValueError(
+                "scheme=/bonus= change how a code reward pays; the sparse reward has none: give "
+                "reward='reference' or a reward-program directory, or drop them"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a program is shown by its env id and sub-task names)."""
@@ -341,6 +374,9 @@ class TrainResult:
         model_path: the saved model (``model.zip``), or None.
         program_path: the saved reward program's directory, or None.
         frame_source: where the training envs' reward frames came from, in words.
+        diagnosis: the reward diagnosis' alarm summary (:meth:`rl.diagnosis.RewardDiagnosis.summary`
+            plus ``report``: kind -> path of the report files), or None (sparse runs,
+            ``diagnosis=False``).
     """
 
     config: dict[str, Any]
@@ -363,6 +399,7 @@ class TrainResult:
     model_path: str | None = None
     program_path: str | None = None
     frame_source: str = ""
+    diagnosis: dict[str, Any] | None = None
 
     @property
     def stopped_by_failure_policy(self) -> bool:
@@ -434,6 +471,24 @@ def resolve_reward(reward: RewardSpec, env_id: str) -> RewardProgram | None:
     return program
 
 
+def with_overrides(program: RewardProgram, config: TrainConfig) -> RewardProgram:
+    """``program`` with the config's ``scheme`` and ``bonus`` overrides applied (if any).
+
+    Example:
+        >>> from rl.programs import reference_program
+        >>> p = reference_program("MiniGrid-DoorKey-5x5-v0")
+        >>> q = with_overrides(p, TrainConfig(p.env_id, "reference", scheme="any-order", bonus=0.5))
+        >>> (q.scheme, q.bonus, q.names == p.names)
+        ('any_order', 0.5, True)
+    """
+    changes: dict[str, Any] = {}
+    if config.scheme is not None:
+        changes["scheme"] = canonical_scheme(config.scheme)
+    if config.bonus is not None:
+        changes["bonus"] = float(config.bonus)
+    return dataclasses.replace(program, **changes) if changes else program
+
+
 # ------------------------------------------------------------------------------------------------
 # Envs
 # ------------------------------------------------------------------------------------------------
@@ -469,7 +524,8 @@ def make_train_env(config: TrainConfig, program: RewardProgram | None) -> Any:
 
     Args:
         config: the job.
-        program: the reward program, or None for the sparse env reward.
+        program: the reward program, or None for the sparse env reward; the config's ``scheme``
+            and ``bonus`` overrides are applied to it (:func:`with_overrides`).
 
     Returns:
         A ``DummyVecEnv``, or a :class:`rl.vec_env.CodeRewardVecEnv` around one (which owns and
@@ -491,6 +547,7 @@ def make_train_env(config: TrainConfig, program: RewardProgram | None) -> Any:
     venv = DummyVecEnv(fns)
     if program is None:
         return venv
+    program = with_overrides(program, config)
     from rl.vec_env import CodeRewardVecEnv
     from sandbox.pool import Sandbox
 
@@ -1013,11 +1070,13 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
-    from rl.callbacks import CodeRewardCallback
+    from rl.callbacks import CodeRewardCallback, RewardDiagnosisCallback
 
     t_start = time.perf_counter()
     config.validate()
     program = resolve_reward(config.reward, config.env_id)
+    if program is not None:
+        program = with_overrides(program, config)
     config, (grid, frame_description) = _probe(config, program)
     log_dir = Path(config.log_dir) if config.log_dir is not None else None
     if log_dir is not None:
@@ -1031,6 +1090,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     venv: Any = None
     eval_env: Any = None
     callback: Any = None
+    diagnosis: RewardDiagnosisCallback | None = None
+    diagnosis_summary: dict[str, Any] | None = None
     model: Any = None
     stopped: str | None = None
     interrupted = False
@@ -1070,6 +1131,12 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         callbacks: list[Any] = [callback]
         if program is not None:
             callbacks.insert(0, CodeRewardCallback())
+            if config.diagnosis:
+                diagnosis = RewardDiagnosisCallback(
+                    title=f"{config.env_id}, {describe_reward(config.reward)} ({program.scheme}, "
+                    f"bonus {program.bonus:g}), seed {config.seed}"
+                )
+                callbacks.insert(1, diagnosis)
         setup_seconds = time.perf_counter() - t_start
         t_learn = time.perf_counter()
         try:
@@ -1096,6 +1163,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
                     program_path = log_dir / "program"
                     save_program(program, program_path)
         sandbox_stats = _sandbox_stats(venv)
+        if diagnosis is not None:
+            diagnosis_summary = _diagnosis_summary(diagnosis, log_dir)
     finally:
         if callback is not None:
             callback.close()
@@ -1119,6 +1188,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
                 "env_id": program.env_id,
                 "scheme": program.scheme,
                 "bonus": program.bonus,
+                "gamma": program.gamma,
                 "subtasks": list(program.names),
             }
         ),
@@ -1139,12 +1209,39 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         model_path=str(model_path) if model_path is not None else None,
         program_path=str(program_path) if program_path is not None else None,
         frame_source=frame_description,
+        diagnosis=diagnosis_summary,
     )
     if log_dir is not None:
         (log_dir / "result.json").write_text(
             json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
     return result
+
+
+def _diagnosis_summary(callback: Any, log_dir: Path | None) -> dict[str, Any]:
+    """The diagnosis' alarm summary, after writing the reward report into ``log_dir`` (if set).
+
+    A report that cannot be written (a full disk, a broken matplotlib) is warned about and noted in
+    the summary; it never costs the trained model or the results.
+    """
+    diag = callback.diagnosis
+    out: dict[str, Any] = (
+        dict(diag.summary())
+        if diag is not None  # None: no step of the code reward was ever seen
+        else {"episodes": 0, "windows": 0, "stall": False, "flooding": False, "alarms": []}
+    )
+    out["report"] = {}
+    if log_dir is not None:
+        try:
+            out["report"] = {k: str(v) for k, v in callback.write_report(log_dir).items()}
+        except Exception as err:  # reported, never fatal to the run
+            out["report_error"] = f"{type(err).__name__}: {err}"
+            warnings.warn(
+                f"the reward report could not be written to {log_dir}: {out['report_error']}",
+                UserWarning,
+                stacklevel=2,
+            )
+    return out
 
 
 def _json_default(obj: Any) -> Any:

@@ -1,7 +1,8 @@
 """``vlmcar``: dispatch a sub-command to the package that implements it, and turn errors into exit codes.
 
 Each sub-command lives in the package that owns it (``sandbox`` for ``audit``, ``check``,
-``doctor``, ``fuzz``, ``bench``; ``synth`` for ``synth``, ``verify``, ``demo``; ``rl`` for ``train``).
+``doctor``, ``fuzz``, ``bench``; ``synth`` for ``synth``, ``verify``, ``demo``; ``rl`` for ``train``,
+``relabel``).
 A command module provides ``configure(parser)`` and ``run(args) -> int`` (or
 ``configure_<name>``/``run_<name>`` when the table names ``module:name``); only the chosen command's
 module is imported, so ``vlmcar audit`` never loads torch or litellm.
@@ -91,6 +92,8 @@ ERROR_EXIT_CODES: tuple[tuple[str, str, int], ...] = (
     ("rl.program", "ProgramError", EXIT_USAGE),
     ("rl.registry", "EnvError", EXIT_USAGE),
     ("rl.demos", "DemoError", EXIT_USAGE),
+    ("rl.errors", "RelabelError", EXIT_USAGE),
+    ("rl.errors", "PartitionError", EXIT_RUNTIME),
     ("rl.errors", "RewardStackError", EXIT_USAGE),
     ("rl.errors", "CheckerFailureError", EXIT_RUNTIME),
     ("synth.errors", "CredentialsError", EXIT_USAGE),
@@ -111,6 +114,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "synth": ("synth.cli:synth", "synthesise a reward program with a VLM (or a recording)"),
         "verify": ("synth.cli:verify", "verify a reward-program bundle on fresh rollouts"),
         "train": ("rl.cli_train", "train PPO with a code reward or the sparse reward"),
+        "relabel": ("rl.cli_relabel", "relabel an offline dataset with a reward program (npz)"),
         "bench": ("sandbox.cli_bench", "measure reward throughput (raw, restricted, sandbox, JIT)"),
         "demo": ("synth.demo", "run the offline demo end to end (the README's main job)"),
     }
