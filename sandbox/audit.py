@@ -262,6 +262,31 @@ def _target_names(target: ast.expr) -> list[str] | None:
     return None
 
 
+def _unpack_refusal(target: ast.expr, value: ast.expr) -> str | None:
+    """Why ``target = value`` at module level cannot unpack, when the literal shows it, else None.
+
+    Only what the source shows is judged: a tuple or list display, a number, ``None`` or a string
+    on the right of a tuple target. A name or an expression on the right is left to the constant
+    folder, which refuses a wrong arity when the checker loads.
+    """
+    if not isinstance(target, ast.Tuple | ast.List):
+        return None
+    want = len(target.elts)
+    if isinstance(value, ast.Tuple | ast.List):
+        if any(isinstance(e, ast.Starred) for e in value.elts):
+            return None
+        have = len(value.elts)
+    elif isinstance(value, ast.Constant):
+        if not isinstance(value.value, str | bytes):
+            return f"cannot unpack {type(value.value).__name__} {value.value!r} into {want} names"
+        have = len(value.value)
+    else:
+        return None
+    if have != want:
+        return f"{want} names on the left, {have} values on the right"
+    return None
+
+
 def _annotation_refusal(node: ast.expr) -> ast.expr | None:
     """The first node of an annotation that is not part of a type expression, or None.
 
@@ -403,6 +428,16 @@ class _Auditor(ast.NodeVisitor):
                         "dicts and sets of them, and np.array(<literal>, dtype=...) may live at "
                         "module level (all frozen at load)",
                     )
+                else:
+                    unpack = [_unpack_refusal(t, stmt.value) for t in targets]
+                    wrong = next((u for u in unpack if u is not None), None)
+                    if wrong is not None:
+                        self.error(
+                            stmt,
+                            "M204",
+                            f"module-level assignment to {shown!r} does not unpack ({wrong}); "
+                            "give one value per name",
+                        )
                 self.module_constants.update(names)
             elif (
                 i == 0

@@ -294,3 +294,29 @@ def test_numpy_members_are_audited_by_their_own_tables(
 ) -> None:
     src = f"import numpy as np\n\ndef check(frame):\n    return bool({expression})\n"
     assert audit(src).codes == codes
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("H, W = 8", "cannot unpack int 8 into 2 names"),
+        ("H, W = 1, 2, 3", "2 names on the left, 3 values on the right"),
+        ("[A, B, C] = [1, 2]", "3 names on the left, 2 values on the right"),
+        ("A, B = None", "cannot unpack NoneType"),
+        ("A, B = 'abc'", "2 names on the left, 3 values on the right"),
+        ("X = A, B = 1, 2, 3", "2 names on the left, 3 values on the right"),
+    ],
+)
+def test_module_unpacking_that_cannot_work_is_refused_by_the_audit(line: str, why: str) -> None:
+    """A tuple target whose literal right-hand side has the wrong arity never reaches the loader."""
+    report = audit(line + "\n" + OK)
+    assert not report.ok
+    (finding,) = [f for f in report.findings if f.code == "M204"]
+    assert why in finding.message and finding.line == 1
+
+
+@pytest.mark.parametrize(
+    "line", ["H, W = 8, 8", "A, B = 'ab'", "P = (1, 2)\nA, B = P"]
+)
+def test_module_unpacking_that_works_passes(line: str) -> None:
+    assert audit(line + "\n" + OK).ok
