@@ -307,7 +307,7 @@ class _Folder:
             if len(value) != len(names):
                 raise self.fail(f"{len(value)} values for {len(names)} names")
             pairs = list(zip(names, value, strict=True))
-        self.total += _size(value)
+        self.total += _size(value, self.limits.max_elements)
         if self.total > self.limits.max_elements:
             raise self.fail(
                 f"module constants hold more than {self.limits.max_elements:,} values together"
@@ -381,7 +381,7 @@ class _Folder:
         return value
 
     def sized(self, value: Any) -> Any:
-        if _size(value) > self.limits.max_elements:
+        if _size(value, self.limits.max_elements) > self.limits.max_elements:
             raise self.fail(f"more than {self.limits.max_elements:,} values")
         return value
 
@@ -505,16 +505,29 @@ def _numeric_nest(value: Any) -> bool:
     return isinstance(value, tuple) and all(_numeric_nest(v) for v in value)
 
 
-def _size(value: Any) -> int:
-    if isinstance(value, np.ndarray):
-        return int(value.size)
-    if isinstance(value, tuple | frozenset):
-        return 1 + sum(_size(v) for v in value)
-    if isinstance(value, MappingProxyType):
-        return 1 + sum(_size(k) + _size(v) for k, v in value.items())
-    if isinstance(value, str):
-        return 1 + len(value) // 64
-    return 1
+def _size(value: Any, cap: int = 1 << 62) -> int:
+    """Values in a constant, counting shared parts each time they appear (as the JIT sees them).
+
+    The walk stops as soon as the count passes ``cap``, so ``(A,) * 60000`` of a 60,000-tuple
+    costs ``cap`` steps, not the 3.6e9 its expansion holds.
+    """
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        total += 1
+        if total > cap:
+            return total
+        if isinstance(item, np.ndarray):
+            total += int(item.size) - 1
+        elif isinstance(item, tuple | frozenset):
+            stack.extend(item)
+        elif isinstance(item, MappingProxyType):
+            for k, v in item.items():
+                stack.append(k)
+                stack.append(v)
+        elif isinstance(item, str):
+            total += len(item) // 64
+    return total
 
 
 def _kind(value: Any) -> str:

@@ -557,8 +557,33 @@ def call_checked(
     args = tuple(real_type(a) for a in args)
     kwargs = {k: real_type(v) for k, v in kwargs.items()}
     _precheck(name, meter, args, kwargs, sizes)
+    if name == "diff":
+        args, kwargs = _bounded_diff(meter, args, kwargs)
     meter.checkpoint()
     return _postcheck(name, meter, fn(*args, **kwargs))
+
+
+def _bounded_diff(
+    meter: Meter, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Charge ``np.diff(a, n)``'s ``n`` passes (each a new array) and cap ``n`` at the axis length.
+
+    Past the axis length every answer is the same empty array, after ``n`` passes in Python.
+    """
+    a = args[0] if args else kwargs.get("a")
+    n = _arg(args, kwargs, 1, "n", 1)
+    axis = _arg(args, kwargs, 2, "axis", -1)
+    if type(a) is not np.ndarray or not a.ndim or type(n) is not int or type(axis) is not int:
+        return args, kwargs
+    if not -a.ndim <= axis < a.ndim:
+        return args, kwargs  # numpy raises its own AxisError
+    n = min(n, a.shape[axis])
+    meter.allocate(max(0, n) * a.size * 8)
+    if len(args) > 1:
+        args = (args[0], n, *args[2:])
+    else:
+        kwargs = {**kwargs, "n": n}
+    return args, kwargs
 
 
 #: Functions whose Python-number arguments numba types as int64 / float64 (not numpy 2's weak

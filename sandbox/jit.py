@@ -127,10 +127,15 @@ class JitLimits:
             (compile time grows faster than linearly with function size).
         max_alloc_bytes: largest array a kernel may allocate with ``np.zeros/ones/full/arange``
             (checked at run time before allocating; the kernel raises ``MemoryError`` past it).
+        max_tuple_values: most values in the module's tuple constants together, shared parts
+            counted each time they appear; Numba types every element of a tuple constant, so
+            compile time grows steeply with it (4,096 values: 15 s, against 0.5 s for an array
+            of 65,536). Larger tables keep the checker on the interpreter; ``np.array`` is fast.
     """
 
     max_nodes: int = 4_000
     max_alloc_bytes: int = 64 * 2**20
+    max_tuple_values: int = 1_024
 
 
 @dataclass(frozen=True)
@@ -630,6 +635,13 @@ def _generate(
         f"import numpy as {_NP}",
         f"import sandbox.jit_helpers as {_HELPERS}",
     ]
+    in_tuples = sum(_tuple_values(value, limits.max_tuple_values) for value in constants.values())
+    if in_tuples > limits.max_tuple_values:
+        raise _Refused(
+            None,
+            f"module tuple constants hold more than {limits.max_tuple_values:,} values (slow to "
+            "compile); write large tables as np.array(..., dtype=...)",
+        )
     for name, value in constants.items():
         literal = constant_source(value, numpy_name=_NP)
         if literal is None:
@@ -683,6 +695,20 @@ def _generate(
         f"        out[i] = {call}\n"
     )
     return _Generated("\n\n".join(lines) + "\n", arity)
+
+
+def _tuple_values(value: Any, cap: int) -> int:
+    """Scalars inside tuple constants (arrays not counted); stops counting past ``cap``."""
+    if not isinstance(value, tuple):
+        return 0
+    total, stack = 0, list(value)
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(item)
+        else:
+            total += 1
+    return total
 
 
 def jit_refusal(tree: ast.Module, constants: Mapping[str, Any] | None = None) -> str | None:

@@ -13,9 +13,10 @@ state nor speak for it. The worker isolates itself before it compiles anything o
 read-only (:mod:`sandbox.framebuf`: nothing is ever created in ``/dev/shm``, so nothing can leak
 there); results come back as bytes parsed with :mod:`struct` (:mod:`sandbox.protocol`).
 
-Workers evaluate a batch concurrently. The parent gives each checker ``timeout`` seconds per batch
-and each JIT build ``jit_timeout`` seconds: past either, it SIGKILLs that worker (its whole process
-group), reports which checker failed and why, and starts a replacement (for a build, one without the
+Workers evaluate a batch concurrently. The parent gives each checker ``timeout`` seconds per batch,
+each JIT build ``jit_timeout`` seconds and the probe that compares a kernel with the interpreter
+``PROBE_TIMEOUT_FACTOR`` times ``timeout``: past any of them, it SIGKILLs that worker (its whole
+process group), reports which checker failed and why, and starts a replacement (for a build, one without the
 JIT). Every failure kind (error, violation, budget, contract, memory, timeout, crash) counts toward
 disabling the checker that caused it. Workers set a parent-death signal and run in their own
 process group, so none outlives the trainer.
@@ -70,6 +71,8 @@ log = logging.getLogger(__name__)
 
 Isolation = Literal["strict", "process", "inprocess"]
 _LEVELS: tuple[Isolation, ...] = ("strict", "process", "inprocess")
+PROBE_TIMEOUT_FACTOR = 4.0
+"""The agreement probe (both paths, frame by frame) gets this many times the per-batch timeout."""
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -130,7 +133,7 @@ class _Worker:
     started: float
     reader: MessageReader
     jit: bool
-    phase: str = "starting"  # starting -> building (JIT) -> ready
+    phase: str = "starting"  # starting -> building -> probing (JIT) -> ready
     deadline: float = 0.0
     batches: int = 0
     layers: tuple[LayerReport, ...] = ()
@@ -230,6 +233,7 @@ class Sandbox:
         self.timeout = float(timeout)
         self.start_timeout = float(start_timeout)
         self.jit_timeout = float(jit_timeout)
+        self.probe_timeout = PROBE_TIMEOUT_FACTOR * self.timeout
         self.recycle_after = recycle_after
         self.max_failures = max_failures
         self.spare_enabled = spare
@@ -441,7 +445,7 @@ class Sandbox:
             try:
                 kind, payload = worker.reader.recv(deadline=worker.deadline, max_size=1 << 20)
             except TimeoutError:
-                if worker.phase == "building":
+                if worker.phase in ("building", "probing"):
                     worker = self._refuse_jit(index, worker)
                     continue
                 self._discard(index, worker)
@@ -459,6 +463,11 @@ class Sandbox:
             if kind == b"B" and worker.phase == "starting":
                 worker.phase = "building"
                 worker.deadline = time.monotonic() + self.jit_timeout
+            elif kind == b"P" and worker.phase == "building":
+                # Kernel and interpreter on the probe frames: a checker answers a batch within
+                # `timeout`; the probe runs both paths frame by frame, so it gets a few times that.
+                worker.phase = "probing"
+                worker.deadline = time.monotonic() + self.probe_timeout
             elif kind == b"X":
                 self._discard(index, worker)
                 raise IsolationUnavailable(
@@ -482,9 +491,14 @@ class Sandbox:
     def _refuse_jit(self, index: int, worker: _Worker) -> _Worker:
         """A JIT build overran ``jit_timeout``: kill it and start the checker without the JIT."""
         worker.kill()
+        overran = (
+            f"the JIT build took longer than {self.jit_timeout:g} s (jit_timeout)"
+            if worker.phase == "building"
+            else f"the JIT agreement probe took longer than {self.probe_timeout:g} s "
+            f"({PROBE_TIMEOUT_FACTOR:g} x timeout)"
+        )
         self._jit_refused[index] = (
-            f"the JIT build took longer than {self.jit_timeout:g} s (jit_timeout); the worker "
-            "was killed and the checker runs on the interpreter"
+            f"{overran}; the worker was killed and the checker runs on the interpreter"
         )
         log.warning("%s: %s", self.names[index], self._jit_refused[index])
         spare = self._spares[index]

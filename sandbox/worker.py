@@ -22,7 +22,8 @@ checker's source is compiled, imported, evaluated or executed before step 6:
    generated from the rebuilt, allow-listed tree and compiled by Numba, inside the wall;
 7. :func:`sandbox.oslimits.seal` (``strict``): no new executable memory, no file writes at all;
 8. the checker is compiled for the interpreter path (RestrictedPython; module constants folded, not
-   executed), and the kernel is attached once both paths agree on probe frames;
+   executed), and the kernel is attached once both paths agree on probe frames (the parent is
+   told "probing" first: the probe has its own deadline, a few times the per-batch timeout);
 9. the worker answers "ready", then one message per batch, as primitives only.
 """
 
@@ -183,6 +184,8 @@ def main(argv: list[str]) -> None:
         checker = None
         compiled = ["error", str(err)[:1000], "interpreter", "failed to load"]
     else:
+        if not isinstance(kernel, str):
+            send_message(sock, b"P")  # the agreement probe runs both paths: the parent times it
         reason = kernel if isinstance(kernel, str) else (checker.attach_kernel(kernel) or "")
         compiled = ["ok", "", "jit" if checker.kernel else "interpreter", reason[:300]]
     ready = {"layers": [[r.name, r.available, r.detail] for r in reports], "compiled": compiled}

@@ -315,8 +315,6 @@ def test_module_unpacking_that_cannot_work_is_refused_by_the_audit(line: str, wh
     assert why in finding.message and finding.line == 1
 
 
-@pytest.mark.parametrize(
-    "line", ["H, W = 8, 8", "A, B = 'ab'", "P = (1, 2)\nA, B = P"]
-)
+@pytest.mark.parametrize("line", ["H, W = 8, 8", "A, B = 'ab'", "P = (1, 2)\nA, B = P"])
 def test_module_unpacking_that_works_passes(line: str) -> None:
     assert audit(line + "\n" + OK).ok

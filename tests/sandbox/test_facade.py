@@ -244,3 +244,20 @@ def test_logical_reductions_work_and_are_charged() -> None:
         big.lookup("logical_and").lookup("reduce")([np.zeros(100_000, bool)] * 20)
     with pytest.raises(Denied, match="out="):
         f.lookup("logical_or").lookup("reduce")(masks, out=np.zeros(3, bool))
+
+
+# -- numpy functions that loop in Python over an argument --------------------------------------
+
+
+def test_diff_with_a_huge_order_is_charged_and_finishes() -> None:
+    x = np.arange(64, dtype=np.int64)
+    with pytest.raises(BudgetExceeded, match="array_bytes"):
+        call(np_(), "diff", np.zeros(200_000, np.uint8), n=10**12)
+    # capped at the axis length: the same (empty) answer numpy gives after n passes
+    for n in (63, 64, 65, 10**12):
+        got = call(np_(), "diff", x, n)
+        assert got.shape == np.diff(x, n=min(n, 64)).shape == (0,) or n == 63
+    np.testing.assert_array_equal(call(np_(), "diff", x, 3), np.diff(x, 3))
+    np.testing.assert_array_equal(
+        call(np_(), "diff", x.reshape(8, 8), n=2, axis=0), np.diff(x.reshape(8, 8), n=2, axis=0)
+    )

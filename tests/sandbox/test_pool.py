@@ -174,9 +174,10 @@ def test_workers_are_recycled() -> None:
 def test_a_spare_older_than_start_timeout_is_still_used() -> None:
     # The spare's start-up deadline runs from its spawn; once its ready message is waiting, an
     # expired deadline must not turn a healthy spare into a start failure at the next recycle.
-    with Sandbox([OK_SRC], recycle_after=1, start_timeout=2.0) as sandbox:
+    # Without the JIT a worker starts in well under a second; 4 s leaves room on a loaded machine.
+    with Sandbox([OK_SRC], recycle_after=1, start_timeout=4.0, jit=False) as sandbox:
         assert sandbox.evaluate(FRAMES[:1]).ok
-        time.sleep(2.5)
+        time.sleep(4.5)
         first = sandbox.worker_pid
         for _ in range(3):
             assert sandbox.evaluate(FRAMES[:1]).ok

@@ -156,7 +156,7 @@ def run_worker(
             if kind == b"R":
                 ready = json.loads(payload)
                 break
-            assert kind == b"B", (kind, payload[:300])
+            assert kind in (b"B", b"P"), (kind, payload[:300])  # building, probing
         send_message(parent, b"Q")
         proc.wait(timeout=30)
     finally:
@@ -346,3 +346,47 @@ def test_module_constants_that_would_not_finish_fail_fast() -> None:
         with pytest.raises(Exception, match="module constant 'X'"):
             Sandbox([source], spare=False)
         assert time.monotonic() - t0 < 30  # parent-side refusal: no worker is started
+
+
+def test_constants_built_from_shared_parts_fail_fast() -> None:
+    # (A,) * 60000 holds 60,000 references but 3.6e9 values once expanded (as the JIT would
+    # write it out): the size walk stops at the limit instead of walking them all.
+    for constant in (
+        "A = (0,) * 60000\nX = (A,) * 60000\n",
+        "A = (1.5,) * 65000\nX = {'red': (A,) * 65000}\n",
+        "A = (1, 2)\nB = (A,) * 256\nX = (B,) * 256\n",
+    ):
+        source = constant + "def check(frame):\n    return X is not None\n"
+        t0 = time.monotonic()
+        with (
+            pytest.raises(Exception, match=r"module constant 'X'.*65,536 values"),
+            Sandbox([source], spare=False) as box,
+        ):
+            box.evaluate(np.zeros((1, 4, 4, 3), np.uint8))
+        assert time.monotonic() - t0 < 30
+
+
+def test_large_tuple_tables_stay_on_the_interpreter() -> None:
+    # Numba types each element of a tuple constant: 4,096 values take ~15 s to compile.
+    source = "T = (3,) * 2000\n\ndef check(frame):\n    return frame[0, 0, 0] > T[7]\n"
+    with Sandbox([source], spare=False) as box:
+        mode, why = box.jit_modes[0]
+        assert mode == "interpreter" and "np.array" in why, why
+        frames = np.full((2, 8, 8, 3), 4, np.uint8)
+        assert box.evaluate(frames).results.tolist() == [[True, True]]
+
+
+def test_a_slow_agreement_probe_is_cut_at_its_deadline() -> None:
+    # The kernel builds quickly, but the interpreter half of the probe (20,000 guarded steps per
+    # probe frame) takes longer than 4 x timeout: the worker is killed, the checker stays on the
+    # interpreter, and the reason names the probe.
+    source = (
+        "def check(frame):\n"
+        "    s = 0\n"
+        "    for i in range(20000):\n"
+        "        s += int(frame[i % 8, 0, 0])\n"
+        "    return s > 0\n"
+    )
+    with Sandbox([source], timeout=0.02, spare=False) as box:
+        mode, why = box.jit_modes[0]
+        assert mode == "interpreter" and "agreement probe" in why, why
