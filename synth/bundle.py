@@ -86,6 +86,7 @@ _PROVENANCE: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an array of objects",
     ),
     "verification": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "lineage": (lambda v: isinstance(v, dict), "an object"),
 }
 
 

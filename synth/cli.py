@@ -1,4 +1,4 @@
-"""``vlmcar synth`` and ``vlmcar verify``.
+"""``vlmcar synth``, ``vlmcar refine`` and ``vlmcar verify``.
 
 ``vlmcar synth --env ID [--env-kwargs JSON] [--demos SOURCE] [--start PNG --goal PNG]
 [--task TEXT] [--notes TEXT] [--model M | --replay FILE | --script FILE] [--record FILE] --out DIR``
@@ -16,6 +16,12 @@ the numeric settings are the demo recording's (:data:`synth.demo.SYNTH_SETTINGS`
 expert demonstrations come from (an ``.npz`` of frames, a Minari dataset, an SB3 ``.zip``, a
 ``module:function`` policy; default: the env's scripted expert; see :mod:`rl.demos`). The start and
 goal images default to the first and last frame of the first expert episode.
+
+``vlmcar refine RUN_DIR [--demos SOURCE] [--notes TEXT] (--model M | --replay FILE | --script FILE)
+--out DIR`` revises the program a training run used from its reward reports (:mod:`synth.refine`):
+exit 0 with a new bundle (lineage in ``extra.lineage``, ``REFINEMENT.md`` beside it), 1 when some
+sub-task got no accepted checker, 2 when the run directory holds no usable report or program
+(before any model call), 3 when a model call failed.
 
 ``vlmcar verify BUNDLE [--env ID] [--env-kwargs JSON] [--demos SOURCE] [--labels JSON]
 [--show PNG]`` loads a bundle (hashes, re-audit) and prints the per-sub-task verification table on
@@ -40,9 +46,18 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rl.demos import DemoSource, LabelledFrames
-    from synth.vlm import VLMClient
+    from synth.pipeline import SynthesisResult
+    from synth.vlm import MeteredClient, VLMClient
 
-__all__ = ["configure_synth", "configure_verify", "make_client", "run_synth", "run_verify"]
+__all__ = [
+    "configure_refine",
+    "configure_synth",
+    "configure_verify",
+    "make_client",
+    "run_refine",
+    "run_synth",
+    "run_verify",
+]
 
 
 def configure_synth(parser: argparse.ArgumentParser) -> None:
@@ -62,8 +77,20 @@ def configure_synth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--labels", metavar="JSON", help="labelled frames for precision/recall (rl.demos format)"
     )
-    from synth.demo import SYNTH_SETTINGS as DEFAULTS  # the demo recording's settings
-    from vlmcar.args import existing_file, non_negative_int, output_dir, output_file, positive_int
+    _add_client_arguments(parser)
+    from vlmcar.args import output_dir
+
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the bundle"
+    )
+    _add_settings(parser)
+    parser.add_argument("--isolation", choices=("strict", "process"))
+    _add_key_file(parser, "sign the bundle with the key in FILE")
+
+
+def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where replies come from: --model, --replay or --script; --record."""
+    from vlmcar.args import existing_file, output_file
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a litellm model name, e.g. openai/gpt-4o (network!)")
@@ -82,9 +109,13 @@ def configure_synth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", metavar="FILE", type=output_file, help="record every reply into this store"
     )
-    parser.add_argument(
-        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the bundle"
-    )
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """Rounds, rollout counts, seed and fuzzing: the demo recording's defaults."""
+    from synth.demo import SYNTH_SETTINGS as DEFAULTS  # the demo recording's settings
+    from vlmcar.args import non_negative_int, positive_int
+
     # Defaults are the demo recording's, so `vlmcar synth --replay synth/data/demo_replay.json`
     # replays it: the feedback sent to the model quotes these numbers, so other values miss.
     for flag, key, kind, what in (
@@ -98,8 +129,6 @@ def configure_synth(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=kind, default=DEFAULTS[key], help=f"{what} (default {DEFAULTS[key]})"
         )
-    parser.add_argument("--isolation", choices=("strict", "process"))
-    _add_key_file(parser, "sign the bundle with the key in FILE")
 
 
 def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,8 +232,7 @@ def make_client(args: argparse.Namespace) -> VLMClient:
 def run_synth(args: argparse.Namespace) -> int:
     """Run the pipeline; return the exit code."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from rl.program import ProgramError, read_key
-    from synth.bundle import write_bundle
+    from rl.program import read_key
     from synth.errors import ReplayStoreError
     from synth.pipeline import synthesize
     from synth.vlm import MeteredClient
@@ -249,24 +277,152 @@ def run_synth(args: argparse.Namespace) -> int:
         return 2
     finally:  # a SynthError (model, recording, script) goes on to vlmcar's exit-code table
         print(f"  {metered.describe_totals()}", flush=True)
+    path = _write_result("vlmcar synth", result, metered, args.out, key)
+    if isinstance(path, int):
+        return path
+    if result.verification is not None:
+        print(result.verification.markdown())
+    print(f"bundle written to {path.parent}")
+    return 0
+
+
+def _write_result(
+    prog: str, result: SynthesisResult, metered: MeteredClient, out: str, key: Any
+) -> Path | int:
+    """Write a successful result as a bundle (with usage); the manifest's path or an exit code."""
+    from rl.program import ProgramError
+    from synth.bundle import write_bundle
+
     if not result.ok:
-        print(f"vlmcar synth: no accepted checker for {', '.join(result.failed)}", file=sys.stderr)
+        print(f"{prog}: no accepted checker for {', '.join(result.failed)}", file=sys.stderr)
         return 1
     if result.program is not None:  # tokens and cost per call (identical across replays)
         extra = {**result.program.extra, "usage": metered.to_json(timing=False)}
         result.program = dataclasses.replace(result.program, extra=extra)
     try:
-        path = write_bundle(result, args.out, key=key)
+        path = write_bundle(result, out, key=key)
     except ProgramError as err:
-        print(f"vlmcar synth: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     # latencies differ run to run, so they stay out of program.json (whose bytes a replay repeats)
     usage = path.parent / "usage.json"
     usage.write_text(json.dumps(metered.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def configure_refine(parser: argparse.ArgumentParser) -> None:
+    """Add the ``refine`` arguments to ``parser``."""
+    from vlmcar.args import existing_dir, output_dir
+
+    parser.add_argument(
+        "run",
+        metavar="RUN_DIR",
+        type=existing_dir,
+        help="a `vlmcar train --out` directory, or one seed's directory in it (holding "
+        "reward_report.json and program/)",
+    )
+    parser.add_argument(
+        "--demos",
+        metavar="SOURCE",
+        help="expert demonstrations for the gate (default: the env's scripted expert)",
+    )
+    parser.add_argument("--notes", help="what the prompt states about the frames (default: env's)")
+    _add_client_arguments(parser)
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the new bundle"
+    )
+    _add_settings(parser)
+    parser.add_argument("--isolation", choices=("strict", "process"))
+    _add_key_file(parser, "sign the bundle with the key in FILE")
+
+
+def run_refine(args: argparse.Namespace) -> int:
+    """One refinement round from a training run's reward report; return the exit code."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from rl.demos import DemoError, DemoSource
+    from rl.program import ProgramError, read_key
+    from synth.errors import ReplayStoreError
+    from synth.refine import EvidenceError, describe_changes, load_evidence, refine_from_training
+    from synth.vlm import MeteredClient
+
+    prog = "vlmcar refine"
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"{prog}: error: --out {args.out!r} is an existing file", file=sys.stderr)
+        return 2
+    try:
+        evidence, parent, _ = load_evidence(args.run)  # refused here, before any model call
+        demos = DemoSource.parse(args.demos) if args.demos else None
+        key = read_key(args.key_file)
+        client = make_client(args)
+    except (EvidenceError, ProgramError, DemoError, OSError, ValueError, ReplayStoreError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    print(f"refining {parent.env_id}: {' -> '.join(parent.names)}")
+    print(evidence.text())
+    if not evidence.stalled:
+        print("  (no alarm was raised in this run: the model is asked anyway)")
+    metered = MeteredClient(client, on_call=lambda call: print(f"  {call.describe()}", flush=True))
+    try:
+        result, _ = refine_from_training(
+            args.run,
+            metered,
+            env_notes=args.notes,
+            demos=demos,
+            log=lambda line: print(f"  {line}", flush=True),
+            max_rounds=args.rounds,
+            n_expert=args.expert,
+            n_random=args.random,
+            random_length=args.random_length,
+            seed=args.seed,
+            isolation=args.isolation,
+            fuzz_examples=args.fuzz_examples,
+        )
+    except ValueError as err:  # unusable demonstrations, an env that no longer builds
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        print(f"  {metered.describe_totals()}", flush=True)
+    changes = describe_changes(parent.names, result)
+    why = _stated_changes(result)
+    path = _write_result(prog, result, metered, args.out, key)
+    if isinstance(path, int):
+        return path
+    lines = [
+        f"# Refinement of {parent.env_id}",
+        "",
+        f"Run: `{args.run}`. Before: {' -> '.join(parent.names)}. "
+        f"After: {' -> '.join(result.program.names) if result.program else '?'}.",
+        "",
+        "## What training showed",
+        "",
+        evidence.text(),
+        "",
+        "## What changed",
+        "",
+        *(f"- {line}" for line in changes),
+        *(["", f"The model's reason: {why}"] if why else []),
+        "",
+    ]
+    if result.verification is not None:
+        lines += ["## Verification", "", result.verification.markdown(), ""]
+    (path.parent / "REFINEMENT.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(f"  {line}" for line in changes))
+    if why:
+        print(f"  the model's reason: {why}")
     if result.verification is not None:
         print(result.verification.markdown())
-    print(f"bundle written to {path.parent}")
+    print(f"bundle written to {path.parent} (REFINEMENT.md says what changed)")
     return 0
+
+
+def _stated_changes(result: SynthesisResult) -> str:
+    """The ``changes`` sentence of the accepted refine-from-training reply, if it gave one."""
+    from synth.parse import decomposition_note
+
+    for r in result.rounds:
+        if r.purpose == "refine_training" and r.stage == "accepted":
+            return decomposition_note(r.reply)
+    return ""
 
 
 def configure_verify(parser: argparse.ArgumentParser) -> None:

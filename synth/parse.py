@@ -30,6 +30,7 @@ __all__ = [
     "CodeBlock",
     "ExtractedCode",
     "code_blocks",
+    "decomposition_note",
     "extract_checker",
     "extract_code",
     "parse_subtasks",
@@ -177,6 +178,25 @@ def _decode(text: str) -> tuple[Any, str]:
     if fallback is not None:
         return fallback, ""
     return None, first_error or "no JSON object in the reply"
+
+
+def decomposition_note(text: str, key: str = "changes") -> str:
+    """A string field beside the sub-tasks in a decomposition reply ("" when there is none).
+
+    Example:
+        >>> decomposition_note('{"subtasks": [], "changes": "added door_open"}')
+        'added door_open'
+    """
+    try:
+        text = _check_size(text)
+    except ReplyError:
+        return ""
+    for candidate in _json_candidates(text):
+        value, _ = _decode(candidate)
+        if isinstance(value, dict):
+            note = value.get(key)
+            return " ".join(note.split())[:400] if isinstance(note, str) else ""
+    return ""
 
 
 def parse_subtasks(text: str, *, max_subtasks: int = MAX_SUBTASKS) -> list[tuple[str, str]]:

@@ -20,8 +20,9 @@ recording (:class:`synth.replay.ReplayClient`) or a script (:class:`synth.script
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +43,9 @@ from synth.prompts import (
     template_sha256,
 )
 from synth.verify import Thresholds, VerificationReport, collect_rollouts, verify_sources
-from synth.vlm import VLMClient
+from synth.vlm import Message, VLMClient
 
-__all__ = ["Round", "SynthesisResult", "synthesize"]
+__all__ = ["DecompositionPrompt", "Round", "SynthesisResult", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ def synthesize(
     fuzz_examples: int = 60,
     thresholds: Thresholds | None = None,
     log: Callable[[str], None] = lambda _: None,
+    decomposition: DecompositionPrompt | None = None,
+    keep: Mapping[str, tuple[str, str]] | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> SynthesisResult:
     """Synthesise a reward program for any environment.
 
@@ -181,6 +185,13 @@ def synthesize(
         fuzz_examples: frames the fuzzer tries per candidate.
         thresholds: verification thresholds.
         log: called with one line per event (progress for the CLI).
+        decomposition: ask for the sub-tasks with this prompt instead of the decompose prompt
+            (refinement from training, :mod:`synth.refine`), given the same start and goal.
+        keep: sub-task name -> ``(description, source)`` of checkers to keep: a sub-task the
+            reply names with the same description starts from that source (admitted through
+            the same gate, no model call) and goes to the model only if the gate refuses it.
+        lineage: where this program comes from (parent bundle, run, report hash), stored in
+            the provenance as ``extra.lineage``.
 
     Returns:
         The :class:`SynthesisResult`; ``result.ok`` says whether a full program was produced.
@@ -229,9 +240,16 @@ def synthesize(
 
     subtasks: list[tuple[str, str]] = []
     problem = ""
+    purpose, version = "decompose", PROMPT_VERSIONS["decompose"]
+    if decomposition is not None:
+        purpose, version = decomposition.purpose, decomposition.version
     for attempt in range(1, max_rounds + 1):
-        messages = render_decompose(task, start, goal, env_notes=notes)
-        completion = client.complete(messages, purpose="decompose")
+        messages = (
+            list(decomposition.render(start, goal))
+            if decomposition is not None
+            else render_decompose(task, start, goal, env_notes=notes)
+        )
+        completion = client.complete(messages, purpose=purpose)
         reply = completion.text
         result.model = completion.model or result.model  # a replay reports the recorded model
         try:
@@ -239,15 +257,7 @@ def synthesize(
         except ReplyError as err:
             problem = str(err)
             result.rounds.append(
-                Round(
-                    "",
-                    attempt,
-                    "decompose",
-                    PROMPT_VERSIONS["decompose"],
-                    reply,
-                    "reply",
-                    f"unusable: {str(err)[:160]}",
-                )
+                Round("", attempt, purpose, version, reply, "reply", f"unusable: {str(err)[:160]}")
             )
             log(f"decomposition attempt {attempt}: unusable reply ({str(err)[:80]})")
             continue
@@ -255,8 +265,8 @@ def synthesize(
             Round(
                 "",
                 attempt,
-                "decompose",
-                PROMPT_VERSIONS["decompose"],
+                purpose,
+                version,
                 reply,
                 "accepted",
                 " -> ".join(n for n, _ in subtasks),
@@ -274,8 +284,20 @@ def synthesize(
     for sub in subtask_objs:
         source, feedback = "", Feedback()
         verdict: Admission | None = None
+        kept = (keep or {}).get(sub.name)
+        if kept is not None and kept[0] == sub.description:
+            source = kept[1]
+            verdict = admit(sub.name, source, ctx, previous=accepted)
+            result.rounds.append(
+                Round(sub.name, 0, f"kept:{sub.name}", "", "", verdict.stage, verdict.summary)
+            )
+            log(f"{sub.name}: kept checker: {verdict.summary}")
+            if verdict.accepted:
+                accepted.append((sub.name, source))
+                continue
+            feedback = verdict.feedback
         for attempt in range(1, max_rounds + 1):
-            if attempt == 1:
+            if attempt == 1 and not source:
                 kind = "checker"
                 messages = render_checker(
                     sub, subtask_objs, start, goal, frame_shape, task_text=task, env_notes=notes
@@ -360,7 +382,26 @@ def synthesize(
             images="given" if start_frame is not None or goal_frame is not None else "expert",
         ),
     )
+    if lineage is not None:
+        result.program = dataclasses.replace(
+            result.program, extra={**result.program.extra, "lineage": dict(lineage)}
+        )
     return result
+
+
+@dataclass(frozen=True)
+class DecompositionPrompt:
+    """A prompt that asks for the sub-tasks in place of the decompose prompt.
+
+    Attributes:
+        render: ``(start image, goal image) -> messages`` (called once the images are known).
+        purpose: the call's purpose label (recordings and scripts are keyed on it).
+        version: the template version, for the transcript.
+    """
+
+    render: Callable[[np.ndarray, np.ndarray], Sequence[Message]]
+    purpose: str
+    version: str
 
 
 @dataclass(frozen=True)

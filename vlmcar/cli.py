@@ -113,6 +113,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "fuzz": ("sandbox.cli_fuzz", "fuzz checkers in the sandbox (exceptions, determinism, ...)"),
         "synth": ("synth.cli:synth", "synthesise a reward program with a VLM (or a recording)"),
         "verify": ("synth.cli:verify", "verify a reward-program bundle on fresh rollouts"),
+        "refine": (
+            "synth.cli:refine",
+            "revise a reward program from a training run's reward report",
+        ),
         "train": ("rl.cli_train", "train PPO with a code reward or the sparse reward"),
         "relabel": ("rl.cli_relabel", "relabel an offline dataset with a reward program (npz)"),
         "bench": ("sandbox.cli_bench", "measure reward throughput (raw, restricted, sandbox, JIT)"),
