@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_WIDE_MIN, _WIDE_MAX = -(2**127), 2**127 - 1
 
 #: Numeric dtypes an array constant may have (no object, string, datetime or complex dtypes).
 ARRAY_DTYPES = frozenset(
@@ -298,7 +299,7 @@ class _Folder:
         self.name, self.line = ", ".join(names or ()), line
         if not names:
             raise self.fail("targets must be names or tuples of names")
-        value = self.eval(value_node)
+        value = self.fits(self.eval(value_node))
         if isinstance(target, ast.Name):
             pairs = [(target.id, value)]
         else:
@@ -354,7 +355,7 @@ class _Folder:
             for key_node, value_node in zip(node.keys, node.values, strict=True):
                 if key_node is None:
                     raise self.fail("dict unpacking (**) is not allowed")
-                key, value = self.eval(key_node), self.eval(value_node)
+                key, value = self.fits(self.eval(key_node)), self.fits(self.eval(value_node))
                 if isinstance(key, np.ndarray | MappingProxyType):
                     raise self.fail("dict keys must be numbers, strings or tuples of them")
                 try:
@@ -370,12 +371,22 @@ class _Folder:
     def element(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Starred):
             raise self.fail("starred elements are not allowed")
-        value = self.eval(node)
+        value = self.fits(self.eval(node))
         if isinstance(value, _DType):
             raise self.fail("dtypes can only be used as dtype= of np.array")
         return value
 
     def number(self, value: Any) -> Any:
+        """An intermediate value: integers up to 128 bits (``2**63 - 1`` passes through 2**63)."""
+        if _is_count(value) and not _WIDE_MIN <= value <= _WIDE_MAX:
+            raise self.fail(
+                f"integer {_short(value)} is too large (arithmetic on constants stays within "
+                "128 bits, and every constant within 64)"
+            )
+        return value
+
+    def fits(self, value: Any) -> Any:
+        """A value that is stored (a constant, an element, a key): integers fit in 64 bits."""
         if _is_count(value) and not _INT64_MIN <= value <= _INT64_MAX:
             raise self.fail(f"integer {_short(value)} does not fit in 64 bits")
         return value
@@ -425,7 +436,7 @@ class _Folder:
         return self.sized(build())
 
     def check_numeric(self, op: ast.operator, left: Any, right: Any) -> None:
-        """Refuse integer operations whose result cannot fit in 64 bits, before computing them."""
+        """Refuse integer operations whose result cannot fit in 128 bits, before computing them."""
         if not (isinstance(left, int) and isinstance(right, int)):
             if isinstance(op, ast.LShift | ast.RShift | ast.BitAnd | ast.BitOr | ast.BitXor):
                 raise self.fail("bit operations need integers")
@@ -435,13 +446,13 @@ class _Folder:
         if isinstance(op, ast.Pow):
             if right < 0:
                 return
-            if abs(left) > 1 and (right > 64 or (abs(left).bit_length() - 1) * right > 64):
-                raise self.fail(f"{_short(left)} ** {_short(right)} does not fit in 64 bits")
+            if abs(left) > 1 and (right > 127 or (abs(left).bit_length() - 1) * right > 127):
+                raise self.fail(f"{_short(left)} ** {_short(right)} does not fit in 128 bits")
         elif isinstance(op, ast.LShift):
             if right < 0:
                 raise self.fail("negative shift count")
-            if left and left.bit_length() + right > 64:
-                raise self.fail(f"{_short(left)} << {right} does not fit in 64 bits")
+            if left and left.bit_length() + right > 127:
+                raise self.fail(f"{_short(left)} << {right} does not fit in 128 bits")
         elif isinstance(op, ast.RShift) and right < 0:
             raise self.fail("negative shift count")
 
