@@ -119,7 +119,8 @@ def test_parse_env_kwargs(text, ok):
 
 def test_import_rl_loads_neither_torch_nor_sb3():
     code = (
-        "import sys, rl, rl.envs, rl.registry, rl.demos, rl.rollouts; "
+        "import sys, rl, rl.envs, rl.registry, rl.demos, rl.rollouts, rl.training, "
+        "rl.training.config, rl.training.setup, rl.training.evaluation, rl.training.results; "
         "rl.make_env('MiniGrid-DoorKey-5x5-v0').reset(seed=0); "
         "print('torch' in sys.modules, 'stable_baselines3' in sys.modules)"
     )
