@@ -19,6 +19,12 @@ The reward diagnosis (:mod:`rl.diagnosis`: completion rate per sub-task over tim
 flooding alarms) runs for every code reward unless ``--no-diagnosis``; alarms are printed as
 warnings while training, listed after the table, and summarised in each ``result.json``.
 
+``--ray [auto|ADDRESS]`` trains every seed as a Ray task instead (:func:`rl.training.run_jobs_on_ray`:
+one CPU request per run, its own envs and sandbox workers, the same seeded results and files as the
+serial run), prints a line as each run ends, and keeps the finished runs when one fails (exit 3) or
+on Ctrl-C (exit 130). No Ray installed, no cluster at ``ADDRESS``, or a node that lacks a layer the
+isolation level needs: exit 2, before any run starts.
+
 Exit codes: 0 every seed trained; 2 usage errors, before any training (unknown env id, with close
 matches; an env that cannot draw the frames a code reward needs; spaces PPO cannot handle; a
 program directory that is missing, malformed, tampered with or rejected by the audit; an
@@ -83,6 +89,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds (default: 0)"
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|ADDRESS",
+        help="train each seed as a Ray task: auto (alone: the cluster RAY_ADDRESS or `ray start` "
+        "names, else a local one) or a cluster address HOST:PORT (put it after the other flags "
+        "or give auto)",
     )
     parser.add_argument("--n-envs", type=int, default=8, help="parallel envs (default 8)")
     parser.add_argument(
@@ -341,7 +357,12 @@ def run(args: argparse.Namespace) -> int:
 
     rows: list[dict[str, Any]] = []
     code = 0
-    for seed in args.seeds:
+    if args.ray is not None:
+        try:
+            rows, code = _train_on_ray(args, reward, env_kwargs, out)
+        except (IsolationUnavailable, ValueError) as err:  # no Ray, no cluster, a weaker node
+            return _error(str(err))
+    for seed in args.seeds if args.ray is None else ():
         config = _config(args, seed, reward, env_kwargs, out)
         try:
             result = train(config, progress=not args.no_progress)
@@ -391,6 +412,47 @@ def run(args: argparse.Namespace) -> int:
             print(f"model: {r['model_path']}")
     print(f"wrote {path}")
     return code
+
+
+def _train_on_ray(
+    args: argparse.Namespace, reward: str, env_kwargs: dict[str, Any], out: Path
+) -> tuple[list[dict[str, Any]], int]:
+    """Every seed as a Ray task; a line per finished run; the rows in seed order and the code."""
+    from rl.training import RunFailure, TrainResult, run_jobs_on_ray
+
+    configs = [_config(args, seed, reward, env_kwargs, out) for seed in args.seeds]
+    finished: dict[int, TrainResult | RunFailure] = {}
+
+    def done(i: int, result: TrainResult | RunFailure) -> None:
+        finished[i] = result
+        where = f"[{len(finished)}/{len(configs)}] seed {configs[i].seed}"
+        if isinstance(result, RunFailure):
+            print(f"{where}: failed: {result.error}: {result.message}", file=sys.stderr)
+        else:
+            state = f", {result.stopped}" if result.stopped else ""
+            print(
+                f"{where}: final success {result.final_success:.2f}, "
+                f"{result.steps_per_second:,.0f} steps/s{state}",
+                flush=True,
+            )
+
+    print(f"training {len(configs)} run(s) on Ray ({args.ray})", flush=True)
+    code = 0
+    try:
+        run_jobs_on_ray(configs, address=args.ray, on_done=done)
+    except KeyboardInterrupt:
+        print("vlmcar train: interrupted; the finished runs are written", file=sys.stderr)
+        code = 130
+    rows = []
+    for i in sorted(finished):
+        result = finished[i]
+        if isinstance(result, RunFailure):
+            code = code or 3
+            continue
+        rows.append(result.to_dict())
+        if result.stopped is not None and not result.interrupted:
+            code = code or 3
+    return rows, code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,7 +100,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -115,10 +114,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from rl.cluster import check_nodes, connect_ray, import_ray, missing_layers
 from rl.errors import (
     NodeIsolationError,
     PartitionError,
-    RayUnavailableError,
     RelabelError,
     RelabelInterrupted,
 )
@@ -669,18 +668,6 @@ def compose_episodes(
     return shaped, completed
 
 
-def _missing_layers(level: str) -> list[str]:
-    """The layers ``level`` needs that this machine lacks (empty: it can run ``level``)."""
-    if level != "strict":
-        return []
-    from sandbox.oslimits import probe, required_layers
-
-    reports = probe()
-    available = {r.name for r in reports if r.available}
-    required = set(required_layers(reports))
-    return [f"{r.name}: {r.detail}" for r in reports if r.name in required - available]
-
-
 def relabel_partition(
     job: PartitionJob, on_batch: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
@@ -789,11 +776,6 @@ def _ray_partition(job: PartitionJob) -> dict[str, Any]:
     return relabel_partition(job)
 
 
-def _node_check(level: str) -> tuple[str, list[str]]:
-    """This node's host name and the layers ``level`` needs that it lacks (a Ray probe task)."""
-    return socket.gethostname(), _missing_layers(level)
-
-
 # ------------------------------------------------------------------------------------------------
 # Part files
 # ------------------------------------------------------------------------------------------------
@@ -864,96 +846,6 @@ def _check_part(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]
 # ------------------------------------------------------------------------------------------------
 # Ray
 # ------------------------------------------------------------------------------------------------
-
-
-def _import_ray() -> Any:
-    try:
-        return importlib.import_module("ray")
-    except ImportError:
-        raise RayUnavailableError(
-            "--ray",
-            "Ray is not installed: pip install 'vlm-car[ray]' (or pip install 'ray>=2.9,<3'), "
-            "or run without --ray",
-        ) from None
-
-
-def _reachable(address: str) -> str | None:
-    """Why ``host:port`` (optionally ``ray://``) cannot be reached, or None when it answers."""
-    bare = address.removeprefix("ray://")
-    host, sep, port = bare.rpartition(":")
-    if not sep or not port.isdigit():
-        return None  # not host:port: leave it to ray.init
-    try:
-        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3):
-            return None
-    except OSError as err:
-        return err.strerror or str(err)
-
-
-def connect_ray(address: str, workers: int | None) -> tuple[Any, bool]:
-    """Import Ray and connect; return ``(ray, started)`` (``started``: this call connected).
-
-    Args:
-        address: ``"auto"`` (a running cluster: ``RAY_ADDRESS`` or one ``ray start`` began on
-            this machine, else a new local instance) or a cluster address (``HOST:PORT``,
-            ``ray://HOST:PORT``).
-        workers: CPUs of a new local instance (None: all).
-
-    A process that already called ``ray.init`` keeps its connection (an explicit ``address``
-    must still answer).
-
-    Raises:
-        RayUnavailableError: Ray is not installed, or nothing answers at ``address``.
-    """
-    ray = _import_ray()
-    if address != "auto":
-        why = _reachable(address)
-        if why is not None:
-            raise RayUnavailableError(
-                f"--ray {address}",
-                f"no Ray cluster answers there ({why}); start one with `ray start --head` on the "
-                "head machine (it prints the address to pass, HOST:6379), or use --ray auto for a "
-                "local one",
-            )
-    if ray.is_initialized():
-        return ray, False
-    import logging
-
-    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-    if address == "auto":
-        try:
-            ray.init(**options, **({"num_cpus": workers} if workers else {}))
-        except ValueError:  # an existing cluster was found and options were refused
-            ray.init()
-        return ray, True
-    try:
-        ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise RayUnavailableError(
-            f"--ray {address}",
-            f"cannot connect to a Ray cluster there ({type(err).__name__}: {first}); start one "
-            "with `ray start --head` on the head machine, or use --ray auto for a local one",
-        ) from None
-    return ray, True
-
-
-def _check_nodes(ray: Any, level: str) -> list[str]:
-    """Probe every alive node for ``level``; refuse naming the first that lacks a layer."""
-    strategies = importlib.import_module("ray.util.scheduling_strategies")
-    affinity = strategies.NodeAffinitySchedulingStrategy
-    probe = ray.remote(num_cpus=0)(_node_check)
-    refs = [
-        probe.options(scheduling_strategy=affinity(node["NodeID"], soft=False)).remote(level)
-        for node in ray.nodes()
-        if node.get("Alive")
-    ]
-    hosts = []
-    for host, missing in ray.get(refs):
-        if missing:
-            raise NodeIsolationError(host, level, missing)
-        hosts.append(host)
-    return hosts
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1092,7 +984,7 @@ def relabel(
         raise RelabelError("--workers", "more than one worker needs --ray (auto or an address)")
     prog = load_relabel_program(program)
     if ray is not None:
-        _import_ray()  # not installed: refused before the dataset is read
+        import_ray()  # not installed: refused before the dataset is read
     data = open_dataset(dataset)
     if partition_frames is not None and partition_frames < 1:
         raise RelabelError("--partition-frames", f"must be >= 1, got {partition_frames}")
@@ -1154,11 +1046,11 @@ def relabel(
         ray_mod, ray_started = connect_ray(ray, workers)
     try:
         if ray_mod is not None:
-            hosts = _check_nodes(ray_mod, level)
+            hosts = check_nodes(ray_mod, level)
             cpus = int(ray_mod.cluster_resources().get("CPU", 1))
             in_flight = workers or max(1, cpus)
         else:
-            missing = _missing_layers(level) if isolation is not None else []
+            missing = missing_layers(level) if isolation is not None else []
             if missing:
                 raise NodeIsolationError(socket.gethostname(), level, missing)
             hosts = [socket.gethostname()]

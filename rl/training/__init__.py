@@ -91,7 +91,8 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ from rl.training.setup import (
 __all__ = [
     "EvalPoint",
     "ReturnPoint",
+    "RunFailure",
     "TrainConfig",
     "TrainResult",
     "choose_policy",
@@ -124,6 +126,7 @@ __all__ = [
     "probe_config",
     "resolve_reward",
     "run_jobs",
+    "run_jobs_on_ray",
     "steps_to_reach",
     "train",
     "with_overrides",
@@ -443,3 +446,95 @@ def run_jobs(configs: Sequence[TrainConfig], *, parallel: int = 1) -> list[Train
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=ctx) as pool:
         return list(pool.map(_train_quietly, configs))
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A job that raised instead of returning a result (on Ray, or while setting up).
+
+    Attributes:
+        config: the job.
+        error: the exception's type name.
+        message: its message, first line.
+    """
+
+    config: TrainConfig
+    error: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"seed {self.config.seed}: {self.error}: {self.message}"
+
+
+def run_jobs_on_ray(
+    configs: Sequence[TrainConfig],
+    *,
+    address: str = "auto",
+    on_done: Callable[[int, TrainResult | RunFailure], None] | None = None,
+) -> list[TrainResult | RunFailure]:
+    """Train each job as a Ray task; keep the order; a failed job does not lose the others.
+
+    Each task asks Ray for ``torch_threads`` CPUs and builds its own envs and sandbox workers on
+    the node that runs it, so the results are those of the same jobs run one after another
+    (:func:`train` is seeded). Log directories are made absolute first (a Ray worker does not
+    share the driver's working directory); on a cluster they must be on storage every node sees.
+    Before any job starts, every alive node is probed for the isolation level the jobs ask for
+    (the strongest this machine supports when they ask for none): a weaker node is refused by
+    name (:class:`rl.errors.NodeIsolationError`) instead of training under weaker isolation.
+
+    Args:
+        configs: the jobs.
+        address: ``"auto"`` or a cluster address (:func:`rl.cluster.connect_ray`).
+        on_done: called as each job ends (index, result or failure), in completion order.
+
+    Returns:
+        One :class:`TrainResult` or :class:`RunFailure` per job, in the jobs' order.
+
+    Raises:
+        RayUnavailableError: Ray is not installed, or nothing answers at ``address``.
+        NodeIsolationError: a node cannot provide the isolation level.
+        KeyboardInterrupt: after cancelling the jobs still running (finished ones were passed
+            to ``on_done``).
+    """
+    from rl.cluster import check_nodes, connect_ray
+    from sandbox.pool import strongest_isolation
+
+    level = strongest_isolation()[0]
+    jobs = [
+        dataclasses.replace(
+            c,
+            isolation=c.isolation or (level if c.reward != "sparse" else None),
+            log_dir=Path(c.log_dir).resolve() if c.log_dir is not None else None,
+        )
+        for c in configs
+    ]
+    ray, started = connect_ray(address, None)
+    try:
+        for isolation in sorted({j.isolation for j in jobs if j.isolation is not None}):
+            check_nodes(ray, isolation)
+        task = ray.remote(_train_quietly)
+        refs = [task.options(num_cpus=max(1, j.torch_threads)).remote(j) for j in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[TrainResult | RunFailure | None] = [None] * len(jobs)
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                i = index[ready[0]]
+                try:
+                    done: TrainResult | RunFailure = ray.get(ready[0])
+                except Exception as err:  # RayTaskError wraps the job's own exception
+                    cause = getattr(err, "cause", None) or err
+                    text = str(cause).strip().splitlines()
+                    done = RunFailure(jobs[i], type(cause).__name__, text[0] if text else "")
+                results[i] = done
+                if on_done is not None:
+                    on_done(i, done)
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        return [r for r in results if r is not None]
+    finally:
+        if started:
+            ray.shutdown()
