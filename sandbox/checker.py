@@ -44,7 +44,12 @@ from sandbox.guards import make_namespace
 from sandbox.jit import Kernel
 from sandbox.policy import restricted_compile
 
-__all__ = ["Checker", "compile_checker", "probe_frames"]
+__all__ = ["AUDIT_EVERY", "AUDIT_FRAMES", "Checker", "compile_checker", "probe_frames"]
+
+#: With a kernel attached, one real frame of every this many batches also runs on the interpreter.
+AUDIT_EVERY = 64
+#: Probe frames (and real frames) compared on the first batch of each new frame shape.
+AUDIT_FRAMES = 8
 
 _PALETTE = (
     (0, 0, 0),
@@ -126,6 +131,8 @@ class Checker:
         self.budgets = meter.budgets
         self.kernel: Kernel | None = None
         self.jit_reason = "not compiled for the JIT path"
+        self._probed_shapes: set[tuple[int, int]] = set()
+        self._batches = 0
         self._function = function
         self._meter = meter
 
@@ -204,6 +211,8 @@ class Checker:
 
                 raise FrameError(what, "batch_immutable() needs read-only C-contiguous memory")
         if self.kernel is not None:
+            self._audit_kernel(frames, firsts)
+        if self.kernel is not None:
             return self._run_kernel(frames, firsts)
         out = np.empty(frames.shape[0], dtype=np.bool_)
         with np.errstate(all="ignore"):
@@ -237,7 +246,11 @@ class Checker:
         """Use a compiled kernel for batches once it agrees with the interpreter path.
 
         Both paths run on diverse probe frames (see :func:`probe_frames`); any difference in an
-        answer, or in whether a frame fails, leaves the checker on the interpreter path.
+        answer, or in whether a frame fails, leaves the checker on the interpreter path. The
+        agreement is checked again where a checker could tell probe frames from real ones: on
+        the first batch of every new frame shape (probe frames of that shape plus the batch's
+        own first frames), and on one real frame every :data:`AUDIT_EVERY` batches. A
+        disagreement there detaches the kernel for good (:attr:`jit_reason` says where).
 
         Args:
             kernel: from :func:`sandbox.jit.build_kernel` for this checker's source.
@@ -248,17 +261,31 @@ class Checker:
         """
         frames = readonly_batch(probes if probes is not None else probe_frames())
         firsts = readonly_batch(np.ascontiguousarray(frames[::-1]))
+        why = self._disagreement(kernel, frames, firsts, "probe frame")
+        if why is not None:
+            self.jit_reason = why
+            return why
+        self.kernel = kernel
+        self.jit_reason = ""
+        self._probed_shapes = {tuple(frames.shape[1:3])}
+        self._batches = 0
+        return None
+
+    def _disagreement(
+        self, kernel: Kernel, frames: FrameBatch, firsts: FrameBatch, what: str
+    ) -> str | None:
+        """Why the kernel and the interpreter differ on one of ``frames``, or None."""
         for i in range(frames.shape[0]):
             one, one_first = frames[i : i + 1], firsts[i : i + 1]
             try:
-                expected: bool | str = bool(self._run(one[0], one_first[0]))
+                with np.errstate(all="ignore"):
+                    expected: bool | str = bool(self._run(one[0], one_first[0]))
             except BudgetError:
                 # Native code has no budgets: running the kernel here could never return.
-                self.jit_reason = (
-                    f"the interpreter exceeds its budgets on probe frame {i}; the kernel would run "
+                return (
+                    f"the interpreter exceeds its budgets on {what} {i}; the kernel would run "
                     "without them"
                 )
-                return self.jit_reason
             except CheckerRuntimeError as err:
                 expected = err.status
             try:
@@ -270,13 +297,34 @@ class Checker:
             except Exception:
                 got = "error"
             if expected != got and not (isinstance(expected, str) and isinstance(got, str)):
-                self.jit_reason = (
-                    f"JIT and interpreter disagree on probe frame {i} ({got!r} vs {expected!r})"
-                )
-                return self.jit_reason
-        self.kernel = kernel
-        self.jit_reason = ""
+                return f"JIT and interpreter disagree on {what} {i} ({got!r} vs {expected!r})"
         return None
+
+    def _audit_kernel(self, frames: FrameBatch, firsts: FrameBatch) -> None:
+        """Compare the paths where probe frames cannot stand in for real ones; detach on a miss."""
+        kernel = self.kernel
+        if kernel is None:
+            return
+        h, w = frames.shape[1:3]
+        self._batches += 1
+        if (h, w) not in self._probed_shapes:
+            self._probed_shapes.add((h, w))
+            real = frames[:AUDIT_FRAMES]
+            shaped = probe_frames(AUDIT_FRAMES, (h, w)) if min(h, w) >= 3 else real[:0]
+            both = readonly_batch(np.concatenate([shaped, real]))
+            starts = readonly_batch(np.concatenate([shaped[::-1], firsts[:AUDIT_FRAMES]]))
+            where = f"a {h}x{w} frame (probe frames 0-{len(shaped) - 1}, then the first batch)"
+            why = self._disagreement(kernel, both, starts, where + ":")
+        elif self._batches % AUDIT_EVERY == 0:
+            i = (self._batches // AUDIT_EVERY) % frames.shape[0]
+            why = self._disagreement(
+                kernel, frames[i : i + 1], firsts[i : i + 1], f"batch {self._batches}, frame"
+            )
+        else:
+            return
+        if why is not None:
+            self.kernel = None
+            self.jit_reason = f"kernel detached: {why}"  # sandbox.pool.DETACHED
 
     def _run(self, frame: Frame, first: Frame) -> bool:
         self._meter.reset()

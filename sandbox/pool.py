@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 
 Isolation = Literal["strict", "process", "inprocess"]
 _LEVELS: tuple[Isolation, ...] = ("strict", "process", "inprocess")
+#: An ``ok`` answer whose detail starts with this says the worker detached its kernel (the paths
+#: disagreed on real frames, :meth:`sandbox.checker.Checker.attach_kernel`); it runs no JIT again.
+DETACHED = "kernel detached: "
 PROBE_TIMEOUT_FACTOR = 4.0
 """The agreement probe (both paths, frame by frame) gets this many times the per-batch timeout."""
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -508,6 +511,16 @@ class Sandbox:
         fresh = self._workers[index] = self._spawn(index)
         return fresh
 
+    def _kernel_detached(self, index: int, worker: _Worker, detail: str) -> None:
+        """The worker's kernel disagreed with the interpreter on real frames: never use it again."""
+        self._jit_refused[index] = detail[:300]
+        worker.load = (*worker.load[:2], "interpreter", detail[:300])
+        log.warning("%s: %s", self.names[index], detail[:300])
+        spare = self._spares[index]
+        if spare is not None:  # it was started with the JIT on: it would attach the kernel
+            spare.kill()
+            self._spares[index] = None
+
     def _discard(self, index: int, worker: _Worker) -> None:
         worker.kill()
         if self._workers[index] is worker:
@@ -665,6 +678,8 @@ class Sandbox:
             if status == "ok":
                 rows.out[i] = np.frombuffer(raw, np.uint8).astype(np.bool_)
                 self.streaks[i] = 0
+                if detail.startswith(DETACHED):
+                    self._kernel_detached(i, worker, detail)
             else:
                 rows.partial(i, status, detail, raw)
                 self._count(i, status, detail, kill=False)

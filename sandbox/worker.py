@@ -227,8 +227,10 @@ def _serve(sock: socket.socket, frames_map: mmap.mmap, checker: Any) -> None:
             message = encode_result(0, "error", b"", "checker failed to load")
         else:
             try:
+                had_kernel = checker.kernel is not None
                 out = checker.batch_immutable(frames, firsts)
-                message = encode_result(0, "ok", out.astype(np.uint8).tobytes(), "")
+                detached = checker.jit_reason if had_kernel and checker.kernel is None else ""
+                message = encode_result(0, "ok", out.astype(np.uint8).tobytes(), detached[:500])
             except CheckerRuntimeError as err:
                 per_frame = _frame_by_frame(checker, frames, firsts) if n > 1 else b""
                 message = encode_result(0, err.status, per_frame, str(err))

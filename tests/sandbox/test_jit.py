@@ -405,8 +405,9 @@ def test_one_native_call_per_batch() -> None:
         calls.append(len(frames))
         run(frames, firsts, out)
 
-    checker.kernel = dataclasses.replace(checker.kernel, run=counted)
     frames = np.repeat(HAND_BUILT, 20, axis=0)
+    checker.batch(frames[:1])  # the first batch of a new shape is also audited frame by frame
+    checker.kernel = dataclasses.replace(checker.kernel, run=counted)
     out = checker.batch(frames)
     assert calls == [len(frames)]
     assert out.dtype == np.bool_ and out.shape == (len(frames),)
@@ -568,3 +569,77 @@ def test_unwritable_cache_is_a_reason_not_a_crash(tmp_path: Path) -> None:
         "def check(frame):\n    return frame.mean() > 3\n", cache_dir=blocker / "jit"
     )
     assert isinstance(reason, str) and "cannot write the kernel module" in reason
+
+
+# --- agreement where probe frames cannot stand in for real ones -------------------------------
+
+# numpy refuses `bool_array - bool_array` (TypeError); Numba computes it. Gated on the frame's
+# size, the start-up probe (48x48 frames) never reaches the divergent line.
+SHAPE_GATED = (
+    "def check(frame):\n"
+    "    m = frame[:, :, 0] > 10\n"
+    "    if frame.shape[0] != 48:\n"
+    "        d = m - m\n"
+    "        return d.sum() == 0\n"
+    "    return False\n"
+)
+# ... and gated on content: only frames whose corner pixel is 77 reach it.
+CONTENT_GATED = SHAPE_GATED.replace("frame.shape[0] != 48", "frame[0, 0, 0] == 77")
+
+
+def test_a_kernel_that_disagrees_on_a_new_frame_shape_is_detached(cache: Path) -> None:
+    from sandbox.checker import compile_checker
+
+    checker = compile_checker(SHAPE_GATED)
+    assert checker.attach_kernel(build(SHAPE_GATED, cache)) is None  # the probe sees no problem
+    frames = readonly_batch(np.full((2, 64, 64, 3), 20, np.uint8))
+    with pytest.raises(CheckerRuntimeError, match="TypeError"):  # the interpreter's answer
+        checker.batch_immutable(frames, frames)
+    assert checker.kernel is None and "kernel detached" in checker.jit_reason
+    assert "64x64" in checker.jit_reason
+
+
+def test_real_frames_are_audited_on_the_interpreter_every_so_often(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sandbox.checker as checker_module
+
+    monkeypatch.setattr(checker_module, "AUDIT_EVERY", 4)
+    checker = checker_module.compile_checker(CONTENT_GATED)
+    assert checker.attach_kernel(build(CONTENT_GATED, cache)) is None
+    plain = np.full((3, 48, 48, 3), 20, np.uint8)
+    for _ in range(3):  # batches 1-3: not audited; the kernel answers
+        assert (
+            checker.batch_immutable(readonly_batch(plain), readonly_batch(plain)).tolist()
+            == [False] * 3
+        )
+    marked = plain.copy()
+    marked[:, 0, 0, 0] = 77  # every frame: whichever the audit picks reaches the divergent line
+    with pytest.raises(CheckerRuntimeError, match="TypeError"):
+        checker.batch_immutable(readonly_batch(marked), readonly_batch(marked))
+    assert checker.kernel is None and "batch 4" in checker.jit_reason
+
+
+def test_the_sandbox_answers_what_the_interpreter_answers_on_real_frames() -> None:
+    from sandbox import Sandbox
+
+    with Sandbox([SHAPE_GATED], isolation="process", spare=False) as box:
+        assert box.jit_modes[0][0] == "jit"  # attached at start: the probe agreed
+        result = box.evaluate(np.full((2, 64, 64, 3), 20, np.uint8))
+        # Without the audit the kernel would answer "ok" (True, True); the worker detached it on
+        # the first 64x64 batch and the interpreter answered (not "TypeError (JIT path)").
+        assert result.statuses[0] == "error", result
+        assert "TypeError" in result.details[0] and "JIT path" not in result.details[0]
+
+
+def test_after_a_detach_the_batch_gets_the_interpreters_answers(cache: Path) -> None:
+    from sandbox.checker import compile_checker
+
+    # A kernel from other source stands for any divergence: it agrees on the 48x48 probe
+    # frames (both say True) and not on 64x64 frames.
+    checker = compile_checker("def check(frame):\n    return frame.shape[0] == 48\n")
+    other = "def check(frame):\n    return frame.shape[0] > 0\n"
+    assert checker.attach_kernel(build(other, cache)) is None
+    frames = readonly_batch(np.zeros((3, 64, 64, 3), np.uint8))
+    assert checker.batch_immutable(frames, frames).tolist() == [False, False, False]
+    assert checker.jit_reason.startswith("kernel detached: JIT and interpreter disagree")
