@@ -642,6 +642,8 @@ def guarded_binop(meter: Meter, op: str, a: Any, b: Any) -> Any:
 def guarded_inplacevar(meter: Meter, op: str, a: Any, b: Any) -> Any:
     """``_inplacevar_``: ``a op= b``; ``list += iterable`` extends with counted, charged items.
 
+    On arrays it is not in place: ``a`` is rebound to ``a op b`` (the JIT path's semantics).
+
     Raises:
         Denied: for operators outside the table, and as :func:`guarded_binop`.
     """
@@ -650,6 +652,11 @@ def guarded_inplacevar(meter: Meter, op: str, a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if (ta is int or ta is bool) and (tb is int or tb is bool):
         return _int_arithmetic(op, _INPLACE[op], a, b)
+    if ta is np.ndarray:
+        # Arrays: `a op= b` rebinds `a` to `a op b`, exactly as the JIT path computes it (its
+        # rebuilt tree writes `a = a op b`, with Python numbers as int64/float64): `h = g;
+        # g += 1` leaves `h` as it was, and `uint8 += 100` gives int64, on both paths.
+        return _arithmetic(meter, op[:-1], _BINARY[op[:-1]], a, b)
     if op == "+=" and ta is list:
         items = builtins.list(_items(meter, "list +=", b))
         meter.sequence(len(a) + len(items))

@@ -384,10 +384,15 @@ def test_elementwise_results_are_charged() -> None:
         guarded_abs(m, a.astype(np.int64))
 
 
-def test_in_place_array_operations_are_not_charged_again() -> None:
-    m = fresh(max_total_bytes=1000)
-    a = np.zeros(10_000, np.int64)
-    assert guarded_inplacevar(m, "+=", a, 1) is a and m.bytes == 0
+def test_augmented_assignment_on_arrays_rebinds_as_the_jit_does() -> None:
+    # `g += 100` is `g = g + 100` on both paths: a new (charged) array, Python numbers as int64.
+    m = fresh()
+    g = np.full(4, 200, np.uint8)
+    out = guarded_inplacevar(m, "+=", g, 100)
+    assert out is not g and g.tolist() == [200] * 4  # an alias of g is left as it was
+    assert out.dtype == np.int64 and out.tolist() == [300] * 4 and m.bytes >= out.nbytes
+    with pytest.raises(BudgetExceeded):
+        guarded_inplacevar(fresh(max_total_bytes=1000), "+=", np.zeros(10_000, np.int64), 1)
 
 
 def test_broadcasts_are_charged_before_they_happen() -> None:
