@@ -111,6 +111,8 @@ _NP = "_vlmcar_np"
 _MATH = "_vlmcar_math"
 _PYNUM = "vlmcar_pynum"
 _FLOORDIV = "vlmcar_floordiv"
+_SUB = "vlmcar_sub"
+_NEG = "vlmcar_neg"
 _SHAPE = "vlmcar_checked_shape"
 _ARANGE = "vlmcar_checked_arange"
 _HELPERS = "_vlmcar_h"
@@ -364,7 +366,10 @@ class _Rebuild:
             op = _UNARY.get(type(node.op))
             if op is None:  # pragma: no cover - every unary operator is listed
                 raise _Refused(node, f"{type(node.op).__name__} is outside the JIT subset")
-            return ast.UnaryOp(op=op(), operand=self.expr(node.operand))
+            operand = self.expr(node.operand)
+            if isinstance(node.op, ast.USub) and _number_literal(node.operand) is None:
+                return _helper_call(_NEG, [operand])  # numpy refuses -bool_array; numba would not
+            return ast.UnaryOp(op=op(), operand=operand)
         if isinstance(node, ast.BoolOp):
             return ast.BoolOp(
                 op=_BOOLOPS[type(node.op)](), values=[self.expr(v) for v in node.values]
@@ -444,6 +449,8 @@ class _Rebuild:
                 )
         if isinstance(op, ast.FloorDiv):
             return _helper_call(_FLOORDIV, [left, right])
+        if isinstance(op, ast.Sub):
+            return _helper_call(_SUB, [left, right])  # numpy refuses bool - bool arrays
         return ast.BinOp(left=left, op=make(), right=right)
 
     def attribute(self, node: ast.Attribute) -> ast.expr:

@@ -46,9 +46,11 @@ __all__ = [
     "vlmcar_floordiv",
     "vlmcar_int",
     "vlmcar_mean",
+    "vlmcar_neg",
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_round",
+    "vlmcar_sub",
     "vlmcar_sum",
     "vlmcar_trunc",
 ]
@@ -247,6 +249,16 @@ def vlmcar_round(value: Any) -> Any:
 def vlmcar_floordiv(left: Any, right: Any) -> Any:
     """``a // b``; for two integers ``INT64_MIN // -1`` wraps to ``INT64_MIN`` as in the guards."""
     return left // right
+
+
+def vlmcar_sub(left: Any, right: Any) -> Any:
+    """``a - b``; refused (TypeError) where numpy refuses it: boolean arrays."""
+    return left - right
+
+
+def vlmcar_neg(value: Any) -> Any:
+    """``-x``; refused (TypeError) for a boolean array, as numpy refuses it."""
+    return -value
 
 
 def vlmcar_checked_shape(limit: int, shape: Any) -> Any:
@@ -507,6 +519,50 @@ def _vlmcar_floordiv(left: Any, right: Any) -> Any:
         return left // right
 
     return other
+
+
+def _boolean(value: Any) -> bool:
+    """A boolean array or scalar type (numba types)."""
+    if isinstance(value, types.Array):
+        return isinstance(value.dtype, types.Boolean)
+    return isinstance(value, types.Boolean)
+
+
+@overload(vlmcar_sub)
+def _vlmcar_sub(left: Any, right: Any) -> Any:
+    arrays = isinstance(left, types.Array) or isinstance(right, types.Array)
+    if arrays and _boolean(left) and _boolean(right):
+
+        def refused(left: Any, right: Any) -> Any:
+            out = np.logical_xor(left, right)  # gives the call a type; never returned
+            if out.size >= 0:
+                raise TypeError("numpy boolean subtract, the `-` operator, is not supported")
+            return out
+
+        return refused
+
+    def subtract(left: Any, right: Any) -> Any:
+        return left - right
+
+    return subtract
+
+
+@overload(vlmcar_neg)
+def _vlmcar_neg(value: Any) -> Any:
+    if isinstance(value, types.Array) and _boolean(value):
+
+        def refused(value: Any) -> Any:
+            out = np.logical_not(value)  # gives the call a type; never returned
+            if out.size >= 0:
+                raise TypeError("the numpy boolean negative, the `-` operator, is not supported")
+            return out
+
+        return refused
+
+    def negate(value: Any) -> Any:
+        return -value
+
+    return negate
 
 
 @overload(vlmcar_checked_shape)
