@@ -67,6 +67,7 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from types import MappingProxyType, MethodType
@@ -789,8 +790,27 @@ def guarded_import(
         Denied: for any other module and for relative imports.
     """
     if level != 0 or name not in IMPORTABLE:
+        if _numpy_internal(name, fromlist):
+            return sys.modules[name]  # type: ignore[return-value]
         raise Denied(f"import of {name!r} is not allowed")
     return np_facade if name == "numpy" else math_facade
+
+
+def _numpy_internal(name: str, fromlist: Any) -> bool:
+    """Whether this is numpy's C code importing one of its own, already loaded, modules.
+
+    C code imports with ``PyImport_ImportModule``, which calls the ``__import__`` of the running
+    frame's builtins, the checker's, with an empty *list* as ``fromlist`` (formatting an
+    ``OverflowError`` imports ``numpy._core._dtype``, for one). A checker's import statements
+    pass ``None`` or a tuple (and the audit refuses every import but ``numpy`` and ``math``); the
+    module goes back to numpy's C code, not to the checker, and nothing new is imported.
+    """
+    return (
+        type(fromlist) is list
+        and not fromlist
+        and name.startswith("numpy.")
+        and name in sys.modules
+    )
 
 
 class _DiscardPrint:

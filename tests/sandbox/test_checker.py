@@ -328,3 +328,31 @@ def test_container_growth_methods_are_bounded() -> None:
         "x = [1, 2]\nx.extend((3, 4))\ns = set()\ns.update([1, 2])\nd = {}\nd.update({1: 2})\nreturn len(x) + len(s) + len(d) == 7"
     )
     assert compile_checker(fine)(FRAME) is True
+
+
+def test_numpy_error_paths_inside_a_checker_are_errors_not_violations() -> None:
+    # numpy's C code imports numpy._core._dtype to format this OverflowError, through the
+    # checker's own __import__: that must not turn into an "import not allowed" violation.
+    source = (
+        "import numpy as np\n\ndef check(frame):\n    g = np.zeros(4, np.uint8)\n"
+        "    g[0] = int(frame[0, 0, 0]) + 300\n    return True\n"
+    )
+    with pytest.raises(CheckerFailed, match="OverflowError"):
+        compile_checker(source)(FRAME)
+    caught = source.replace(
+        "    g[0] = int(frame[0, 0, 0]) + 300\n",
+        "    try:\n        g[0] = int(frame[0, 0, 0]) + 300\n    except OverflowError:\n"
+        "        return False\n",
+    )
+    assert compile_checker(caught)(FRAME) is False
+
+
+def test_checker_imports_of_numpy_internals_stay_refused() -> None:
+    from sandbox.errors import Denied
+    from sandbox.guards import guarded_import
+
+    for fromlist in (None, ("x",), ["x"]):
+        with pytest.raises(Denied, match="not allowed"):
+            guarded_import(None, None, "numpy._core._dtype", {}, {}, fromlist, 0)  # type: ignore[arg-type]
+    with pytest.raises(Denied):
+        guarded_import(None, None, "os", {}, {}, [], 0)  # type: ignore[arg-type]
