@@ -323,6 +323,8 @@ class _Screen:
             if value not in _DTYPE_NAMES and value not in _SAFE_OPTIONS:
                 raise Denied(f"{self.where}: the option {value[:40]!r} is not allowed")
             return 0
+        if t is range:
+            return len(value)  # becomes an array of that many int64
         if t is list or t is tuple:
             if not value:
                 return 0
@@ -402,7 +404,8 @@ def _precheck(
         n = _shape_count(_arg(args, kwargs, 0, "shape", 0), where)
         meter.allocate(n * _itemsize(_arg(args, kwargs, 2, "dtype")))
     elif name.endswith("_like"):
-        shape = kwargs.get("shape")
+        # (a, dtype, order, subok, shape); full_like has fill_value before dtype
+        shape = _arg(args, kwargs, 5 if name == "full_like" else 4, "shape")
         if shape is not None:
             meter.allocate(_shape_count(shape, where) * 8)
     elif name == "arange":
@@ -424,12 +427,14 @@ def _precheck(
         bins = _arg(args, kwargs, 1, "bins", 10)
         if isinstance(bins, int | np.integer):
             meter.allocate(int(bins) * 16)
+        elif type(bins) is range:
+            meter.allocate(len(bins) * 16)
         elif isinstance(bins, str):
             raise Denied(f"{where}: bins={bins!r} is not allowed; give a number of bins or edges")
     elif name == "bincount" and args:
         x = np.asarray(args[0])
         top = int(x.max()) + 1 if x.size else 0
-        meter.allocate(max(top, int(kwargs.get("minlength", 0) or 0)) * 8)
+        meter.allocate(max(top, int(_arg(args, kwargs, 2, "minlength", 0) or 0)) * 8)
     elif name in ("percentile", "quantile"):
         q = _arg(args, kwargs, 1, "q", 0)
         q_size = q.size if type(q) is np.ndarray else max(1, sizes[1] if len(sizes) > 1 else 1)

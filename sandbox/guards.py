@@ -271,6 +271,25 @@ def _is_array(value: Any) -> bool:
     return type(value) is np.ndarray and value.ndim > 0
 
 
+def _fancy_elements(obj: np.ndarray, key: Any) -> int:
+    """Elements of ``obj[key]`` when ``key`` holds integer index arrays (0: no fancy indexing).
+
+    The index arrays broadcast together; each replaces the axis it indexes, the other axes
+    (slices, or the axes after the key) are kept whole: an upper bound for slices.
+    """
+    keys = key if type(key) is tuple else (key,)
+    arrays = [k for k in keys if type(k) is np.ndarray and k.dtype.kind in "iu"]
+    if not arrays:
+        return 0
+    try:
+        index = math.prod(np.broadcast_shapes(*(k.shape for k in arrays)))
+    except ValueError:
+        return 0  # numpy raises its own clear error
+    indexed = [i for i, k in enumerate(keys) if type(k) is np.ndarray and k.dtype.kind in "iu"]
+    kept = [d for i, d in enumerate(obj.shape) if i not in indexed]
+    return int(index * math.prod(kept))
+
+
 def _nested_len(value: Any) -> int:
     """Elements a nested list/tuple would become as an array (follows the first element)."""
     n = 1
@@ -475,17 +494,15 @@ def guarded_getitem(meter: Meter, obj: Any, key: Any) -> Any:
             for k in key:
                 if type(k) is np.ndarray and k.dtype.kind not in "biu":
                     raise Denied(f"indexing with an array of dtype {k.dtype}")
-            index_shapes = [k.shape for k in key if type(k) is np.ndarray and k.dtype.kind in "iu"]
-            if len(index_shapes) > 1:
-                try:
-                    out = np.broadcast_shapes(*index_shapes)
-                except ValueError:
-                    out = ()
-                meter.allocate(math.prod(out) * obj.itemsize)
+        fancy = _fancy_elements(obj, key) if t is np.ndarray else 0
+        if fancy:
+            meter.allocate(fancy * obj.itemsize)  # before numpy allocates the copy
         result = obj[key]
         if type(result) is np.ndarray:
-            if result.base is None:
-                meter.allocate(result.nbytes)  # fancy indexing copies
+            # A copy (fancy indexing) is charged, whatever its .base says: numpy can hand a
+            # fresh buffer back as a view of it (frame[:, idx]).
+            if not fancy and not np.may_share_memory(result, obj):
+                meter.allocate(result.nbytes)
             return result
         # One pixel is a Python number: 200 + 200 is 400, as in the JIT path, not 144.
         item = result.item()
@@ -530,11 +547,11 @@ def _charge_operands(meter: Meter, a: Any, b: Any) -> tuple[Any, Any, bool]:
         Denied: for non-numeric arrays.
     """
     ta, tb = type(a), type(b)
-    if ta is np.ndarray and tb in (list, tuple):
-        meter.allocate(_nested_len(b) * 8)
+    if ta is np.ndarray and tb in (list, tuple, range):
+        meter.allocate((len(b) if tb is range else _nested_len(b)) * 8)
         b, tb = np.asarray(b), np.ndarray
-    elif tb is np.ndarray and ta in (list, tuple):
-        meter.allocate(_nested_len(a) * 8)
+    elif tb is np.ndarray and ta in (list, tuple, range):
+        meter.allocate((len(a) if ta is range else _nested_len(a)) * 8)
         a, ta = np.asarray(a), np.ndarray
     if ta is np.ndarray and tb is np.ndarray:
         if a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":

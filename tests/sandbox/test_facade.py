@@ -261,3 +261,19 @@ def test_diff_with_a_huge_order_is_charged_and_finishes() -> None:
     np.testing.assert_array_equal(
         call(np_(), "diff", x.reshape(8, 8), n=2, axis=0), np.diff(x.reshape(8, 8), n=2, axis=0)
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("array", ([range(10**8), range(10**8)],)),
+        ("sum", (range(10**9),)),
+        ("bincount", (np.array([1]), None, 2**27)),
+        ("ones_like", (np.zeros(1), None, "C", True, (30000, 30000))),
+        ("histogram", (np.zeros(4), range(10**8))),
+    ],
+    ids=["list-of-ranges", "range", "positional-minlength", "positional-shape", "range-bins"],
+)
+def test_sizes_given_by_ranges_or_positionally_are_charged_first(name: str, args: tuple) -> None:
+    with pytest.raises(BudgetExceeded, match="array_bytes"):
+        call(np_(), name, *args)

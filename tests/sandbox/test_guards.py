@@ -744,3 +744,18 @@ def test_in_process_checker_sees_the_same_budget_error() -> None:
     checker = compile_checker(blind_spot_source(BLIND_SPOTS["plus-equals-range"]), budgets=LIMITS)
     with pytest.raises(BudgetError, match="total_bytes"):
         checker(scene(64, 64))
+
+
+def test_ranges_and_fancy_copies_are_charged_before_numpy_allocates() -> None:
+    from sandbox.guards import guarded_binop, guarded_getitem
+
+    with pytest.raises(BudgetExceeded, match="array_bytes"):
+        guarded_binop(fresh(), "+", np.zeros(1), range(90_000_000))
+    frame = np.zeros((64, 64, 3), np.uint8)
+    idx = np.zeros(300_000, np.int64)
+    m = fresh(max_total_bytes=200 * 2**20)
+    kept = [guarded_getitem(m, frame, (slice(None), idx)) for _ in range(3)]  # 57.6 MB each
+    assert m.bytes >= 3 * kept[0].nbytes  # charged although numpy calls the copy a view
+    with pytest.raises(BudgetExceeded):
+        guarded_getitem(m, frame, (slice(None), idx))
+    assert guarded_getitem(fresh(), frame, (slice(None), slice(0, 2))).base is frame  # views free
