@@ -29,8 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two workers (the project's machines have 2 cores); one test file per worker at a time, so a
+# file's module fixtures (a Ray instance, a trained run) are built once.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 rules: $(STAMP)
 	$(BIN)/vlmcar audit --rules > docs/rules.md
