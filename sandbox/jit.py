@@ -246,6 +246,8 @@ class _Rebuild:
     def __init__(self, tree: ast.Module, constants: Mapping[str, Any], limits: JitLimits) -> None:
         # Elements of at most 8 bytes each: the check runs before the dtype is known.
         self.max_elements = max(1, limits.max_alloc_bytes // 8)
+        self.max_tuple_values = limits.max_tuple_values
+        self.tuple_sizes: dict[str, int] = {}
         self.numpy = _aliases(tree, "numpy")
         self.math = _aliases(tree, "math")
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
@@ -286,6 +288,11 @@ class _Rebuild:
         if isinstance(node, ast.Return):
             return [ast.Return(value=None if node.value is None else self.expr(node.value))]
         if isinstance(node, ast.Assign):
+            for t in node.targets:  # names bound to tuples: their sizes count where they nest
+                if isinstance(t, ast.Name):
+                    self.tuple_sizes[t.id] = max(
+                        self.tuple_sizes.get(t.id, 1), self._tuple_values(node.value)
+                    )
             targets = [self.target(t) for t in node.targets]
             return [ast.Assign(targets=targets, value=self.expr(node.value), type_comment=None)]
         if isinstance(node, ast.AnnAssign):
@@ -388,6 +395,12 @@ class _Rebuild:
             return ast.IfExp(test=self.expr(node.test), body=self.expr(node.body),
                              orelse=self.expr(node.orelse))  # fmt: skip
         if isinstance(node, ast.Tuple):
+            if self._tuple_values(node) > self.max_tuple_values:
+                raise _Refused(
+                    node,
+                    f"a tuple of more than {self.max_tuple_values:,} values (counting nested "
+                    "tuples whole) is slow to compile; build an array instead",
+                )
             return ast.Tuple([self.expr(e) for e in node.elts], ast.Load())
         if isinstance(node, ast.Subscript):
             read = ast.Subscript(value=self.expr(node.value), slice=self.index(node.slice),
@@ -425,6 +438,19 @@ class _Rebuild:
         if name in _BUILTINS or name in VISION_NAMES:
             raise _Refused(node, f"{name!r} as a value (not called) is outside the JIT subset")
         return ast.Name(_local(name), ast.Load())
+
+    def _tuple_values(self, node: ast.expr) -> int:
+        """Values in a tuple display, nested tuples (and names bound to them) counted whole."""
+        if isinstance(node, ast.Tuple):
+            total = 0
+            for e in node.elts:
+                total += self._tuple_values(e)
+                if total > self.max_tuple_values:
+                    break
+            return total
+        if isinstance(node, ast.Name):
+            return self.tuple_sizes.get(node.id, 1)
+        return 1
 
     def binop(
         self, op: ast.operator, left: ast.expr, right_node: ast.expr, node: ast.AST

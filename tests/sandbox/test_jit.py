@@ -660,3 +660,15 @@ def test_boolean_array_subtraction_fails_on_both_paths(expression: str, cache: P
     # and what numpy allows stays allowed
     ok = "def check(frame):\n    m = frame[:, :, 0] > 10\n    return (m - 1).sum() < 0 and -frame.sum() < 0\n"
     assert run_kernel(build(ok, cache), frames) == compile_checker(ok).batch(frames).tolist()
+
+
+def test_tuples_built_from_tuples_are_sized_before_numba_sees_them() -> None:
+    # 2**24 leaves in 24 lines: cheap for Python, a minute of Numba typing (red-team round 5).
+    lines = ["    t0 = (frame, frame)"] + [f"    t{i} = (t{i - 1}, t{i - 1})" for i in range(1, 24)]
+    source = "def check(frame):\n" + "\n".join(lines) + "\n    return frame.mean() > 3\n"
+    why = jit_refusal(ast.parse(source))
+    assert why is not None and "tuple of more than 1,024 values" in why
+    small = (
+        "def check(frame):\n    a = (1, 2)\n    b = (a, a)\n    return frame[0, 0, 0] > b[1][0]\n"
+    )
+    assert jit_refusal(ast.parse(small)) is None
