@@ -500,10 +500,13 @@ def open_dataset(source: str | os.PathLike[str]) -> OfflineDataset:
     from rl.demos import DemoError, DemoSource
 
     text = os.fspath(source)
-    src = DemoSource.parse(text)
-    if src.kind == "npz":
+    try:
+        src = DemoSource.parse(text)
+    except DemoError:  # its message lists the sources of `synth --demos`, which are not datasets
+        src = None
+    if src is not None and src.kind == "npz":
         return _open_npz(src.target)
-    if src.kind == "minari":
+    if src is not None and src.kind == "minari":
         return _open_minari(src.target)
     raise DemoError(
         text,

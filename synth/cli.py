@@ -427,7 +427,7 @@ def _stated_changes(result: SynthesisResult) -> str:
 
 def configure_verify(parser: argparse.ArgumentParser) -> None:
     """Add the ``verify`` arguments to ``parser``."""
-    from vlmcar.args import non_negative_int, output_file, positive_int, program_dir
+    from vlmcar.args import non_negative_int, output_png, positive_int, program_dir
 
     parser.add_argument(
         "bundle",
@@ -443,7 +443,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show",
         metavar="PNG",
-        type=output_file,
+        type=output_png,
         help="write a contact sheet: first frames where each checker fired on random rollouts "
         "and where it missed on experts",
     )
@@ -476,7 +476,7 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         program, provenance = load_bundle(args.bundle, key=read_key(args.key_file))
     except ProgramError as err:
-        print(f"vlmcar verify: refused: {err}", file=sys.stderr)
+        print(f"vlmcar verify: error: refused: {err}", file=sys.stderr)
         return 2
     env_id = args.env or program.env_id
     recorded = provenance.get("env_kwargs")

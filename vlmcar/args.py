@@ -45,6 +45,7 @@ __all__ = [
     "non_negative_int",
     "output_dir",
     "output_file",
+    "output_png",
     "positive_float",
     "positive_int",
     "program_dir",
@@ -258,10 +259,26 @@ def output_file(text: str) -> str:
         ...
         argparse.ArgumentTypeError: /: is a directory; give a file name, e.g. /results.json
     """
+    return _output_file(text, "results.json")
+
+
+def output_png(text: str) -> str:
+    """:func:`output_file` for an image (a directory is refused with a ``.png`` example).
+
+    Example:
+        >>> output_png("/")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: /: is a directory; give a file name, e.g. /sheet.png
+    """
+    return _output_file(text, "sheet.png")
+
+
+def _output_file(text: str, example_name: str) -> str:
     st = _stat(text)
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
-            example = str(Path(text) / "results.json")
+            example = str(Path(text) / example_name)
             raise argparse.ArgumentTypeError(
                 f"{text}: is a directory; give a file name, e.g. {example}"
             )

@@ -487,3 +487,13 @@ def test_a_minari_dataset_without_frames_says_how_to_record_them(minari_home, tm
         "holds no frames" in err
         and "minari.DataCollector(rl.make_env(ENV_ID), record_infos=True)" in err
     )
+
+
+@pytest.mark.parametrize("source", ["frames.npy", "expert", "model.zip", "pkg.mod:policy"])
+def test_what_is_not_a_dataset_is_named_as_such(source: str) -> None:
+    from rl.demos import DemoError
+    from rl.relabel import open_dataset
+
+    with pytest.raises(DemoError, match="not an offline dataset") as info:
+        open_dataset(source)
+    assert "policy factory" not in str(info.value)  # not the `synth --demos` list
