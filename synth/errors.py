@@ -28,6 +28,7 @@ __all__ = [
     "ReplyProblem",
     "ScriptExhausted",
     "SynthError",
+    "UnknownModelError",
     "VLMError",
     "excerpt",
 ]
@@ -113,6 +114,26 @@ class VLMError(SynthError):
         return (
             f"VLM call to {self.model!r}{what} failed after {self.attempts} attempt(s): "
             f"{kind}: {excerpt(str(err))}; {advice}"
+        )
+
+
+class UnknownModelError(SynthError):
+    """A model name litellm cannot route to any provider (``gpt-4oo``): refused before any work.
+
+    Example:
+        >>> str(UnknownModelError("gpt-4oo")).split(";")[0]
+        "model 'gpt-4oo' names no provider litellm knows"
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.model = model
+
+    def __str__(self) -> str:
+        return (
+            f"model {self.model!r} names no provider litellm knows; write provider/model, e.g. "
+            "openai/gpt-4o, anthropic/claude-3-5-sonnet-20240620 or ollama/llava "
+            "(https://docs.litellm.ai/docs/providers)"
         )
 
 

@@ -38,7 +38,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from synth.errors import CredentialsError, VLMError
+from synth.errors import CredentialsError, UnknownModelError, VLMError
 
 __all__ = [
     "CallRecord",
@@ -526,13 +526,27 @@ class LiteLLMClient:
         secret = any("KEY" in m.upper() or "TOKEN" in m.upper() for m in missing)
         return missing if secret else ()
 
+    def routable(self) -> bool:
+        """Whether litellm knows which provider serves this model name (offline)."""
+        if self._mocks is not None or self.mock_timeout or self.api_base is not None:
+            return True
+        litellm = _litellm()
+        try:
+            litellm.get_llm_provider(model=self._model)
+        except Exception:  # litellm.BadRequestError: "LLM Provider NOT provided"
+            return False
+        return True
+
     def check_credentials(self) -> None:
         """Refuse at once, before any work or call, when the provider's API key is not set.
 
         Raises:
+            UnknownModelError: the name routes to no provider (``gpt-4oo``).
             CredentialsError: naming the environment variables to set (never retried).
         """
         self._credentials_checked = True
+        if not self.routable():
+            raise UnknownModelError(self._model)
         missing = self.missing_credentials()
         if missing:
             raise CredentialsError(self._model, missing)

@@ -97,6 +97,7 @@ ERROR_EXIT_CODES: tuple[tuple[str, str, int], ...] = (
     ("rl.errors", "RewardStackError", EXIT_USAGE),
     ("rl.errors", "CheckerFailureError", EXIT_RUNTIME),
     ("synth.errors", "CredentialsError", EXIT_USAGE),
+    ("synth.errors", "UnknownModelError", EXIT_USAGE),
     ("synth.errors", "ReplayStoreError", EXIT_USAGE),
     ("synth.errors", "ReplayMiss", EXIT_RUNTIME),
     ("synth.errors", "ScriptExhausted", EXIT_RUNTIME),

@@ -90,3 +90,18 @@ def test_a_set_key_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     with pytest.raises(CredentialsError, match="ANTHROPIC_API_KEY"):
         LiteLLMClient("anthropic/claude-3-5-sonnet-20240620").check_credentials()
+
+
+def test_a_model_name_with_no_provider_is_refused_before_any_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from synth.errors import UnknownModelError
+    from vlmcar.cli import exit_code_for
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    client = LiteLLMClient("gpt-4oo", sleep=lambda s: pytest.fail("no retry expected"))
+    with pytest.raises(UnknownModelError, match="provider/model") as caught:
+        client.complete(MESSAGES, purpose="decompose")
+    assert exit_code_for(caught.value) == 2 and client.usage.attempts == 0
+    for known in ("gpt-4o", "openai/gpt-4oo"):  # litellm routes both (the second to openai)
+        LiteLLMClient(known).check_credentials()
