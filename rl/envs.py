@@ -97,6 +97,10 @@ if TYPE_CHECKING:
     from rl.program import RewardProgram
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # minigrid imports pygame
+# Frames are drawn off-screen: without these, SDL looks for a display and a sound server and
+# prints "error: XDG_RUNTIME_DIR is invalid" on a headless machine (classic-control envs).
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 __all__ = [
     "BUILTIN_SPECS",
