@@ -112,6 +112,7 @@ _MATH = "_vlmcar_math"
 _PYNUM = "vlmcar_pynum"
 _FLOORDIV = "vlmcar_floordiv"
 _SUB = "vlmcar_sub"
+_SETITEM = "vlmcar_setitem"
 _NEG = "vlmcar_neg"
 _SHAPE = "vlmcar_checked_shape"
 _ARANGE = "vlmcar_checked_arange"
@@ -294,16 +295,16 @@ class _Rebuild:
                         self.tuple_sizes.get(t.id, 1), self._tuple_values(node.value)
                     )
             targets = [self.target(t) for t in node.targets]
-            return [ast.Assign(targets=targets, value=self.expr(node.value), type_comment=None)]
+            return [_store(targets, self.expr(node.value))]
         if isinstance(node, ast.AnnAssign):
             if node.value is None:
                 return []  # a bare annotation binds nothing
             target = self.target(node.target)
-            return [ast.Assign(targets=[target], value=self.expr(node.value), type_comment=None)]
+            return [_store([target], self.expr(node.value))]
         if isinstance(node, ast.AugAssign):
             target = self.target(node.target)
             value = self.binop(node.op, _as_load(target), node.value, node)
-            return [ast.Assign(targets=[target], value=value, type_comment=None)]
+            return [_store([target], value)]
         if isinstance(node, ast.If):
             return [ast.If(test=self.expr(node.test), body=self.block(node.body) or [ast.Pass()],
                            orelse=self.block(node.orelse))]  # fmt: skip
@@ -601,6 +602,26 @@ def _as_load(target: ast.expr) -> ast.expr:
             _PYNUM, [ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())]
         )
     raise _Refused(target, "augmented assignment to a tuple")
+
+
+def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
+    """``targets = value``; an element store ``a[i] = v`` goes through the setitem twin.
+
+    numpy refuses to store NaN or an out-of-range Python int into an integer array where Numba
+    casts; the twin raises as numpy does. Stores through slices or ``...`` stay native (numba
+    cannot take those as call arguments here).
+    """
+    if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
+        index = targets[0].slice
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        if not any(isinstance(p, ast.Slice) or _is_ellipsis(p) for p in parts):
+            call = _helper_call(_SETITEM, [targets[0].value, index, value])
+            return ast.Expr(value=call)
+    return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _is_ellipsis(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is Ellipsis
 
 
 def _helper_call(name: str, args: list[ast.expr]) -> ast.Call:

@@ -50,6 +50,7 @@ __all__ = [
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_round",
+    "vlmcar_setitem",
     "vlmcar_sub",
     "vlmcar_sum",
     "vlmcar_trunc",
@@ -259,6 +260,11 @@ def vlmcar_sub(left: Any, right: Any) -> Any:
 def vlmcar_neg(value: Any) -> Any:
     """``-x``; refused (TypeError) for a boolean array, as numpy refuses it."""
     return -value
+
+
+def vlmcar_setitem(array: Any, index: Any, value: Any) -> None:
+    """``array[index] = value``; NaN or an out-of-range int into an integer array raises."""
+    array[index] = value
 
 
 def vlmcar_checked_shape(limit: int, shape: Any) -> Any:
@@ -563,6 +569,55 @@ def _vlmcar_neg(value: Any) -> Any:
         return -value
 
     return negate
+
+
+@overload(vlmcar_setitem, jit_options={"boundscheck": True})  # an index can be anything
+def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
+    if not (isinstance(array, types.Array) and isinstance(array.dtype, types.Integer)):
+
+        def plain(array: Any, index: Any, value: Any) -> None:
+            array[index] = value
+
+        return plain
+    info = np.iinfo(str(array.dtype))
+    lo, hi = int(info.min), int(info.max)
+    if isinstance(value, types.Float):
+
+        def from_float(array: Any, index: Any, value: Any) -> None:
+            if math.isnan(value):
+                raise ValueError("cannot convert float NaN to integer")
+            if math.isinf(value):
+                raise OverflowError("cannot convert float infinity to integer")
+            array[index] = value
+
+        return from_float
+    if isinstance(value, types.Integer) and not isinstance(value, types.Boolean):
+        if lo <= -(2**63):  # int64: every int64 value fits
+
+            def wide(array: Any, index: Any, value: Any) -> None:
+                array[index] = value
+
+            return wide
+        if hi >= 2**63:  # uint64: only negative values do not fit
+
+            def unsigned(array: Any, index: Any, value: Any) -> None:
+                if value < 0:
+                    raise OverflowError("Python integer out of bounds for uint64")
+                array[index] = value
+
+            return unsigned
+
+        def from_int(array: Any, index: Any, value: Any) -> None:
+            if value < lo or value > hi:
+                raise OverflowError("Python integer out of bounds for the array's dtype")
+            array[index] = value
+
+        return from_int
+
+    def other(array: Any, index: Any, value: Any) -> None:
+        array[index] = value
+
+    return other
 
 
 @overload(vlmcar_checked_shape)

@@ -672,3 +672,28 @@ def test_tuples_built_from_tuples_are_sized_before_numba_sees_them() -> None:
         "def check(frame):\n    a = (1, 2)\n    b = (a, a)\n    return frame[0, 0, 0] > b[1][0]\n"
     )
     assert jit_refusal(ast.parse(small)) is None
+
+
+@pytest.mark.parametrize(
+    ("store", "error"),
+    [
+        ("g[0] = int(frame[0, 0, 0]) + 300", OverflowError),
+        ("g[0] = -1", OverflowError),
+        ("g[1] = np.nan", ValueError),
+        ("g[2] = np.inf", OverflowError),
+    ],
+)
+def test_element_stores_numpy_refuses_fail_on_the_kernel_too(
+    store: str, error: type[Exception], cache: Path
+) -> None:
+    source = (
+        "import numpy as np\n\ndef check(frame):\n    g = np.zeros(4, np.uint8)\n"
+        f"    {store}\n    return g.sum() > 0\n"
+    )
+    frames = readonly_batch(np.full((1, 8, 8, 3), 20, np.uint8))
+    with pytest.raises(CheckerFailed, match=error.__name__):
+        compile_checker(source).batch(frames)
+    with pytest.raises(error):
+        build(source, cache).run(frames, frames, np.zeros(1, np.bool_))
+    fine = source.replace(store, "g[3] = 7.9\n    g[0] = 255")  # truncation and the top: allowed
+    assert run_kernel(build(fine, cache), frames) == compile_checker(fine).batch(frames).tolist()
