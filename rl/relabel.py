@@ -502,8 +502,10 @@ def open_dataset(source: str | os.PathLike[str]) -> OfflineDataset:
     text = os.fspath(source)
     try:
         src = DemoSource.parse(text)
-    except DemoError:  # its message lists the sources of `synth --demos`, which are not datasets
-        src = None
+    except DemoError:
+        if text.endswith(".npz") or text.startswith("minari:") or os.path.isdir(text):
+            raise  # a dataset that is missing or unreadable: its own message says which
+        src = None  # the parse error lists the sources of `synth --demos`, not datasets
     if src is not None and src.kind == "npz":
         return _open_npz(src.target)
     if src is not None and src.kind == "minari":

@@ -571,7 +571,8 @@ def _vlmcar_neg(value: Any) -> Any:
     return negate
 
 
-@overload(vlmcar_setitem, jit_options={"boundscheck": True})  # an index can be anything
+# boundscheck: an overload does not inherit the kernel's, and the index can be anything
+@overload(vlmcar_setitem, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
 def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
     if not (isinstance(array, types.Array) and isinstance(array.dtype, types.Integer)):
 

@@ -708,8 +708,16 @@ def blind_spot_results() -> dict[str, tuple[str, str]]:
     names = [*BLIND_SPOTS, "within-budget"]
     sources = [blind_spot_source(c) for c in (*BLIND_SPOTS.values(), WITHIN)]
     frames = scene(64, 64, rects=[(2, 2, 9, 9, (255, 255, 0))])[None]
+    # ~30 workers start at once on 2 cores (next to the other test worker): give them time.
     with Sandbox(
-        sources, names=names, budgets=LIMITS, spare=False, jit=False, timeout=60, max_failures=99
+        sources,
+        names=names,
+        budgets=LIMITS,
+        spare=False,
+        jit=False,
+        timeout=60,
+        max_failures=99,
+        start_timeout=300,
     ) as box:
         result = box.evaluate(frames)
     return {n: (s, d) for n, s, d in zip(names, result.statuses, result.details, strict=True)}
