@@ -78,11 +78,14 @@ def configure_synth(parser: argparse.ArgumentParser) -> None:
         "--labels", metavar="JSON", help="labelled frames for precision/recall (rl.demos format)"
     )
     _add_client_arguments(parser)
+    _add_bundle_output(parser, "where to write the bundle")
+
+
+def _add_bundle_output(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """--out, the pipeline settings, --isolation and --key-file (synth and refine)."""
     from vlmcar.args import output_dir
 
-    parser.add_argument(
-        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the bundle"
-    )
+    parser.add_argument("--out", required=True, metavar="DIR", type=output_dir, help=out_help)
     _add_settings(parser)
     parser.add_argument("--isolation", choices=("strict", "process"))
     _add_key_file(parser, "sign the bundle with the key in FILE")
@@ -312,7 +315,7 @@ def _write_result(
 
 def configure_refine(parser: argparse.ArgumentParser) -> None:
     """Add the ``refine`` arguments to ``parser``."""
-    from vlmcar.args import existing_dir, output_dir
+    from vlmcar.args import existing_dir
 
     parser.add_argument(
         "run",
@@ -328,12 +331,7 @@ def configure_refine(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--notes", help="what the prompt states about the frames (default: env's)")
     _add_client_arguments(parser)
-    parser.add_argument(
-        "--out", required=True, metavar="DIR", type=output_dir, help="where to write the new bundle"
-    )
-    _add_settings(parser)
-    parser.add_argument("--isolation", choices=("strict", "process"))
-    _add_key_file(parser, "sign the bundle with the key in FILE")
+    _add_bundle_output(parser, "where to write the new bundle")
 
 
 def run_refine(args: argparse.Namespace) -> int:
