@@ -10,10 +10,13 @@ Public API:
     read_text, load_json, load_npy, ...           user-supplied files: regular only, bounded (safeio)
     RULES                                         the audit's documented rule table
 
-Errors are :class:`SandboxError` subclasses; see :mod:`sandbox.errors`. ``import sandbox`` loads only
-numpy, RestrictedPython, Hypothesis and this package (numba loads on first use of the vision
-helpers or the JIT path).
+Errors are :class:`SandboxError` subclasses; see :mod:`sandbox.errors`. ``import sandbox`` loads
+numpy, RestrictedPython and this package; Hypothesis loads on first use of the fuzzer's names
+(``fuzz_checker``, ``FuzzReport``, ``Problem``, ``frames``), so sandbox workers, which import this
+package on every start, never load it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from sandbox.audit import AuditLimits, audit
 from sandbox.budgets import Budgets
@@ -33,7 +36,6 @@ from sandbox.errors import (
     Status,
     WorkerError,
 )
-from sandbox.fuzz import FuzzReport, Problem, frames, fuzz_checker
 from sandbox.pool import BatchResult, Isolation, Sandbox, strongest_isolation
 from sandbox.rules import RULES, Rule
 from sandbox.safeio import (
@@ -89,3 +91,17 @@ __all__ = [
     "read_text",
     "strongest_isolation",
 ]
+
+_LAZY = {"FuzzReport", "Problem", "frames", "fuzz_checker"}
+
+if TYPE_CHECKING:
+    from sandbox.fuzz import FuzzReport, Problem, frames, fuzz_checker
+
+
+def __getattr__(name: str) -> Any:
+    """The fuzzer's names, imported on first use (they need Hypothesis)."""
+    if name in _LAZY:
+        from sandbox import fuzz
+
+        return getattr(fuzz, name)
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

@@ -25,9 +25,10 @@ feedback to a model can name a small counter-example. Checker code runs only in 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
@@ -35,6 +36,9 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from sandbox.frames import Frame, FrameBatch
+
+if TYPE_CHECKING:
+    from sandbox.pool import Sandbox
 
 __all__ = ["PALETTE", "FuzzReport", "Problem", "frames", "fuzz_checker"]
 
@@ -182,6 +186,7 @@ def fuzz_checker(
     seed: int = 0,
     max_us_per_frame: float = 20_000.0,
     timeout: float = 5.0,
+    sandbox: Sandbox | None = None,
 ) -> FuzzReport:
     """Fuzz a checker inside sandbox workers (JIT and interpreter paths both, when jitted).
 
@@ -199,6 +204,9 @@ def fuzz_checker(
         seed: makes the run reproducible (Hypothesis runs derandomised).
         max_us_per_frame: cost above which the checker is ``too_slow``.
         timeout: seconds per checker per batch before the worker is killed.
+        sandbox: a JIT-enabled :class:`~sandbox.pool.Sandbox` already running exactly
+            ``source`` (one checker) to fuzz in, left open for the caller (the admission gate
+            verifies in the same workers); ``None``: one is started and closed here.
 
     Returns:
         The :class:`FuzzReport`.
@@ -234,10 +242,11 @@ def fuzz_checker(
         "timeout": timeout,
         "spare": False,
     }
-    with (
-        Sandbox([source], jit=True, **kwargs) as jit_box,
-        Sandbox([source], jit=False, **kwargs) as interp_box,
-    ):
+    if sandbox is not None and list(sandbox.sources) != [source]:
+        raise ValueError("sandbox: it must run exactly the fuzzed source, and only it")
+    with contextlib.ExitStack() as stack:
+        jit_box = sandbox or stack.enter_context(Sandbox([source], jit=True, **kwargs))
+        interp_box = stack.enter_context(Sandbox([source], jit=False, **kwargs))
         mode, why = jit_box.jit_modes[0]
         jitted = mode == "jit"
 

@@ -750,7 +750,10 @@ def _unavailable(reason: str) -> tuple[LayerReport, ...]:
     )
 
 
-def probe() -> tuple[LayerReport, ...]:
+_PROBED_ONCE: dict[str, tuple[LayerReport, ...]] = {}
+
+
+def probe(*, fresh: bool = False) -> tuple[LayerReport, ...]:
     """Report which isolation layers this machine supports, without changing the calling process.
 
     Every layer, and then the seal, is tried in one short-lived child interpreter
@@ -759,11 +762,31 @@ def probe() -> tuple[LayerReport, ...]:
     while threads still start, that an executable mapping fails after the seal). Takes a fraction
     of a second; never raises.
 
+    A probe whose child reported every layer is kept for the life of this process (what the kernel
+    supports does not change under it; every ``Sandbox`` asks); one that lost a report (a child
+    killed or timed out on a loaded machine) is not kept, so the next call probes again. The kept
+    answer only picks the level: a strict worker still checks each layer it applies and refuses
+    to run if one fails.
+
+    Args:
+        fresh: probe again even if an answer is kept.
+
     Returns:
         One report per layer, in the order of :data:`LAYERS`, then the ``"seal"`` report.
     """
+    kept = None if fresh else _PROBED_ONCE.get(sys.executable)
+    if kept is not None:
+        return kept
+    reports, complete = _run_probe()
+    if complete:
+        _PROBED_ONCE[sys.executable] = reports
+    return reports
+
+
+def _run_probe() -> tuple[tuple[LayerReport, ...], bool]:
+    """Run the probe child: its reports, and whether it reported every layer."""
     if not sys.platform.startswith("linux"):
-        return _unavailable(f"isolation layers need Linux, this is {sys.platform}")
+        return _unavailable(f"isolation layers need Linux, this is {sys.platform}"), True
     env = {**os.environ, **pinned_thread_env()}
     try:
         done = subprocess.run(
@@ -776,7 +799,7 @@ def probe() -> tuple[LayerReport, ...]:
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return _unavailable(f"probe process failed: {type(exc).__name__}: {exc}")
+        return _unavailable(f"probe process failed: {type(exc).__name__}: {exc}"), False
     found: dict[str, LayerReport] = {}
     for line in done.stdout.splitlines():
         try:
@@ -790,4 +813,5 @@ def probe() -> tuple[LayerReport, ...]:
             ended = f"killed by {signal.Signals(-done.returncode).name}"
     last = (done.stderr.strip().splitlines() or [""])[-1][:200]
     lost = f"the probe process ended ({ended}) before reporting this layer {last}".rstrip()
-    return tuple(found.get(name) or LayerReport(name, False, lost) for name in _PROBED)
+    reports = tuple(found.get(name) or LayerReport(name, False, lost) for name in _PROBED)
+    return reports, all(name in found for name in _PROBED)

@@ -286,6 +286,30 @@ class CheckerRuns:
     random: tuple[_Run, ...]
     labelled: _Run | None = None
 
+    def __add__(self, other: CheckerRuns) -> CheckerRuns:
+        """The runs of both sets of checkers on the same frames, ``self``'s first.
+
+        Each checker runs in its own worker, so checkers run apart and joined here answer as
+        they would have run together (the admission gate joins a cached predecessor's runs to a
+        candidate's).
+        """
+        if len(self.expert) != len(other.expert) or len(self.random) != len(other.random):
+            raise ValueError("CheckerRuns of different rollouts cannot be joined")
+        if (self.labelled is None) != (other.labelled is None):
+            raise ValueError("CheckerRuns with and without labelled frames cannot be joined")
+
+        def join(a: _Run, b: _Run) -> _Run:
+            return (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]), [*a[2], *b[2]])
+
+        return CheckerRuns(
+            (*self.names, *other.names),
+            tuple(join(a, b) for a, b in zip(self.expert, other.expert, strict=True)),
+            tuple(join(a, b) for a, b in zip(self.random, other.random, strict=True)),
+            join(self.labelled, other.labelled)
+            if self.labelled is not None and other.labelled is not None
+            else None,
+        )
+
 
 def _evaluate(box: Sandbox, frames: np.ndarray, firsts: np.ndarray) -> _Run:
     r = box.evaluate(np.ascontiguousarray(frames), np.ascontiguousarray(firsts))

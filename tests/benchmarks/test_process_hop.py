@@ -65,6 +65,10 @@ def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
             "16",
             "--startup-repeats",
             "1",
+            "--batch-sizes",  # two sizes and one timeout keep this smoke run near 50 s
+            "1,8",
+            "--timeouts",
+            "0.3",
             "--out-dir",
             str(tmp_path),
         ]
@@ -107,12 +111,12 @@ def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
         info = data["sandboxes"][lv]
         assert info["isolation"] == lv and info["layers"], lv
         assert info["respawns_during_timing"] == 0 and info["same_worker"], lv
-        assert info["boxes"] == 4 * 3  # one round per checker set and batch size in quick mode
+        assert info["boxes"] == 4 * 2  # one round per checker set and batch size in quick mode
 
     # 1. per-batch cost: every set × batch size, positive numbers, agreement on every batch
     rows = data["hop"]
     assert {(r["set"], r["batch_size"]) for r in rows} == {
-        (s, n) for s in ("color", "edge", "both", "null") for n in (1, 8, 64)
+        (s, n) for s in ("color", "edge", "both", "null") for n in (1, 8)
     }
     for r in rows:
         where = (r["set"], r["batch_size"])
@@ -134,11 +138,11 @@ def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
     for key in ("hop_us_by_level_and_batch", "ratio_by_level_and_batch"):
         assert set(data["summary"][key]) == set(levels)
         for lv in levels:
-            assert set(data["summary"][key][lv]) == {"1", "8", "64"}
+            assert set(data["summary"][key][lv]) == {"1", "8"}
     assert all(
         _positive(v) for v in data["summary"]["ratio_by_level_and_batch"]["process"].values()
     )
-    assert [a["batch_size"] for a in data["amortisation"]] == [1, 8, 64]
+    assert [a["batch_size"] for a in data["amortisation"]] == [1, 8]
     for a in data["amortisation"]:
         for lv in levels:
             assert _positive(a[f"{lv}_both_us"]) and _positive(a[f"{lv}_separate_us"])
@@ -152,7 +156,7 @@ def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
 
     # 2. runaway: the spinning checker timed out, the worker was replaced, the ok checker agreed
     combos = {(r["level"], r["timeout_s"], r["spare"]) for r in data["runaway"]}
-    assert combos == {(lv, t, s) for lv in levels for t in (0.5, 1.0) for s in (True, False)}
+    assert combos == {(lv, t, s) for lv in levels for t in (0.3,) for s in (True, False)}
     assert len(data["runaway_trials"]) == len(combos)
     for r in data["runaway"]:
         assert r["isolation"] == r["level"] and r["n"] == 1

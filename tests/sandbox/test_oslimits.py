@@ -136,7 +136,7 @@ def _process_state() -> dict[str, str]:
 @pytest.mark.skipif(not LINUX, reason="the process state is read from /proc")
 def test_probe_reports_each_layer_and_leaves_caller_untouched() -> None:
     before = _process_state()
-    reports = probe()
+    reports = probe(fresh=True)
     assert [r.name for r in reports] == [*LAYERS, "seal"]
     assert all(isinstance(r, LayerReport) and r.detail for r in reports)
     assert _process_state() == before
@@ -151,6 +151,15 @@ def test_probe_reports_each_layer_and_leaves_caller_untouched() -> None:
         socket.create_connection(server.getsockname(), timeout=2),
     ):
         pass
+
+
+def test_a_complete_probe_is_kept_and_fresh_probes_again() -> None:
+    first = probe(fresh=True)
+    assert probe() is first or not all(  # kept, unless the child lost a report under load
+        r.available or "before reporting" not in r.detail for r in first
+    )
+    again = probe(fresh=True)
+    assert again is not first and [r.name for r in again] == [r.name for r in first]
 
 
 def test_probe_when_not_linux_or_root(layers: dict[str, LayerReport]) -> None:
