@@ -87,6 +87,10 @@ _PROVENANCE: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "verification": (lambda v: v is None or isinstance(v, dict), "an object or null"),
     "lineage": (lambda v: isinstance(v, dict), "an object"),
+    "candidates": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("subtasks"), dict),
+        "an object with a 'subtasks' object",
+    ),
 }
 
 

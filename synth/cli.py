@@ -34,10 +34,12 @@ every checker meets the thresholds, 1 otherwise, 2 when the bundle or an input i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rl.demos import DemoSource, LabelledFrames
+    from synth.gate import GatePool
     from synth.pipeline import SynthesisResult
     from synth.vlm import MeteredClient, VLMClient
 
@@ -89,6 +92,65 @@ def _add_bundle_output(parser: argparse.ArgumentParser, out_help: str) -> None:
     _add_settings(parser)
     parser.add_argument("--isolation", choices=("strict", "process"))
     _add_key_file(parser, "sign the bundle with the key in FILE")
+    _add_candidate_arguments(parser)
+
+
+def _add_candidate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--candidates N, and where they are gated: --workers or --ray."""
+    from vlmcar.args import positive_int
+
+    parser.add_argument(
+        "--candidates",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="checkers asked for per sub-task in each round, all at once; the best by "
+        "verification is kept and all N are recorded in the bundle (default 1)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="K",
+        help="local processes that gate candidates at once (default: N, at most the CPUs)",
+    )
+    where.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|ADDRESS",
+        help="gate candidates as Ray tasks: auto (alone: the cluster RAY_ADDRESS or `ray start` "
+        "names, else a local one) or a cluster address HOST:PORT; every node must support the "
+        "isolation level",
+    )
+
+
+@contextlib.contextmanager
+def _gate_pool(args: argparse.Namespace) -> Iterator[tuple[GatePool, str | None]]:
+    """The pool that gates candidates, and the isolation level to ask for (fixed with --ray)."""
+    from synth.gate import GatePool
+
+    isolation = args.isolation
+    if args.candidates == 1 or args.ray is None:
+        workers = args.workers or min(args.candidates, os.cpu_count() or 1)
+        with GatePool(workers if args.candidates > 1 else 1) as pool:
+            yield pool, isolation
+        return
+    from rl.cluster import check_nodes, connect_ray
+    from sandbox.pool import strongest_isolation
+
+    # a node may lack layers this machine has: name the level, so a weaker node refuses to run
+    isolation = isolation or strongest_isolation()[0]
+    ray, started = connect_ray(args.ray, None)
+    try:
+        hosts = check_nodes(ray, isolation)
+        print(f"  gating candidates on Ray ({len(hosts)} node(s), isolation {isolation})")
+        with GatePool(ray=ray) as pool:
+            yield pool, isolation
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
@@ -255,26 +317,29 @@ def run_synth(args: argparse.Namespace) -> int:
     # one line per model call (tokens, cost, latency); the totals also when synthesis fails
     metered = MeteredClient(client, on_call=lambda call: print(f"  {call.describe()}", flush=True))
     try:
-        result = synthesize(
-            args.env,
-            metered,
-            max_rounds=args.rounds,
-            n_expert=args.expert,
-            n_random=args.random,
-            random_length=args.random_length,
-            seed=args.seed,
-            isolation=args.isolation,
-            fuzz_examples=args.fuzz_examples,
-            log=lambda line: print(f"  {line}", flush=True),
-            task_text=args.task,
-            env_notes=args.notes,
-            env_kwargs=prepared.env_kwargs,
-            demos=prepared.demos,
-            start_frame=prepared.start_frame,
-            goal_frame=prepared.goal_frame,
-            labelled=prepared.labelled,
-            frame_source=args.frame_source,
-        )
+        with _gate_pool(args) as (pool, isolation):
+            result = synthesize(
+                args.env,
+                metered,
+                max_rounds=args.rounds,
+                n_expert=args.expert,
+                n_random=args.random,
+                random_length=args.random_length,
+                seed=args.seed,
+                isolation=isolation,
+                fuzz_examples=args.fuzz_examples,
+                candidates=args.candidates,
+                gate_pool=pool,
+                log=lambda line: print(f"  {line}", flush=True),
+                task_text=args.task,
+                env_notes=args.notes,
+                env_kwargs=prepared.env_kwargs,
+                demos=prepared.demos,
+                start_frame=prepared.start_frame,
+                goal_frame=prepared.goal_frame,
+                labelled=prepared.labelled,
+                frame_source=args.frame_source,
+            )
     except ValueError as err:  # no task text, unusable demonstrations (DemoError, EnvError)
         print(f"vlmcar synth: error: {err}", file=sys.stderr)
         return 2
@@ -310,6 +375,14 @@ def _write_result(
     # latencies differ run to run, so they stay out of program.json (whose bytes a replay repeats)
     usage = path.parent / "usage.json"
     usage.write_text(json.dumps(metered.to_json(), indent=2) + "\n", encoding="utf-8")
+    if result.candidates and result.program is not None:  # the same, with each one's cost
+        from synth.candidates import candidates_json
+
+        n = int(result.program.extra["candidates"]["n"])
+        record = candidates_json(n, result.candidates, result.chosen, timing=True)
+        (path.parent / "candidates.json").write_text(
+            json.dumps(record, indent=2) + "\n", encoding="utf-8"
+        )
     return path
 
 
@@ -361,20 +434,23 @@ def run_refine(args: argparse.Namespace) -> int:
         print("  (no alarm was raised in this run: the model is asked anyway)")
     metered = MeteredClient(client, on_call=lambda call: print(f"  {call.describe()}", flush=True))
     try:
-        result, _ = refine_from_training(
-            args.run,
-            metered,
-            env_notes=args.notes,
-            demos=demos,
-            log=lambda line: print(f"  {line}", flush=True),
-            max_rounds=args.rounds,
-            n_expert=args.expert,
-            n_random=args.random,
-            random_length=args.random_length,
-            seed=args.seed,
-            isolation=args.isolation,
-            fuzz_examples=args.fuzz_examples,
-        )
+        with _gate_pool(args) as (pool, isolation):
+            result, _ = refine_from_training(
+                args.run,
+                metered,
+                env_notes=args.notes,
+                demos=demos,
+                log=lambda line: print(f"  {line}", flush=True),
+                max_rounds=args.rounds,
+                n_expert=args.expert,
+                n_random=args.random,
+                random_length=args.random_length,
+                seed=args.seed,
+                isolation=isolation,
+                fuzz_examples=args.fuzz_examples,
+                candidates=args.candidates,
+                gate_pool=pool,
+            )
     except ValueError as err:  # unusable demonstrations, an env that no longer builds
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,9 @@ recording (:class:`synth.replay.ReplayClient`) or a script (:class:`synth.script
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +33,9 @@ import numpy as np
 from rl.demos import DemoSource, LabelledFrames
 from rl.envs import FrameSource
 from rl.program import RewardProgram, SubTask
+from synth.candidates import Candidate, candidates_json, rank_key
 from synth.errors import ReplyError, SynthError
-from synth.gate import Admission, GateContext, admit
+from synth.gate import GateContext, GatePool, admit, checker_runs
 from synth.parse import extract_checker, parse_subtasks
 from synth.prompts import (
     PROMPT_VERSIONS,
@@ -41,9 +44,16 @@ from synth.prompts import (
     render_decompose,
     render_refine,
     template_sha256,
+    with_candidate,
 )
-from synth.verify import Thresholds, VerificationReport, collect_rollouts, verify_sources
-from synth.vlm import Message, VLMClient
+from synth.verify import (
+    Thresholds,
+    VerificationReport,
+    collect_rollouts,
+    summarise,
+    verify_sources,
+)
+from synth.vlm import Message, VLMClient, complete_many
 
 __all__ = ["DecompositionPrompt", "Round", "SynthesisResult", "synthesize"]
 
@@ -60,6 +70,7 @@ class Round:
         reply: the model's reply text.
         stage: the gate stage the reply reached (``accepted``, ``reply``, ``audit`` ...).
         summary: what happened, in one line.
+        candidate: 1..N when several candidates were sampled per round, else 0.
     """
 
     subtask: str
@@ -69,10 +80,11 @@ class Round:
     reply: str
     stage: str
     summary: str
+    candidate: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the reply is stored in full: the transcript is the provenance)."""
-        return {
+        out: dict[str, Any] = {
             "subtask": self.subtask,
             "attempt": self.attempt,
             "purpose": self.purpose,
@@ -82,6 +94,9 @@ class Round:
             "reply_sha256": hashlib.sha256(self.reply.encode()).hexdigest(),
             "reply": self.reply,
         }
+        if self.candidate:
+            out["candidate"] = self.candidate
+        return out
 
 
 @dataclass
@@ -96,6 +111,8 @@ class SynthesisResult:
         verification: verification of the final program on fresh rollouts.
         failed: sub-tasks that exhausted their rounds.
         model: the model that answered.
+        candidates: sub-task -> every candidate drawn for it (only with ``candidates > 1``).
+        chosen: sub-task -> ``(attempt, index)`` of the best candidate of its last round.
     """
 
     env_id: str
@@ -105,6 +122,8 @@ class SynthesisResult:
     verification: VerificationReport | None = None
     failed: list[str] = field(default_factory=list)
     model: str = ""
+    candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    chosen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +178,8 @@ def synthesize(
     decomposition: DecompositionPrompt | None = None,
     keep: Mapping[str, tuple[str, str]] | None = None,
     lineage: Mapping[str, Any] | None = None,
+    candidates: int = 1,
+    gate_pool: GatePool | None = None,
 ) -> SynthesisResult:
     """Synthesise a reward program for any environment.
 
@@ -192,6 +213,10 @@ def synthesize(
             the same gate, no model call) and goes to the model only if the gate refuses it.
         lineage: where this program comes from (parent bundle, run, report hash), stored in
             the provenance as ``extra.lineage``.
+        candidates: checkers asked for per sub-task in each round, all at once; the best by
+            :func:`synth.candidates.rank_key` is kept and all are recorded (``extra.candidates``).
+        gate_pool: where candidates are gated together (:class:`synth.gate.GatePool`; default:
+            this process, one after another).
 
     Returns:
         The :class:`SynthesisResult`; ``result.ok`` says whether a full program was produced.
@@ -205,6 +230,8 @@ def synthesize(
     """
     from rl.registry import get_spec
 
+    if candidates < 1:
+        raise ValueError(f"candidates must be >= 1, got {candidates}")
     spec = get_spec(env_id)
     _check_image("start_frame", start_frame)
     _check_image("goal_frame", goal_frame)
@@ -281,92 +308,49 @@ def synthesize(
 
     accepted: list[tuple[str, str]] = []
     subtask_objs = [_Sub(n, d) for n, d in subtasks]
-    for sub in subtask_objs:
-        source, feedback = "", Feedback()
-        verdict: Admission | None = None
-        kept = (keep or {}).get(sub.name)
-        if kept is not None and kept[0] == sub.description:
-            source = kept[1]
-            verdict = admit(sub.name, source, ctx, previous=accepted)
-            result.rounds.append(
-                Round(sub.name, 0, f"kept:{sub.name}", "", "", verdict.stage, verdict.summary)
+    own_pool = gate_pool is None
+    pool = GatePool() if gate_pool is None else gate_pool
+    try:
+        for sub in subtask_objs:
+            chosen = _synthesize_subtask(
+                sub,
+                subtask_objs,
+                client,
+                ctx,
+                pool,
+                result,
+                accepted,
+                keep=keep,
+                max_rounds=max_rounds,
+                candidates=candidates,
+                prompt=_CheckerPrompt(start, goal, frame_shape, task, notes),
+                log=log,
             )
-            log(f"{sub.name}: kept checker: {verdict.summary}")
-            if verdict.accepted:
-                accepted.append((sub.name, source))
-                continue
-            feedback = verdict.feedback
-        for attempt in range(1, max_rounds + 1):
-            if attempt == 1 and not source:
-                kind = "checker"
-                messages = render_checker(
-                    sub, subtask_objs, start, goal, frame_shape, task_text=task, env_notes=notes
-                )
+            if chosen is None:
+                result.failed.append(sub.name)
             else:
-                kind = "refine"
-                messages = render_refine(
-                    sub,
-                    source,
-                    feedback,
-                    all_subtasks=subtask_objs,
-                    task_text=task,
-                    start_frame=start,
-                    goal_frame=goal,
-                    frame_shape=frame_shape,
-                    env_notes=notes,
-                )
-            reply = client.complete(messages, purpose=f"{kind}:{sub.name}").text
-            version = PROMPT_VERSIONS[kind]
-            try:
-                source = extract_checker(reply)
-            except ReplyError as err:
-                feedback = Feedback(reply_problem=err.feedback())
-                result.rounds.append(
-                    Round(
-                        sub.name,
-                        attempt,
-                        f"{kind}:{sub.name}",
-                        version,
-                        reply,
-                        "reply",
-                        f"unusable: {str(err)[:160]}",
-                    )
-                )
-                log(f"{sub.name} attempt {attempt}: unusable reply")
-                continue
-            verdict = admit(sub.name, source, ctx, previous=accepted)
-            result.rounds.append(
-                Round(
-                    sub.name,
-                    attempt,
-                    f"{kind}:{sub.name}",
-                    version,
-                    reply,
-                    verdict.stage,
-                    verdict.summary,
-                )
-            )
-            log(f"{sub.name} attempt {attempt}: {verdict.summary}")
-            if verdict.accepted:
-                accepted.append((sub.name, source))
-                break
-            feedback = verdict.feedback
-        if verdict is None or not verdict.accepted:
-            result.failed.append(sub.name)
+                accepted.append((sub.name, chosen))
+    finally:
+        if own_pool:
+            pool.close()
     if result.failed:
         log(f"no accepted checker for: {', '.join(result.failed)}")
         return result
     names = [n for n, _ in accepted]
-    result.verification = verify_sources(
-        env_id,
-        names,
-        [s for _, s in accepted],
-        expert,
-        random,
-        thresholds=ctx.thresholds,
-        isolation=isolation,
-        labelled=labelled,
-    )
+    if labelled is None:  # every checker ran on these rollouts when it was admitted
+        runs = functools.reduce(operator.add, (checker_runs(n, s, ctx) for n, s in accepted))
+        result.verification = summarise(env_id, runs, expert, random, thresholds=ctx.thresholds)
+    else:
+        result.verification = verify_sources(
+            env_id,
+            names,
+            [s for _, s in accepted],
+            expert,
+            random,
+            thresholds=ctx.thresholds,
+            isolation=isolation,
+            labelled=labelled,
+        )
     result.program = RewardProgram(
         env_id=env_id,
         task=task,
@@ -382,11 +366,148 @@ def synthesize(
             images="given" if start_frame is not None or goal_frame is not None else "expert",
         ),
     )
+    if candidates > 1:
+        result.program = dataclasses.replace(
+            result.program,
+            extra={
+                **result.program.extra,
+                "candidates": candidates_json(candidates, result.candidates, result.chosen),
+            },
+        )
     if lineage is not None:
         result.program = dataclasses.replace(
             result.program, extra={**result.program.extra, "lineage": dict(lineage)}
         )
     return result
+
+
+@dataclass(frozen=True)
+class _CheckerPrompt:
+    """What every checker and refine request of one run states."""
+
+    start: np.ndarray
+    goal: np.ndarray
+    frame_shape: tuple[int, ...]
+    task: str
+    notes: str
+
+
+def _synthesize_subtask(
+    sub: _Sub,
+    subtask_objs: Sequence[_Sub],
+    client: VLMClient,
+    ctx: GateContext,
+    pool: GatePool,
+    result: SynthesisResult,
+    accepted: Sequence[tuple[str, str]],
+    *,
+    keep: Mapping[str, tuple[str, str]] | None,
+    max_rounds: int,
+    candidates: int,
+    prompt: _CheckerPrompt,
+    log: Callable[[str], None],
+) -> str | None:
+    """Rounds for one sub-task until a candidate is accepted; its source, or None."""
+    source, feedback = "", Feedback()
+    kept = (keep or {}).get(sub.name)
+    if kept is not None and kept[0] == sub.description:
+        source = kept[1]
+        verdict = admit(sub.name, source, ctx, previous=accepted)
+        result.rounds.append(
+            Round(sub.name, 0, f"kept:{sub.name}", "", "", verdict.stage, verdict.summary)
+        )
+        log(f"{sub.name}: kept checker: {verdict.summary}")
+        if verdict.accepted:
+            return source
+        feedback = verdict.feedback
+    for attempt in range(1, max_rounds + 1):
+        kind = "checker" if attempt == 1 and not source else "refine"
+        if kind == "checker":
+            messages = render_checker(
+                sub,
+                subtask_objs,
+                prompt.start,
+                prompt.goal,
+                prompt.frame_shape,
+                task_text=prompt.task,
+                env_notes=prompt.notes,
+            )
+        else:
+            messages = render_refine(
+                sub,
+                source,
+                feedback,
+                all_subtasks=subtask_objs,
+                task_text=prompt.task,
+                start_frame=prompt.start,
+                goal_frame=prompt.goal,
+                frame_shape=prompt.frame_shape,
+                env_notes=prompt.notes,
+            )
+        purpose = f"{kind}:{sub.name}"
+        if candidates == 1:
+            replies = [client.complete(messages, purpose=purpose).text]
+        else:
+            requests = [
+                (with_candidate(messages, k, candidates), f"{purpose}#{k}")
+                for k in range(1, candidates + 1)
+            ]
+            replies = [c.text for c in complete_many(client, requests)]
+        drawn = _gate_candidates(sub.name, attempt, replies, ctx, pool, accepted)
+        best = min(drawn, key=rank_key)
+        version = PROMPT_VERSIONS[kind]
+        for c in drawn:
+            label = f"{purpose}#{c.index}" if candidates > 1 else purpose
+            result.rounds.append(
+                Round(
+                    sub.name,
+                    attempt,
+                    label,
+                    version,
+                    c.reply,
+                    c.stage,
+                    c.summary,
+                    candidate=c.index if candidates > 1 else 0,
+                )
+            )
+            which = f" candidate {c.index}/{candidates}" if candidates > 1 else ""
+            log(f"{sub.name} attempt {attempt}{which}: {c.summary}")
+        if candidates > 1:
+            result.candidates.setdefault(sub.name, []).extend(drawn)
+            result.chosen[sub.name] = (attempt, best.index)
+            log(f"{sub.name} attempt {attempt}: best is candidate {best.index} ({best.stage})")
+        if best.accepted:
+            return best.source
+        if best.source is not None:
+            source = best.source
+        feedback = best.feedback
+    return None
+
+
+def _gate_candidates(
+    name: str,
+    attempt: int,
+    replies: Sequence[str],
+    ctx: GateContext,
+    pool: GatePool,
+    accepted: Sequence[tuple[str, str]],
+) -> list[Candidate]:
+    """Parse every reply and gate the usable ones together (in ``pool``); in reply order."""
+    parsed: list[tuple[str | None, ReplyError | None]] = []
+    for reply in replies:
+        try:
+            parsed.append((extract_checker(reply), None))
+        except ReplyError as problem:
+            parsed.append((None, problem))
+    usable = [s for s, _ in parsed if s is not None]
+    verdicts = iter(pool.admit_all(name, usable, ctx, previous=accepted))
+    out = []
+    for k, (reply, (source, err)) in enumerate(zip(replies, parsed, strict=True), 1):
+        if source is None and err is not None:
+            out.append(Candidate(name, attempt, k, reply, None, None, err.feedback(), str(err)))
+        else:
+            out.append(Candidate(name, attempt, k, reply, source, next(verdicts)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from synth.errors import SynthError, excerpt
 from synth.vlm import ImagePart, Message, Part
 
 __all__ = [
+    "CANDIDATE_NOTE",
     "PROMPT_VERSIONS",
     "AuditItem",
     "Feedback",
@@ -54,11 +55,22 @@ __all__ = [
     "rules_text",
     "surface_text",
     "template_sha256",
+    "with_candidate",
 ]
 
 #: Prompt kind -> template version in use. Each version is a file ``synth/prompts/<version>.md``.
 PROMPT_VERSIONS: Mapping[str, str] = MappingProxyType(
     {"decompose": "decompose_v1", "checker": "checker_v1", "refine": "refine_v1"}
+)
+
+#: Appended to a checker or refine request when several candidates are sampled per sub-task
+#: (``vlmcar synth --candidates N``): it makes each candidate's request distinct, so a recording
+#: replays each candidate's own reply whatever order the calls finish in, and it tells the model
+#: how the candidates are compared. Its sha256 is stored in the bundle's provenance.
+CANDIDATE_NOTE = (
+    "(Candidate {k} of {n} for this sub-task. The candidates are compared on verification: "
+    "firing on every expert trajectory, rarely on random play, and cost per frame. Write the "
+    "checker you think best; it need not resemble the others.)"
 )
 
 #: Most items of one kind (findings, counter-examples ...) shown in a feedback prompt.
@@ -696,3 +708,23 @@ def render_refine(
         },
         {"start": _image(start_frame), "goal": _image(goal_frame)},
     )
+
+
+def with_candidate(messages: Sequence[Message], k: int, n: int) -> list[Message]:
+    """``messages`` with :data:`CANDIDATE_NOTE` for candidate ``k`` of ``n`` appended (n > 1).
+
+    With ``n == 1`` the messages are returned unchanged, so single-candidate requests (and their
+    recordings) are what they always were.
+
+    Example:
+        >>> from synth.vlm import Message
+        >>> with_candidate([Message.user("write a checker")], 2, 3)[-1].parts[-1][:28]
+        '\\n\\n(Candidate 2 of 3 for this'
+    """
+    if n <= 1:
+        return list(messages)
+    if not 1 <= k <= n:
+        raise ValueError(f"candidate {k} of {n}: k must be in 1..{n}")
+    *head, last = messages
+    note = "\n\n" + CANDIDATE_NOTE.format(k=k, n=n)
+    return [*head, Message(last.role, (*last.parts, note))]

@@ -51,8 +51,11 @@ class ScriptedClient:
     """A stand-in VLM for tests and the offline demo: it replays a script, it does not look.
 
     Replies come in order from one list, or, given a mapping ``purpose -> list``, in order per
-    purpose; a purpose matches its own key first, then the part before the first ``:`` (so
-    ``{"checker": [...]}`` serves ``checker:key_picked``). Callables in the script are called with
+    purpose; a purpose matches its own key first, then the part before a candidate's ``#K``, then
+    the part before the first ``:`` (so ``{"checker": [...]}`` serves ``checker:key_picked``, and
+    ``checker:key_picked`` serves ``checker:key_picked#2`` too). Concurrent candidates
+    (``--candidates N``) take from a shared list in whatever order their calls arrive: script
+    ``checker:NAME#K`` per candidate when the assignment matters. Callables in the script are called with
     the messages. Running out raises :class:`~synth.errors.ScriptExhausted`.
 
     Completions report zero tokens and zero cost and are marked ``cached=True`` (no model was
@@ -125,7 +128,14 @@ class ScriptedClient:
             if self._by_purpose is None:
                 slot, queue = "", self._queue
             else:
-                slot = purpose if purpose in self._by_purpose else purpose.split(":", 1)[0]
+                slot = next(
+                    (
+                        s
+                        for s in (purpose, purpose.split("#", 1)[0], purpose.split(":", 1)[0])
+                        if s in self._by_purpose
+                    ),
+                    purpose,
+                )
                 if slot not in self._by_purpose:
                     raise ScriptExhausted(purpose, 0, tuple(sorted(self._by_purpose)))
                 queue = self._by_purpose[slot]

@@ -51,6 +51,7 @@ __all__ = [
     "Role",
     "Usage",
     "VLMClient",
+    "complete_many",
     "encode_png",
     "to_litellm_messages",
 ]
@@ -777,7 +778,17 @@ class MeteredClient:
 
     def complete(self, messages: Sequence[Message], *, purpose: str) -> Completion:
         """Ask the wrapped client and record the call's tokens, cost and latency."""
-        completion = self.client.complete(messages, purpose=purpose)
+        return self._record(purpose, self.client.complete(messages, purpose=purpose))
+
+    def complete_many(self, requests: Sequence[tuple[Sequence[Message], str]]) -> list[Completion]:
+        """Ask several requests at once (:func:`complete_many`); record them in request order.
+
+        The records, and so a bundle's ``extra.usage``, do not depend on which reply came first.
+        """
+        completions = complete_many(self.client, requests)
+        return [self._record(p, c) for (_, p), c in zip(requests, completions, strict=True)]
+
+    def _record(self, purpose: str, completion: Completion) -> Completion:
         with self._lock:
             record = CallRecord(
                 index=len(self._records) + 1,
@@ -825,3 +836,33 @@ class MeteredClient:
             "calls": [r.to_json(timing=timing) for r in self.records],
             "totals": self.totals(timing=timing),
         }
+
+
+def complete_many(
+    client: VLMClient,
+    requests: Sequence[tuple[Sequence[Message], str]],
+    *,
+    workers: int = 8,
+) -> list[Completion]:
+    """Ask ``client`` several ``(messages, purpose)`` requests at once; replies in request order.
+
+    Calls run on up to ``workers`` threads (a model call waits on the network, not the CPU); a
+    client with its own ``complete_many`` (:class:`MeteredClient`) is asked through it. The first
+    failure is raised after every call has returned, so no call is left running.
+
+    Example:
+        >>> from synth.scripted import ScriptedClient
+        >>> client = ScriptedClient({"a": ["one"], "b": ["two"]})
+        >>> [c.text for c in complete_many(client, [([Message.user("x")], "a"), ([Message.user("y")], "b")])]
+        ['one', 'two']
+    """
+    own = getattr(client, "complete_many", None)
+    if own is not None:
+        return list(own(requests))
+    if len(requests) <= 1 or workers <= 1:
+        return [client.complete(m, purpose=p) for m, p in requests]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(requests))) as pool:
+        futures = [pool.submit(client.complete, m, purpose=p) for m, p in requests]
+    return [f.result() for f in futures]
