@@ -158,11 +158,9 @@ def test_ray_tasks_give_the_same_verdicts_and_the_cli_runs_on_ray(
     assert [v.summary for v in on_ray] == [v.summary for v in here]
 
     out = tmp_path / "bundle"
-    code = main(
-        ["synth", "--env", ENV, "--replay", str(store), "--out", str(out), "--candidates", "3"]
-        + ["--expert", "3", "--random", "3", "--fuzz-examples", "15", "--rounds", "3"]
-        + ["--random-length", "50", "--seed", "0", "--ray", "auto"]
-    )
+    settings = ["--expert", "3", "--random", "3", "--fuzz-examples", "15", "--rounds", "3"]
+    settings += ["--random-length", "50", "--seed", "0", "--candidates", "3", "--ray", "auto"]
+    code = main(["synth", "--env", ENV, "--replay", str(store), "--out", str(out), *settings])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "gating candidates on Ray" in printed and "best is candidate 2" in printed
