@@ -18,7 +18,15 @@ environment's reference program (3 checkers) in ``--partition-frames`` partition
    scheduling, result transfer), and per partition, (ray1 wall − serial wall) / partitions (a Ray
    task against a serial loop, all costs included); also the round trip of an empty Ray task and
    the driver's ``ray.put`` rate for partition-sized frame arrays (the driver ships every frame).
-4. A projection for N nodes of C CPUs, computed from those numbers: each worker relabels at the
+4. Training runs per hour (``vlmcar train --seeds ... [--ray]``, :func:`rl.training.run_jobs` and
+   :func:`rl.training.run_jobs_on_ray`): ``--train-runs`` seeds of PPO on the same environment with
+   its reference program (``--train-timesteps`` steps each, 4 envs, one evaluation at the end, its
+   own sandbox workers), ``serial`` (one after another in this process), ``ray1`` (a local Ray
+   instance with 1 CPU: one run at a time) and ``ray2`` (2 CPUs). Reported: wall time and runs per
+   hour per mode, each run's own wall time and its set-up (envs, sandbox start, model), the
+   per-run cost of Ray ((ray1 − serial) / runs), whether each Ray run's evaluation curve equals the
+   serial run's, and the same N-node projection for runs per hour.
+5. A projection for N nodes of C CPUs, computed from those numbers: each worker relabels at the
    measured per-worker rate times the measured two-worker efficiency of this machine, and the
    driver (which reads every partition and ships it) caps the total at its measured ``ray.put``
    rate; what would bound it is stated (model calls play no part in relabelling: the checkers
@@ -36,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import statistics
 import sys
@@ -44,7 +53,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -86,10 +95,15 @@ class Args:
     """comma-separated node counts for the projection"""
     node_cpus: str = "2,16"
     """comma-separated CPUs per node for the projection"""
+    train_runs: int = 4
+    """training runs (seeds) per mode for the runs-per-hour figures (0: skip training)"""
+    train_timesteps: int = 4096
+    """env steps per training run"""
     out_dir: str = ""
     """where the results go; empty: benchmarks/results next to this script"""
     quick: bool = False
-    """smoke mode: 12,000 frames in 2,000-frame partitions, 1 round, 16 distinct episodes"""
+    """smoke mode: 12,000 frames in 2,000-frame partitions, 1 round, 16 distinct episodes; 2
+    training runs of 1,024 steps"""
     rerender: str = ""
     """recompute the derived figures and scale.md from a saved scale.json (no measuring)"""
 
@@ -194,6 +208,160 @@ def ray_micro(ray: Any, frames: np.ndarray, repeats: int) -> dict[str, Any]:
         "put_megabytes_per_second": frames.nbytes / 2**20 / put,
         "put_frames_per_second": len(frames) / put,
     }
+
+
+def train_configs(args: Args, root: Path, mode: str) -> list[Any]:
+    """The training jobs of one mode: one per seed, the same in every mode."""
+    from rl.training import TrainConfig
+
+    return [
+        TrainConfig(
+            ENV,
+            reward="reference",
+            timesteps=args.train_timesteps,
+            seed=seed,
+            n_envs=4,
+            eval_every=args.train_timesteps,  # one evaluation, at the end
+            eval_episodes=4,
+            torch_threads=1,
+            isolation=cast(Any, args.isolation or None),
+            log_dir=root / f"train-{mode}" / f"seed{seed}",
+            save_model=False,
+        )
+        for seed in range(args.train_runs)
+    ]
+
+
+def measure_training(args: Args, root: Path) -> dict[str, Any]:
+    """Runs per hour: the same seeds serially, on a 1-CPU and on a 2-CPU local Ray."""
+    import ray
+
+    from rl.training import RunFailure, run_jobs, run_jobs_on_ray
+
+    rows: dict[str, Any] = {}
+    curves: dict[str, list[Any]] = {}
+    for mode in MODES:
+        configs = train_configs(args, root, mode)
+        if mode != "serial":
+            ray.init(num_cpus=int(mode[-1]), include_dashboard=False, logging_level=logging.WARNING)
+        try:
+            t0 = time.perf_counter()
+            done = run_jobs(configs) if mode == "serial" else run_jobs_on_ray(configs)
+            wall = time.perf_counter() - t0
+        finally:
+            if mode != "serial":
+                ray.shutdown()
+        ok = [r for r in done if not isinstance(r, RunFailure)]
+        failed = [f"{r.error}: {r.message}" for r in done if isinstance(r, RunFailure)]
+        curves[mode] = [[(p.steps, p.success_rate, p.mean_return) for p in r.curve] for r in ok]
+        rows[mode] = {
+            "wall_seconds": wall,
+            "runs": len(ok),
+            "failed": failed,
+            "runs_per_hour": 3600 * len(ok) / wall if wall > 0 else 0.0,
+            "run_wall_seconds": [r.wall_seconds for r in ok],
+            "run_setup_seconds": [r.setup_seconds for r in ok],
+            "run_train_seconds": [r.train_seconds for r in ok],
+            "steps_per_second": [r.steps_per_second for r in ok],
+            "isolation": ok[0].sandbox.get("isolation") if ok and ok[0].sandbox else None,
+        }
+        print(
+            f"training {mode}: {len(ok)} run(s) in {wall:.1f} s, "
+            f"{rows[mode]['runs_per_hour']:.0f} runs/hour",
+            file=sys.stderr,
+        )
+    for mode in MODES:
+        rows[mode]["curves_agree_with_serial"] = curves[mode] == curves["serial"]
+    return {
+        "env": ENV,
+        "runs": args.train_runs,
+        "timesteps": args.train_timesteps,
+        "n_envs": 4,
+        "modes": rows,
+    }
+
+
+def derive_training(training: dict[str, Any], args: Args) -> dict[str, Any]:
+    """Runs per hour, Ray's per-run cost, two-CPU efficiency and the N-node projection."""
+    modes = training["modes"]
+    rate = {m: modes[m]["runs_per_hour"] for m in MODES}
+    runs = max(1, training["runs"])
+    efficiency = rate["ray2"] / (2 * rate["ray1"]) if rate["ray1"] else 0.0
+    per_run = statistics.median(modes["ray1"]["run_wall_seconds"] or [math.inf])
+    projection = [
+        {
+            "nodes": n,
+            "cpus_per_node": cpus,
+            "runs_per_hour": n * cpus * 3600 / per_run * efficiency if per_run else 0.0,
+        }
+        for cpus in [int(c) for c in args.node_cpus.split(",") if c]
+        for n in [int(x) for x in args.nodes.split(",") if x]
+    ]
+    return {
+        "runs_per_hour": rate,
+        "ray_cost_per_run_seconds": (
+            modes["ray1"]["wall_seconds"] - modes["serial"]["wall_seconds"]
+        )
+        / runs,
+        "two_cpu_efficiency": efficiency,
+        "run_wall_seconds_median": per_run,
+        "setup_seconds_median": statistics.median(modes["serial"]["run_setup_seconds"] or [0.0]),
+        "projection": projection,
+    }
+
+
+def training_markdown(res: dict[str, Any]) -> list[str]:
+    """The training section of scale.md."""
+    t = res.get("training")
+    if not t:
+        return []
+    d = derive_training(
+        t, Args(**{k: v for k, v in res["args"].items() if k in Args.__dataclass_fields__})
+    )
+    lines = [
+        "## Training runs per hour",
+        "",
+        f"{t['runs']} PPO run(s) per mode on {t['env']} with its reference program, "
+        f"{t['timesteps']:,} env steps each ({t['n_envs']} envs, one evaluation at the end, "
+        f"isolation {t['modes']['serial']['isolation']}, 1 torch thread per run); Ray instances "
+        "started before the clock (num_cpus 1 for ray1, 2 for ray2).",
+        "",
+        "| mode | wall s | runs/hour | run wall s (median) | set-up s (median) | steps/s (median) "
+        "| curves equal the serial runs' |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for mode in MODES:
+        row = t["modes"][mode]
+        lines.append(
+            f"| {mode} | {row['wall_seconds']:.1f} | {row['runs_per_hour']:.0f} | "
+            f"{statistics.median(row['run_wall_seconds'] or [0.0]):.1f} | "
+            f"{statistics.median(row['run_setup_seconds'] or [0.0]):.1f} | "
+            f"{statistics.median(row['steps_per_second'] or [0.0]):,.0f} | "
+            f"{'yes' if row['curves_agree_with_serial'] else 'NO'}"
+            f"{' (' + str(len(row['failed'])) + ' failed)' if row['failed'] else ''} |"
+        )
+    lines += [
+        "",
+        f"- Ray's cost per run, all included (ray1 wall − serial wall, per run; the Ray side also "
+        f"probes every node for the isolation level): {d['ray_cost_per_run_seconds']:+.1f} s; "
+        f"two-CPU efficiency (ray2 / (2 × ray1)) {d['two_cpu_efficiency']:.2f}. A run's set-up "
+        f"(envs, sandbox workers, the PPO model) is {d['setup_seconds_median']:.1f} s of its "
+        f"{d['run_wall_seconds_median']:.1f} s here; longer runs amortise it.",
+        "",
+        "Projection (runs of this length; N nodes × C CPUs × 3600 / run wall × the two-CPU "
+        "efficiency): "
+        + "; ".join(
+            f"{p['nodes']}×{p['cpus_per_node']}: {p['runs_per_hour']:,.0f}/h"
+            for p in d["projection"]
+        )
+        + ". What bounds it: each run is CPU-bound on its node (PPO updates and the checkers of "
+        "its envs' frames, in its own sandbox workers: a run with K checkers uses about 1 + K "
+        "processes), so the projection is linear until runs are fewer than CPUs; the driver only "
+        "ships configurations and collects results; model calls play no part (training calls no "
+        "VLM); the log directories must be on storage every node sees.",
+        "",
+    ]
+    return lines
 
 
 def agree(a: str, b: str) -> bool:
@@ -380,6 +548,7 @@ def markdown(res: dict[str, Any]) -> str:
         "bounds `vlmcar synth`, not this).",
         "",
     ]
+    lines += training_markdown(res)
     return "\n".join(lines)
 
 
@@ -394,12 +563,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.rerender:
         saved = Path(args.rerender)
         results: dict[str, Any] = json.loads(saved.read_text(encoding="utf-8"))
-        results["derived"] = derive(results["runs"], results["micro"], Args(**results["args"]))
+        saved_args = Args(
+            **{k: v for k, v in results["args"].items() if k in Args.__dataclass_fields__}
+        )
+        results["derived"] = derive(results["runs"], results["micro"], saved_args)
         write(results, Path(args.out_dir) if args.out_dir else saved.parent)
         return results
     if args.quick:
         args = dataclasses.replace(
-            args, frames=12_000, partition_frames=2_000, repeats=1, episodes=16
+            args,
+            frames=12_000,
+            partition_frames=2_000,
+            repeats=1,
+            episodes=16,
+            train_runs=min(args.train_runs, 2),
+            train_timesteps=min(args.train_timesteps, 1024),
         )
     import ray
 
@@ -433,6 +611,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         finally:
             ray.shutdown()
         agreement = {m: agree(first_out["serial"], first_out[m]) for m in MODES}
+        training = measure_training(args, root) if args.train_runs > 0 else None
     results = {
         "benchmark": "scale",
         "args": dataclasses.asdict(args),
@@ -443,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "runs": runs,
         "micro": micro,
         "agree": agreement,
+        "training": training,
     }
     results["derived"] = derive(runs, micro, args)
     write(results, out_dir)

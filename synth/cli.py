@@ -12,6 +12,11 @@ provenance stores tokens and cost per call (``extra.usage``), ``usage.json`` bes
 with latencies (they differ run to run, so they stay out of ``program.json``). The defaults of
 the numeric settings are the demo recording's (:data:`synth.demo.SYNTH_SETTINGS`).
 
+``--candidates N`` asks for N checkers per sub-task in each round at once and keeps the best
+(:mod:`synth.candidates`); they are gated in ``--workers K`` local processes or, with ``--ray
+[auto|ADDRESS]``, as Ray tasks on nodes probed for the isolation level (exit 2 when Ray is missing,
+nothing answers at ADDRESS, or a node lacks a layer).
+
 ``ID`` is any environment: built-in, any Gymnasium id, or ``module:EnvId``. ``--demos`` says where
 expert demonstrations come from (an ``.npz`` of frames, a Minari dataset, an SB3 ``.zip``, a
 ``module:function`` policy; default: the env's scripted expert; see :mod:`rl.demos`). The start and
