@@ -131,6 +131,14 @@ def _add_candidate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _candidate_flags_problem(args: argparse.Namespace) -> str | None:
+    """Why --workers/--ray cannot be used as given (they place candidates: they need N > 1)."""
+    if args.candidates == 1 and (args.ray is not None or args.workers is not None):
+        flag = "--ray" if args.ray is not None else "--workers"
+        return f"{flag} places candidates on workers: it needs --candidates N with N > 1"
+    return None
+
+
 @contextlib.contextmanager
 def _gate_pool(args: argparse.Namespace) -> Iterator[tuple[GatePool, str | None]]:
     """The pool that gates candidates, and the isolation level to ask for (fixed with --ray)."""
@@ -310,6 +318,10 @@ def run_synth(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not Path(args.out).is_dir():
         print(f"vlmcar synth: error: --out {args.out!r} is an existing file", file=sys.stderr)
         return 2
+    problem = _candidate_flags_problem(args)
+    if problem is not None:
+        print(f"vlmcar synth: error: {problem}", file=sys.stderr)
+        return 2
     prepared = _prepare("vlmcar synth", args, args.env)
     if prepared is None:
         return 2
@@ -424,6 +436,10 @@ def run_refine(args: argparse.Namespace) -> int:
     prog = "vlmcar refine"
     if Path(args.out).exists() and not Path(args.out).is_dir():
         print(f"{prog}: error: --out {args.out!r} is an existing file", file=sys.stderr)
+        return 2
+    problem = _candidate_flags_problem(args)
+    if problem is not None:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
         return 2
     try:
         evidence, parent, _ = load_evidence(args.run)  # refused here, before any model call

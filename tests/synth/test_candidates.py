@@ -176,6 +176,8 @@ def test_ray_tasks_give_the_same_verdicts_and_the_cli_runs_on_ray(
         (["--candidates", "0"], "--candidates"),
         (["--candidates", "2", "--workers", "2", "--ray"], "not allowed with argument"),
         (["--workers", "-1"], "--workers"),
+        (["--ray"], "needs --candidates N with N > 1"),
+        (["--workers", "2"], "needs --candidates N with N > 1"),
     ],
 )
 def test_bad_candidate_flags_are_usage_errors(
