@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # later pulls a multi-GB CUDA build.
 TORCH  := 2.13.0
 
-.PHONY: install demo test lint rules bench clean
+.PHONY: install demo test test-long test-all lint rules bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vlm-car needs Python 3.11+"'
@@ -30,8 +30,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Two workers (the project's machines have 2 cores); one test file per worker at a time, so a
-# file's module fixtures (a Ray instance, a trained run) are built once.
+# file's module fixtures (a Ray instance, a trained run) are built once. The benchmark scripts'
+# smoke runs (marker `long`, a few minutes) run under `make test-long`; `make test-all` runs both.
 test: lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not long"
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m long
+
+test-all: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 rules: $(STAMP)

@@ -105,3 +105,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(fuzz, name)
     raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -53,7 +53,7 @@ def test_balanced_order_is_balanced(bench: ModuleType) -> None:
             assert all(pairs.count((x, y)) == 2 for x in items for y in items if x != y)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.timeout(300)
 def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
     results = bench.main(

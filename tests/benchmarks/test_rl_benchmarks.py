@@ -22,7 +22,7 @@ def _finite_positive(x: Any) -> bool:
     return isinstance(x, float) and math.isfinite(x) and x > 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_rl_curves_toy_run_and_rerender(tmp_path: Path) -> None:
     bench = rl_curves
     argv = ["--envs", ENV, "--timesteps", "1024", "--seeds", "0", "--eval-every", "512"]
@@ -46,7 +46,7 @@ def test_rl_curves_toy_run_and_rerender(tmp_path: Path) -> None:
     assert again["envs"] == results["envs"]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_rl_overhead_toy_run(tmp_path: Path) -> None:
     bench = rl_overhead
     argv = ["--env", ENV, "--timesteps", "1024", "--repeats", "1", "--micro-repeats", "5"]

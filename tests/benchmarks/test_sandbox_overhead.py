@@ -32,6 +32,7 @@ def test_args_parse_and_have_docs(bench: ModuleType) -> None:
     assert set(docs) == {f.name for f in dataclasses.fields(bench.Args)}
 
 
+@pytest.mark.long
 def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
     results = bench.main(["--quick", "--out-dir", str(tmp_path)])
 

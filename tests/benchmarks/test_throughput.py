@@ -92,7 +92,7 @@ def test_cli_bench_missing_script(tmp_path: Path) -> None:
         cli_bench.load_benchmark(tmp_path / "nope.py")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.timeout(300)
 def test_quick_run_writes_results(bench: ModuleType, tmp_path: Path) -> None:
     results = bench.main(

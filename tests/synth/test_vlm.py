@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,15 @@ from synth.vlm import (
     to_litellm_messages,
 )
 
-litellm = importlib.import_module("litellm")  # imported once for this module (~3 s)
+
+class _LazyLitellm:
+    """litellm, imported on first use (~3-8 s): only the xdist worker that runs these tests pays."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("litellm"), name)
+
+
+litellm: Any = _LazyLitellm()
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,7 +196,7 @@ def test_litellm_payload_has_images_and_no_inner_retries(monkeypatch: pytest.Mon
         seen.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(litellm, "completion", spy)
+    monkeypatch.setattr(importlib.import_module("litellm"), "completion", spy)
     LiteLLMClient("gpt-4o", mock_response="ok", temperature=0, detail="high").complete(
         messages(), purpose="p"
     )
