@@ -50,6 +50,7 @@ agree on diverse and adversarial probe frames.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -811,6 +812,69 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
         raise ValueError(str(err)) from None
 
 
+#: Integers a float64 holds exactly: a 64-bit int variable that Numba widens to float64 can hold
+#: more (and wraps where float64 does not), so the kernel and the interpreter could disagree.
+_EXACT_IN_FLOAT64 = 2**53
+_TYPED_OK = "typed IR checked: no 64-bit int widened to float64"
+
+
+def _widened_ints(module: Any, stamp: Path) -> str | None:
+    """Why the kernel is refused because Numba widened a 64-bit int variable to float64, or None.
+
+    A variable assigned an int in one place and a float in another (``n = np.count_nonzero(m)``
+    then ``n = n / m.size`` in a loop, or the two arms of an ``if``) gets one type in Numba's
+    typing: float64. The interpreter keeps the int (wrapping at 64 bits), so past 2**53, or at a
+    wrap, the two paths answer differently, on content the agreement probe and the sampled audit
+    may never see. The typed IR of every function compiled from the checker is read here, in the
+    worker, right after compilation (Numba keeps it only then): an assignment that moves an int
+    wider than 32 bits, or an int constant beyond 2**53, into a float variable refuses the kernel
+    (the checker runs on the interpreter). ``stamp`` records a kernel that passed, for loads from
+    Numba's cache, which keep no typed IR: a cached kernel without its stamp is refused too.
+    """
+    from numba.core import ir, types
+    from numba.core.dispatcher import Dispatcher
+
+    results = [
+        result
+        for obj in vars(module).values()
+        if isinstance(obj, Dispatcher) and getattr(obj.py_func, "__module__", "") == module.__name__
+        for result in obj.overloads.values()
+    ]
+    annotations = [getattr(r, "type_annotation", None) for r in results]
+    if any(getattr(a, "typemap", None) is None for a in annotations):
+        try:  # what the check said when this kernel was compiled (by this engine: see kernel_dir)
+            said = stamp.read_text(encoding="utf-8").strip()
+        except OSError:
+            return "a kernel from Numba's cache whose type check left no record"
+        return None if said == _TYPED_OK else said or "an empty type-check record"
+    for annotation in annotations:
+        typemap = annotation.typemap  # type: ignore[union-attr]
+        for block in annotation.blocks.values():  # type: ignore[union-attr]
+            for stmt in block.body:
+                if not (isinstance(stmt, ir.Assign) and isinstance(stmt.value, ir.Var)):
+                    continue
+                target, value = typemap.get(stmt.target.name), typemap.get(stmt.value.name)
+                if not (isinstance(target, types.Float) and isinstance(value, types.Integer)):
+                    continue
+                if isinstance(value, types.IntegerLiteral):
+                    if abs(int(value.literal_value)) <= _EXACT_IN_FLOAT64:
+                        continue
+                elif getattr(value, "bitwidth", 64) <= 32:
+                    continue
+                var = stmt.target.name.split(".")[0].lstrip("$")
+                why = (
+                    f"`{var}` holds an int in one assignment and a float in another; Numba "
+                    "would widen the int to float64 (exact only up to 2**53, and it would not "
+                    "wrap), so the checker stays on the interpreter"
+                )
+                with contextlib.suppress(OSError):
+                    stamp.write_text(why + "\n", encoding="utf-8")
+                return why
+    with contextlib.suppress(OSError):
+        stamp.write_text(_TYPED_OK + "\n", encoding="utf-8")
+    return None
+
+
 def _numba_reason(err: BaseException) -> str:
     """The informative line of a numba error (its first lines are a generic banner)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
@@ -905,6 +969,10 @@ def build_kernel(
     signature = module._vlmcar_entry.nopython_signatures[0]
     if str(signature.return_type) != "bool":
         return f"the entry returns {signature.return_type}, not bool"
+    widened = _widened_ints(module, directory / f"{name}.typed")
+    if widened is not None:
+        sys.modules.pop(name, None)
+        return widened
     return Kernel(
         run=module.vlmcar_batch,
         path=path,

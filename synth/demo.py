@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         "benchmarks/results/throughput.md)"
     )
 
-    steps = 4_096 if quick else args.timesteps
+    steps = 2_048 if quick else args.timesteps
     seeds = list(range(args.seed, args.seed + args.seeds))
     _header(f"5. PPO: code reward vs sparse reward ({steps:,} steps, {len(seeds)} seed(s) each)")
     runs: dict[str, list[Any]] = {}
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
                 timesteps=steps,
                 seed=seed,
                 eval_every=max(2_048, steps // 8),
-                eval_episodes=10 if quick else 20,
+                eval_episodes=5 if quick else 20,
                 log_dir=str(out / "train" / f"{label.replace(' ', '_')}_seed{seed}"),
             )
             trained = train(config, progress=True)

@@ -574,8 +574,11 @@ def test_unwritable_cache_is_a_reason_not_a_crash(tmp_path: Path) -> None:
 # --- agreement where probe frames cannot stand in for real ones -------------------------------
 
 # Numba gives a variable one type: float in one branch and a large int in the other become
-# float64 and lose the low bits, where Python keeps the int (a divergence the JIT does not
-# prevent). Gated on the frame's size, the start-up probe (48x48 frames) never reaches it.
+# float64 and lose the low bits, where Python keeps the int. Gated on the frame's size, the
+# start-up probe (48x48 frames) never reaches it. The typed-IR check now keeps such a checker off
+# the JIT (sandbox.jit._widened_ints); the audit tests below pair its interpreter with a kernel
+# that answers as the widened one did (False on every frame), standing in for any divergence the
+# JIT does not prevent.
 SHAPE_GATED = (
     "def check(frame):\n"
     "    p = frame[0, 0, 0] + 1\n"
@@ -586,13 +589,15 @@ SHAPE_GATED = (
 )
 # ... and gated on content: only frames whose corner pixel is 77 reach it.
 CONTENT_GATED = SHAPE_GATED.replace("frame.shape[0] != 48", "frame[0, 0, 0] == 77")
+# what the widened kernel answered on every frame
+WIDENED_KERNEL = "def check(frame):\n    return frame.shape[0] < 0\n"
 
 
 def test_a_kernel_that_disagrees_on_a_new_frame_shape_is_detached(cache: Path) -> None:
     from sandbox.checker import compile_checker
 
     checker = compile_checker(SHAPE_GATED)
-    assert checker.attach_kernel(build(SHAPE_GATED, cache)) is None  # the probe sees no problem
+    assert checker.attach_kernel(build(WIDENED_KERNEL, cache)) is None  # the probe agrees
     frames = readonly_batch(np.full((2, 64, 64, 3), 20, np.uint8))
     assert run_kernel(checker.kernel, frames) == [False, False]  # what the kernel would say
     assert checker.batch_immutable(frames, frames).tolist() == [True, True]  # the interpreter
@@ -607,7 +612,7 @@ def test_real_frames_are_audited_on_the_interpreter_every_so_often(
 
     monkeypatch.setattr(checker_module, "AUDIT_EVERY", 4)
     checker = checker_module.compile_checker(CONTENT_GATED)
-    assert checker.attach_kernel(build(CONTENT_GATED, cache)) is None
+    assert checker.attach_kernel(build(WIDENED_KERNEL, cache)) is None
     plain = readonly_batch(np.full((3, 48, 48, 3), 20, np.uint8))
     for _ in range(3):  # batches 1-3: not audited; the kernel answers
         assert checker.batch_immutable(plain, plain).tolist() == [False] * 3
@@ -619,17 +624,35 @@ def test_real_frames_are_audited_on_the_interpreter_every_so_often(
     assert checker.kernel is None and "batch 4" in checker.jit_reason
 
 
-def test_the_sandbox_answers_what_the_interpreter_answers_on_real_frames() -> None:
+def test_a_widening_checker_stays_on_the_interpreter_in_the_sandbox() -> None:
     from sandbox import Sandbox
 
     with Sandbox([SHAPE_GATED], isolation="process", spare=False) as box:
-        assert box.jit_modes[0][0] == "jit"  # attached at start: the probe agreed
-        result = box.evaluate(np.full((2, 64, 64, 3), 20, np.uint8))
-        # Without the audit the kernel would answer False; the worker detached it on the first
-        # 64x64 batch, the interpreter answered, and the parent was told.
-        assert result.ok and result.results.tolist() == [[True, True]]
         mode, why = box.jit_modes[0]
-        assert mode == "interpreter" and why.startswith("kernel detached"), why
+        assert mode == "interpreter" and "widen the int to float64" in why, why
+        result = box.evaluate(np.full((2, 64, 64, 3), 20, np.uint8))
+        assert result.ok and result.results.tolist() == [[True, True]]  # the int stays exact
+
+
+# A scalar stored through a slice: numpy refuses 300 for a uint8 array, Numba wraps it to 44.
+SLICE_STORE = (
+    "def check(frame):\n    a = frame[0, :4, 0].copy()\n    if frame.shape[0] != 48:\n"
+    "        a[1:3] = 300\n    return a[1] == 44\n"
+)
+
+
+def test_the_sandbox_answers_what_the_interpreter_answers_on_real_frames() -> None:
+    from sandbox import Sandbox
+    from sandbox.checker import compile_checker
+
+    with pytest.raises(Exception, match="out of bounds for uint8"):
+        compile_checker(SLICE_STORE)(np.full((64, 64, 3), 20, np.uint8))
+    with Sandbox([SLICE_STORE], isolation="process", spare=False) as box:
+        assert box.jit_modes[0][0] == "jit"  # attached at start: the 48x48 probe agreed
+        result = box.evaluate(np.full((2, 64, 64, 3), 20, np.uint8))
+        # the kernel alone would answer True; the first 64x64 batch is audited on the
+        # interpreter, which raises as numpy does, and that is the answer
+        assert result.statuses == ("error",) and "out of bounds" in result.details[0]
 
 
 def test_after_a_detach_the_batch_gets_the_interpreters_answers(cache: Path) -> None:

@@ -395,6 +395,23 @@ AGREEMENT_CASES = {
         "import numpy as np\ndef check(frame):\n    return (frame * 0.1).sum() == 1.0\n",
         "interpreter",
     ),
+    # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
+    # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
+    "int64 widened to float64 across an if": (
+        "def check(frame):\n    n = frame[0, 0, 0] * 70368744177664 + 1\n"
+        "    if frame[0, 0, 1] == 255:\n        n = 0.5\n    return n % 2 == 1\n",
+        "interpreter",
+    ),
+    "int64 widened to float64 through a loop": (
+        "import numpy as np\ndef check(frame):\n    n = np.count_nonzero(frame) * 4398046511104 + 1\n"
+        "    for _ in range(int(frame[0, 0, 1] == 255)):\n        n = n / 2\n    return n % 2 == 1\n",
+        "interpreter",
+    ),
+    "int literal beyond 2**53 widened": (
+        "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
+        "        x = 0.5\n    return x - 9007199254740992 == 1\n",
+        "interpreter",
+    ),
 }
 
 

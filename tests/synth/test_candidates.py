@@ -55,12 +55,16 @@ def script(marker: Path) -> dict[str, list[str]]:
     }
 
 
+SCRIPTED: dict[str, ScriptedClient] = {}
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[SynthesisResult, Path, Path]:
     """One recorded run with 3 candidates gated by 2 local processes: result, store, marker."""
     tmp = tmp_path_factory.mktemp("candidates")
     marker, store = tmp / "pwned", tmp / "recording.json"
-    client = RecordingClient(ScriptedClient(script(marker), model="scripted"), ReplayStore(store))
+    SCRIPTED["recorded"] = scripted = ScriptedClient(script(marker), model="scripted")
+    client = RecordingClient(scripted, ReplayStore(store))
     with GatePool(2) as pool:
         result = synthesize(ENV, client, candidates=3, gate_pool=pool, **SMALL)
     return result, store, marker
@@ -89,15 +93,16 @@ def test_the_best_candidate_is_kept_and_the_best_refused_one_is_refined(
     assert rounds[0].purpose == "checker:key_picked#1"
 
 
-def test_refinement_starts_from_the_best_refused_candidate(tmp_path: Path) -> None:
-    client = ScriptedClient(script(tmp_path / "pwned"))
-    synthesize(ENV, client, candidates=3, **SMALL)
+def test_refinement_starts_from_the_best_refused_candidate(
+    recorded: tuple[SynthesisResult, Path, Path],
+) -> None:
+    client = SCRIPTED["recorded"]  # every prompt the recorded run sent
     refine = client.prompts("refine:key_picked#1")
     assert len(refine) == 1
     assert "count_color(frame, (0, 0, 0), 0)" in refine[0]  # the verify-stage one, not the audit's
     assert "Candidate 1 of 3" in refine[0]
     assert "Candidate 3 of 3" in client.prompts("checker:goal_reached#3")[0]
-    assert not (tmp_path / "pwned").exists()
+    assert len(client.prompts("checker:")) == 9 and len(client.prompts("refine:")) == 3
 
 
 def test_every_candidate_is_recorded_in_the_bundle(

@@ -115,7 +115,15 @@ def needs(case: Case) -> None:
         pytest.fail(f"{case.env} needs {case.requirement!r} (pip install -e '.[dev]'): {err}")
 
 
-@pytest.mark.parametrize("name", list(CASES))
+#: One case runs under `make test`; the other two (ALE's and Box2D's bigger frames, ~60 s) under
+#: `make test-long` (marker `long`), so the suite stays under 10 minutes on 2 cores.
+IN_MAKE_TEST = "minigrid-multiroom"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n == IN_MAKE_TEST else pytest.param(n, marks=pytest.mark.long) for n in CASES],
+)
 def test_synth_verify_train_outside_the_builtin_set(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
