@@ -114,6 +114,7 @@ _PYNUM = "vlmcar_pynum"
 _FLOORDIV = "vlmcar_floordiv"
 _SUB = "vlmcar_sub"
 _SETITEM = "vlmcar_setitem"
+_SLICE = "vlmcar_slice"
 _NEG = "vlmcar_neg"
 _SHAPE = "vlmcar_checked_shape"
 _ARANGE = "vlmcar_checked_arange"
@@ -609,16 +610,27 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
     """``targets = value``; an element store ``a[i] = v`` goes through the setitem twin.
 
     numpy refuses to store NaN or an out-of-range Python int into an integer array where Numba
-    casts; the twin raises as numpy does. Stores through slices or ``...`` stay native (numba
-    cannot take those as call arguments here).
+    casts; the twin raises as numpy does, for element stores and stores through slices alike
+    (``a[1:3] = 300``; a slice becomes a ``slice(...)`` argument). Stores through ``...`` stay
+    native (numba cannot take it as a call argument).
     """
     if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
         index = targets[0].slice
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        if not any(isinstance(p, ast.Slice) or _is_ellipsis(p) for p in parts):
+        if not any(_is_ellipsis(p) for p in parts):
+            args = [_slice_call(p) if isinstance(p, ast.Slice) else p for p in parts]
+            index = (
+                ast.Tuple(elts=args, ctx=ast.Load()) if isinstance(index, ast.Tuple) else args[0]
+            )
             call = _helper_call(_SETITEM, [targets[0].value, index, value])
             return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _slice_call(node: ast.Slice) -> ast.Call:
+    """``lo:hi:step`` as the builtin ``slice(lo, hi, step)`` (a checker cannot rebind it there)."""
+    none = ast.Constant(value=None)
+    return _helper_call(_SLICE, [node.lower or none, node.upper or none, node.step or none])
 
 
 def _is_ellipsis(node: ast.expr) -> bool:

@@ -51,6 +51,7 @@ __all__ = [
     "vlmcar_pynum",
     "vlmcar_round",
     "vlmcar_setitem",
+    "vlmcar_slice",
     "vlmcar_sub",
     "vlmcar_sum",
     "vlmcar_trunc",
@@ -265,6 +266,11 @@ def vlmcar_neg(value: Any) -> Any:
 def vlmcar_setitem(array: Any, index: Any, value: Any) -> None:
     """``array[index] = value``; NaN or an out-of-range int into an integer array raises."""
     array[index] = value
+
+
+#: The builtin ``slice``, under a name a checker cannot rebind: the rebuild turns ``a[1:3] = v``
+#: into ``vlmcar_setitem(a, vlmcar_slice(1, 3, None), v)``.
+vlmcar_slice = slice
 
 
 def vlmcar_checked_shape(limit: int, shape: Any) -> Any:

@@ -634,7 +634,8 @@ def test_a_widening_checker_stays_on_the_interpreter_in_the_sandbox() -> None:
         assert result.ok and result.results.tolist() == [[True, True]]  # the int stays exact
 
 
-# A scalar stored through a slice: numpy refuses 300 for a uint8 array, Numba wraps it to 44.
+# A scalar stored through a slice: numpy refuses 300 for a uint8 array (Numba alone wraps it to
+# 44; the kernel's store goes through the checked twin, so both raise).
 SLICE_STORE = (
     "def check(frame):\n    a = frame[0, :4, 0].copy()\n    if frame.shape[0] != 48:\n"
     "        a[1:3] = 300\n    return a[1] == 44\n"
@@ -650,8 +651,7 @@ def test_the_sandbox_answers_what_the_interpreter_answers_on_real_frames() -> No
     with Sandbox([SLICE_STORE], isolation="process", spare=False) as box:
         assert box.jit_modes[0][0] == "jit"  # attached at start: the 48x48 probe agreed
         result = box.evaluate(np.full((2, 64, 64, 3), 20, np.uint8))
-        # the kernel alone would answer True; the first 64x64 batch is audited on the
-        # interpreter, which raises as numpy does, and that is the answer
+        # both paths raise as numpy does on the first 64x64 batch (audited on the interpreter)
         assert result.statuses == ("error",) and "out of bounds" in result.details[0]
 
 
