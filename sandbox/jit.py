@@ -53,6 +53,7 @@ import ast
 import contextlib
 import hashlib
 import importlib.util
+import operator
 import os
 import sys
 import time
@@ -826,22 +827,44 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 
 #: Integers a float64 holds exactly: a 64-bit int variable that Numba widens to float64 can hold
 #: more (and wraps where float64 does not), so the kernel and the interpreter could disagree.
-_EXACT_IN_FLOAT64 = 2**53
-_TYPED_OK = "typed IR checked: no 64-bit int widened to float64"
+#: Largest int constant that may stay widened: below it, comparing the float64 with any int64
+#: (which float64 rounds only past 2**53) gives the exact answer.
+_WIDENED_LIMIT = 2**52
+_TYPED_OK = "typed IR checked: no int value computed as float64"
+#: Twins that hand their argument's value back (a widened value stays widened through them).
+_PASS_TWINS = frozenset({"as_python_number", "vlmcar_int", "vlmcar_round"})
+#: Twins that compute with two operands, like ``a - b`` (a widened value needs a float partner).
+_ARITH_TWINS = frozenset({"vlmcar_floordiv", "vlmcar_sub"})
+_COMPARISONS = frozenset(
+    {operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne}
+)
 
 
 def _widened_ints(module: Any, stamp: Path) -> str | None:
-    """Why the kernel is refused because Numba widened a 64-bit int variable to float64, or None.
+    """Why the kernel is refused because Numba turned an int into a float64, or None.
 
-    A variable assigned an int in one place and a float in another (``n = np.count_nonzero(m)``
-    then ``n = n / m.size`` in a loop, or the two arms of an ``if``) gets one type in Numba's
-    typing: float64. The interpreter keeps the int (wrapping at 64 bits), so past 2**53, or at a
-    wrap, the two paths answer differently, on content the agreement probe and the sampled audit
-    may never see. The typed IR of every function compiled from the checker is read here, in the
-    worker, right after compilation (Numba keeps it only then): an assignment that moves an int
-    wider than 32 bits, or an int constant beyond 2**53, into a float variable refuses the kernel
-    (the checker runs on the interpreter). ``stamp`` records a kernel that passed, for loads from
-    Numba's cache, which keep no typed IR: a cached kernel without its stamp is refused too.
+    Numba gives each variable one type, so a variable that is an int in one assignment and a
+    float in another (the arms of an ``if``, a loop-carried value, ``n = 0`` then ``n = 0.5``) is
+    float64 everywhere; the interpreter keeps the int (exact, wrapping at 64 bits). Past 2**53,
+    at a wrap, or for ``-0`` against ``-0.0``, the paths then answer differently, on content the
+    agreement probe and the sampled audit may never see. The typed IR of every function compiled
+    from the checker is read here, in the worker, right after compilation (Numba keeps it only
+    then), as a small type-flow analysis:
+
+    - *refused outright*: an int wider than 32 bits (or an int constant beyond 2**53) moved into
+      a float variable (it may already be inexact); an int turned into a float at a function's
+      ``return`` (helpers whose returns unify); tuples whose int elements become float elements;
+      ``np.median`` of an integer array (Numba adds the two middle values as ints);
+    - *widened*: a float variable that may hold an exact int in the interpreter (an int constant
+      within 2**53, an int of 32 bits or less, a bool), a copy of one, and ``min``/``max`` of ints
+      and floats (Python returns the int object). A widened value may meet genuine floats (the
+      interpreter converts the int exactly, as the kernel did: ``total = 0`` then
+      ``total += frame.mean()`` keeps the JIT), may be tested for truth or stored, and may go to
+      numpy and math functions (whose float results are genuine); anything else refuses the kernel:
+      arithmetic or a comparison with an int, ``-x``, ``isinstance``, or an argument to the
+      checker's own functions.
+
+    ``stamp`` records the verdict for loads from Numba's cache, which keep no typed IR.
     """
     from numba.core import ir, types
     from numba.core.dispatcher import Dispatcher
@@ -854,36 +877,195 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
     ]
     annotations = [getattr(r, "type_annotation", None) for r in results]
     if any(getattr(a, "typemap", None) is None for a in annotations):
-        try:  # what the check said when this kernel was compiled (by this engine: see kernel_dir)
-            said = stamp.read_text(encoding="utf-8").strip()
-        except OSError:
-            return "a kernel from Numba's cache whose type check left no record"
-        return None if said == _TYPED_OK else said or "an empty type-check record"
+        # what the check said when this kernel was compiled (by this engine: see kernel_dir); a
+        # process that compiled it a moment ago may still be writing it (Numba saves its cache
+        # before the check runs), so wait a little before refusing
+        for _ in range(40):
+            with contextlib.suppress(OSError):
+                said = stamp.read_text(encoding="utf-8").strip()
+                if said:
+                    return None if said == _TYPED_OK else said
+            time.sleep(0.05)
+        return "a kernel from Numba's cache whose type check left no record"
+    why = None
     for annotation in annotations:
-        typemap = annotation.typemap  # type: ignore[union-attr]
-        for block in annotation.blocks.values():  # type: ignore[union-attr]
-            for stmt in block.body:
-                if not (isinstance(stmt, ir.Assign) and isinstance(stmt.value, ir.Var)):
-                    continue
-                target, value = typemap.get(stmt.target.name), typemap.get(stmt.value.name)
-                if not (isinstance(target, types.Float) and isinstance(value, types.Integer)):
-                    continue
-                if isinstance(value, types.IntegerLiteral):
-                    if abs(int(value.literal_value)) <= _EXACT_IN_FLOAT64:
-                        continue
-                elif getattr(value, "bitwidth", 64) <= 32:
-                    continue
-                var = stmt.target.name.split(".")[0].lstrip("$")
-                why = (
-                    f"`{var}` holds an int in one assignment and a float in another; Numba "
-                    "would widen the int to float64 (exact only up to 2**53, and it would not "
-                    "wrap), so the checker stays on the interpreter"
+        why = _flow_problem(annotation, module.__name__, ir, types)
+        if why is not None:
+            break
+    with contextlib.suppress(OSError):  # whole or not at all: a reader never sees half of it
+        partial = stamp.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text((why or _TYPED_OK) + "\n", encoding="utf-8")
+        os.replace(partial, stamp)
+    return why
+
+
+def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str | None:
+    """:func:`_widened_ints` for one compiled function."""
+    import numpy
+
+    typemap: dict[str, Any] = annotation.typemap
+    assigns = [
+        stmt
+        for block in annotation.blocks.values()
+        for stmt in block.body
+        if isinstance(stmt, ir.Assign)
+    ]
+
+    def is_int(t: Any) -> bool:
+        return isinstance(t, types.Integer | types.Boolean)
+
+    # sizes: array dimensions, sizes and lengths are far below 2**52 (memory bounds them)
+    shapes: set[str] = set()
+    sizes: set[str] = set()
+    for stmt in assigns:
+        value = stmt.value
+        if isinstance(value, ir.Expr) and value.op == "getattr":
+            (
+                shapes
+                if value.attr == "shape"
+                else sizes
+                if value.attr in ("size", "ndim")
+                else set()
+            ).add(stmt.target.name)
+        elif isinstance(value, ir.Expr) and value.op in ("static_getitem", "getitem"):
+            if value.value.name in shapes:
+                sizes.add(stmt.target.name)
+        elif isinstance(value, ir.Expr) and value.op == "call":
+            fn = getattr(typemap.get(value.func.name), "typing_key", None)
+            passes = getattr(fn, "__name__", "") in _PASS_TWINS
+            if fn is len or (passes and value.args and value.args[0].name in sizes):
+                sizes.add(stmt.target.name)
+        elif isinstance(value, ir.Var) and value.name in sizes:
+            sizes.add(stmt.target.name)
+
+    def exact_var(var: Any) -> bool:
+        return var.name in sizes or exact(typemap.get(var.name))
+
+    def exact(t: Any) -> bool:
+        if isinstance(t, types.BooleanLiteral | types.Boolean):
+            return True
+        if isinstance(t, types.IntegerLiteral):
+            return abs(int(t.literal_value)) <= _WIDENED_LIMIT
+        return getattr(t, "bitwidth", 64) <= 32
+
+    def name(var: Any) -> str:
+        return str(var.name).split(".")[0].lstrip("$")
+
+    def refuse(var: Any, what: str) -> str:
+        return (
+            f"`{name(var)}`: {what}; Numba computes it in float64 where the interpreter keeps "
+            "an int, so the checker stays on the interpreter"
+        )
+
+    def callee(expr: Any) -> Any:
+        return typemap.get(expr.func.name)
+
+    def key(t: Any) -> Any:
+        if isinstance(t, types.Dispatcher):
+            return t.dispatcher.py_func
+        return getattr(t, "typing_key", None)
+
+    def twin(t: Any) -> str:
+        fn = key(t)
+        if getattr(fn, "__module__", "") != "sandbox.jit_helpers":
+            return ""
+        return str(getattr(fn, "__name__", ""))
+
+    widened: set[str] = set()
+    changed = True
+    while changed:  # sources and copies, to a fixed point
+        changed = False
+        for stmt in assigns:
+            target, value = stmt.target, stmt.value
+            t_target = typemap.get(target.name)
+            if target.name in widened or not isinstance(t_target, types.Float):
+                continue
+            if isinstance(value, ir.Var):
+                t_value = typemap.get(value.name)
+                if is_int(t_value) and not exact_var(value):
+                    return refuse(target, "a 64-bit int is moved into a float variable")
+                hit = is_int(t_value) or value.name in widened
+            elif isinstance(value, ir.Expr) and value.op == "call":
+                args = [typemap.get(a.name) for a in value.args]
+                fn = callee(value)
+                hit = (key(fn) in (min, max) and any(is_int(a) for a in args)) or (
+                    # min/max hand back one argument (an int object in Python); the
+                    # interpreter-semantics wrapper and int()/round() twins pass values through
+                    (key(fn) in (min, max) or twin(fn) in _PASS_TWINS)
+                    and any(a.name in widened for a in value.args)
                 )
-                with contextlib.suppress(OSError):
-                    stamp.write_text(why + "\n", encoding="utf-8")
-                return why
-    with contextlib.suppress(OSError):
-        stamp.write_text(_TYPED_OK + "\n", encoding="utf-8")
+            else:
+                hit = False
+            if hit:
+                widened.add(target.name)
+                changed = True
+
+    for stmt in assigns:
+        target, value = stmt.target, stmt.value
+        t_target = typemap.get(target.name)
+        if isinstance(value, ir.Var):
+            t_value = typemap.get(value.name)
+            if isinstance(t_target, types.BaseTuple) and isinstance(t_value, types.BaseTuple):
+                pairs = zip(
+                    getattr(t_value, "types", ()), getattr(t_target, "types", ()), strict=False
+                )
+                if any(is_int(a) and isinstance(b, types.Float) for a, b in pairs):
+                    return refuse(target, "a tuple's int element becomes a float element")
+            continue
+        if not isinstance(value, ir.Expr):
+            continue
+        if value.op == "cast":
+            t_value = typemap.get(value.value.name)
+            if is_int(t_value) and isinstance(t_target, types.Float):
+                return refuse(
+                    target, "a function returns an int on one path and a float on another"
+                )
+            if isinstance(t_value, types.BaseTuple) and isinstance(t_target, types.BaseTuple):
+                pairs = zip(
+                    getattr(t_value, "types", ()), getattr(t_target, "types", ()), strict=False
+                )
+                if any(is_int(a) and isinstance(b, types.Float) for a, b in pairs):
+                    return refuse(target, "a function returns tuples of ints and of floats")
+            continue
+        if value.op == "call":
+            fn = callee(value)
+            if key(fn) is numpy.median and value.args:
+                t_arg = typemap.get(value.args[0].name)
+                if isinstance(t_arg, types.Array) and is_int(t_arg.dtype):
+                    return refuse(target, "np.median of an integer array")
+            used = [a for a in value.args if a.name in widened]
+            if not used:
+                continue
+            own = getattr(key(fn), "__module__", "") == own_module
+            if own or key(fn) in (isinstance, type, str, repr, hash, divmod):
+                return refuse(used[0], "a value that may be an int goes to a call that can tell")
+            if twin(fn) in _ARITH_TWINS and not any(
+                isinstance(typemap.get(a.name), types.Float) and a.name not in widened
+                for a in value.args
+            ):
+                return refuse(used[0], "a value that may be an int meets no float in an operation")
+            if twin(fn) == "vlmcar_neg":
+                return refuse(used[0], "a value that may be an int is negated")
+            continue
+        if value.op in ("binop", "inplace_binop"):
+            operands = [value.lhs, value.rhs]
+            mine = [v for v in operands if v.name in widened]
+            if not mine:
+                continue
+            if value.fn in _COMPARISONS:
+                continue  # a widened value is exact and below 2**52: it compares as its int
+            others = [v for v in operands if v.name not in widened]
+            if any(isinstance(typemap.get(v.name), types.Float) for v in others):
+                continue  # int op float: Python converts the int exactly, as the kernel did
+            if value.fn is operator.truediv and all(exact_var(v) for v in others):
+                continue  # exact / exact: one correctly rounded quotient on both paths
+            return refuse(mine[0], "a value that may be an int meets no float in an operation")
+        if (
+            value.op == "unary"
+            and value.value.name in widened
+            and value.fn not in (operator.not_, operator.pos, operator.truth)
+        ):
+            return refuse(value.value, "a value that may be an int is negated or inverted")
     return None
 
 

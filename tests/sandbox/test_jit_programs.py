@@ -424,6 +424,35 @@ AGREEMENT_CASES = {
         "        v = np.nan\n    a[:2] = v\n    return a[0] == 0\n",
         "kernel",
     ),
+    # held-out round 6: the other routes by which Numba computes an int as float64
+    "int returned on one path and a float on another": (
+        "def val(frame):\n    if frame[0, 0, 1] == 255:\n        return 0.5\n    return frame[0, 0, 0] * 36028797018963968 + 1\n\ndef check(frame):\n    return val(frame) % 2 == 1\n",
+        "interpreter",
+    ),
+    "max of an int and a float": (
+        "def check(frame):\n    m = max(frame[0, 0, 0] * 36028797018963968 + 1, 0.5)\n    return m % 2 == 1\n",
+        "interpreter",
+    ),
+    "tuple of ints unified with a tuple of floats": (
+        "def check(frame):\n    t = (frame[0, 0, 0] * 36028797018963968 + 1,)\n    if frame[0, 0, 1] == 255:\n        t = (0.5,)\n    return t[0] % 2 == 1\n",
+        "interpreter",
+    ),
+    "int constant widened, then int arithmetic": (
+        "def check(frame):\n    n = 0\n    if frame[0, 0, 1] == 255:\n        n = 0.5\n    n = n + frame[0, 0, 0] * 36028797018963968 + 1\n    return n % 2 == 1\n",
+        "interpreter",
+    ),
+    "int constant widened, then negated (-0 vs -0.0)": (
+        "import math\n\ndef check(frame):\n    n = 0\n    if frame[0, 0, 1] == 255:\n        n = 0.5\n    m = -n\n    if frame[0, 0, 0] == 7:\n        return math.copysign(1.0, m) > 0\n    return False\n",
+        "interpreter",
+    ),
+    "bool widened, then int arithmetic": (
+        "def check(frame):\n    n = frame[0, 0, 2] == 0\n    if frame[0, 0, 1] == 255:\n        n = 0.5\n    n = n + frame[0, 0, 0] * 36028797018963968\n    return n % 2 == 1\n",
+        "interpreter",
+    ),
+    "np.median of an int64 array": (
+        "import numpy as np\n\ndef check(frame):\n    v = frame[0, 0:2, 0].astype(np.int64) * 4611686018427387904\n    return np.median(v) > 0\n",
+        "interpreter",
+    ),
     "int literal beyond 2**53 widened": (
         "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
         "        x = 0.5\n    return x - 9007199254740992 == 1\n",
