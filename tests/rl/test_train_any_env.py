@@ -132,10 +132,24 @@ def cli(tmp_path: Path, env: str, *extra: str) -> list[str]:
     ]
 
 
-def test_ctrl_c_writes_the_results_then_exits_130(tmp_path: Path, capsys) -> None:
+def test_ctrl_c_writes_the_results_then_exits_130(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
     from tests.rl import custom_env
 
-    custom_env.InterruptEnv.steps = 0  # SIGINT on the env's 300th step
+    # Ctrl-C as a terminal delivers it to a Python program: the default handler (an earlier test
+    # in this worker process may have left another one installed)
+    monkeypatch.setattr(custom_env.InterruptEnv, "steps", 0)  # SIGINT on the env's 300th step
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_run(tmp_path, capsys)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_run(tmp_path: Path, capsys) -> None:
     env_id = "tests.rl.custom_env:VlmcarTest/Interrupt-v0"
     argv = cli(tmp_path, env_id, "--timesteps", "4096", "--seeds", "0", "1")
     assert cli_main(argv) == 130

@@ -335,10 +335,13 @@ def test_readme_recording_replays_with_the_documented_command(tmp_path: Path) ->
 
 def test_ctrl_c_exits_130_without_a_traceback(files: dict[str, str]) -> None:
     """SIGINT while a checker runs in a worker: exit 130, one line, no traceback."""
+    # One `==` over two self-sharing lists of 2**64 leaves: a single C call that no budget can
+    # interrupt, so the worker is still busy when SIGINT comes, however fast this machine is (a
+    # Python loop ran into its iteration budget before the signal on an idle machine).
     loop = Path(files["tmp"]) / "slow.py"
     loop.write_text(
-        "def check(frame):\n    n = 0\n    for i in range(10_000_000):\n        n += i\n"
-        "    return n > 0\n"
+        "def check(frame):\n    a = [0]\n    b = [0]\n    for _ in range(64):\n"
+        "        a = [a, a]\n        b = [b, b]\n    return a == b\n"
     )
     proc = subprocess.Popen(
         [*vlmcar_command(), "check", str(loop), "--frames", files["frames"], "--timeout", "60"],
