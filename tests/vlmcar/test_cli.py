@@ -349,6 +349,9 @@ def test_ctrl_c_exits_130_without_a_traceback(files: dict[str, str]) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        # as from a terminal: a test run started in the background of a non-interactive shell
+        # passes SIGINT down ignored, and Python then never installs its Ctrl-C handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     time.sleep(4)  # past start-up: the command is waiting on the worker
     proc.send_signal(signal.SIGINT)
