@@ -933,7 +933,8 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
         elif isinstance(value, ir.Expr) and value.op == "call":
             fn = getattr(typemap.get(value.func.name), "typing_key", None)
             passes = getattr(fn, "__name__", "") in _PASS_TWINS
-            if fn is len or (passes and value.args and value.args[0].name in sizes):
+            counts = fn is numpy.count_nonzero  # at most the array's size
+            if fn is len or counts or (passes and value.args and value.args[0].name in sizes):
                 sizes.add(stmt.target.name)
         elif isinstance(value, ir.Var) and value.name in sizes:
             sizes.add(stmt.target.name)
@@ -988,6 +989,10 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             elif isinstance(value, ir.Expr) and value.op == "call":
                 args = [typemap.get(a.name) for a in value.args]
                 fn = callee(value)
+                if key(fn) in (min, max):
+                    for a in value.args:
+                        if is_int(typemap.get(a.name)) and not exact_var(a):
+                            return refuse(target, "min/max hands back a 64-bit int as a float")
                 hit = (key(fn) in (min, max) and any(is_int(a) for a in args)) or (
                     # min/max hand back one argument (an int object in Python); the
                     # interpreter-semantics wrapper and int()/round() twins pass values through

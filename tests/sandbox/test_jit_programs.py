@@ -453,6 +453,15 @@ AGREEMENT_CASES = {
         "import numpy as np\n\ndef check(frame):\n    v = frame[0, 0:2, 0].astype(np.int64) * 4611686018427387904\n    return np.median(v) > 0\n",
         "interpreter",
     ),
+    # held-out round 7: min/max handing back an inexact 64-bit int
+    "min/max of an inexact int64, then compared": (
+        "def check(frame):\n    return max((frame[0, 0, 0] * 36028797018963968 + 1), 0.5) == (frame[0, 0, 0] * 36028797018963968 + 1) - 1\n",
+        "interpreter",
+    ),
+    "min/max of an inexact int64, stored into an int array": (
+        "import numpy as np\n\ndef check(frame):\n    a = np.zeros(1, np.int64)\n    a[0] = max((frame[0, 0, 0] * 36028797018963968 + 1), 0.5)\n    return a[0] % 2 == 1\n",
+        "interpreter",
+    ),
     "int literal beyond 2**53 widened": (
         "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
         "        x = 0.5\n    return x - 9007199254740992 == 1\n",
