@@ -210,6 +210,11 @@ def ray_micro(ray: Any, frames: np.ndarray, repeats: int) -> dict[str, Any]:
     }
 
 
+def saved_args(results: dict[str, Any]) -> Args:
+    """The :class:`Args` of a saved run (fields a newer version added take their defaults)."""
+    return Args(**{k: v for k, v in results["args"].items() if k in Args.__dataclass_fields__})
+
+
 def train_configs(args: Args, root: Path, mode: str) -> list[Any]:
     """The training jobs of one mode: one per seed, the same in every mode."""
     from rl.training import TrainConfig
@@ -315,9 +320,7 @@ def training_markdown(res: dict[str, Any]) -> list[str]:
     t = res.get("training")
     if not t:
         return []
-    d = derive_training(
-        t, Args(**{k: v for k, v in res["args"].items() if k in Args.__dataclass_fields__})
-    )
+    d = derive_training(t, saved_args(res))
     lines = [
         "## Training runs per hour",
         "",
@@ -563,10 +566,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.rerender:
         saved = Path(args.rerender)
         results: dict[str, Any] = json.loads(saved.read_text(encoding="utf-8"))
-        saved_args = Args(
-            **{k: v for k, v in results["args"].items() if k in Args.__dataclass_fields__}
-        )
-        results["derived"] = derive(results["runs"], results["micro"], saved_args)
+        results["derived"] = derive(results["runs"], results["micro"], saved_args(results))
         write(results, Path(args.out_dir) if args.out_dir else saved.parent)
         return results
     if args.quick:

@@ -966,6 +966,13 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             return t.dispatcher.py_func
         return getattr(t, "typing_key", None)
 
+    def tuple_widens(source: Any, target: Any) -> bool:
+        """A tuple type whose int element becomes a float element of ``target``."""
+        if not (isinstance(source, types.BaseTuple) and isinstance(target, types.BaseTuple)):
+            return False
+        pairs = zip(getattr(source, "types", ()), getattr(target, "types", ()), strict=False)
+        return any(is_int(a) and isinstance(b, types.Float) for a, b in pairs)
+
     def twin(t: Any) -> str:
         fn = key(t)
         if getattr(fn, "__module__", "") != "sandbox.jit_helpers":
@@ -1010,12 +1017,8 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
         t_target = typemap.get(target.name)
         if isinstance(value, ir.Var):
             t_value = typemap.get(value.name)
-            if isinstance(t_target, types.BaseTuple) and isinstance(t_value, types.BaseTuple):
-                pairs = zip(
-                    getattr(t_value, "types", ()), getattr(t_target, "types", ()), strict=False
-                )
-                if any(is_int(a) and isinstance(b, types.Float) for a, b in pairs):
-                    return refuse(target, "a tuple's int element becomes a float element")
+            if tuple_widens(t_value, t_target):
+                return refuse(target, "a tuple's int element becomes a float element")
             continue
         if not isinstance(value, ir.Expr):
             continue
@@ -1025,12 +1028,8 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
                 return refuse(
                     target, "a function returns an int on one path and a float on another"
                 )
-            if isinstance(t_value, types.BaseTuple) and isinstance(t_target, types.BaseTuple):
-                pairs = zip(
-                    getattr(t_value, "types", ()), getattr(t_target, "types", ()), strict=False
-                )
-                if any(is_int(a) and isinstance(b, types.Float) for a, b in pairs):
-                    return refuse(target, "a function returns tuples of ints and of floats")
+            if tuple_widens(t_value, t_target):
+                return refuse(target, "a function returns tuples of ints and of floats")
             continue
         if value.op == "call":
             fn = callee(value)

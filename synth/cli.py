@@ -131,12 +131,36 @@ def _add_candidate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _candidate_flags_problem(args: argparse.Namespace) -> str | None:
-    """Why --workers/--ray cannot be used as given (they place candidates: they need N > 1)."""
+def _bundle_flags_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with --out, --workers or --ray (``_add_bundle_output``'s flags), or None.
+
+    ``--out`` must not be an existing file; --workers and --ray place candidates, so they need
+    ``--candidates N`` with N > 1.
+    """
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out!r} is an existing file"
     if args.candidates == 1 and (args.ray is not None or args.workers is not None):
         flag = "--ray" if args.ray is not None else "--workers"
         return f"{flag} places candidates on workers: it needs --candidates N with N > 1"
     return None
+
+
+def _pipeline_settings(
+    args: argparse.Namespace, pool: GatePool, isolation: str | None
+) -> dict[str, Any]:
+    """The keyword arguments synth and refine both pass to :func:`synth.pipeline.synthesize`."""
+    return {
+        "max_rounds": args.rounds,
+        "n_expert": args.expert,
+        "n_random": args.random,
+        "random_length": args.random_length,
+        "seed": args.seed,
+        "isolation": isolation,
+        "fuzz_examples": args.fuzz_examples,
+        "candidates": args.candidates,
+        "gate_pool": pool,
+        "log": lambda line: print(f"  {line}", flush=True),
+    }
 
 
 @contextlib.contextmanager
@@ -315,10 +339,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from synth.pipeline import synthesize
     from synth.vlm import MeteredClient
 
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        print(f"vlmcar synth: error: --out {args.out!r} is an existing file", file=sys.stderr)
-        return 2
-    problem = _candidate_flags_problem(args)
+    problem = _bundle_flags_problem(args)
     if problem is not None:
         print(f"vlmcar synth: error: {problem}", file=sys.stderr)
         return 2
@@ -338,16 +359,7 @@ def run_synth(args: argparse.Namespace) -> int:
             result = synthesize(
                 args.env,
                 metered,
-                max_rounds=args.rounds,
-                n_expert=args.expert,
-                n_random=args.random,
-                random_length=args.random_length,
-                seed=args.seed,
-                isolation=isolation,
-                fuzz_examples=args.fuzz_examples,
-                candidates=args.candidates,
-                gate_pool=pool,
-                log=lambda line: print(f"  {line}", flush=True),
+                **_pipeline_settings(args, pool, isolation),
                 task_text=args.task,
                 env_notes=args.notes,
                 env_kwargs=prepared.env_kwargs,
@@ -434,10 +446,7 @@ def run_refine(args: argparse.Namespace) -> int:
     from synth.vlm import MeteredClient
 
     prog = "vlmcar refine"
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        print(f"{prog}: error: --out {args.out!r} is an existing file", file=sys.stderr)
-        return 2
-    problem = _candidate_flags_problem(args)
+    problem = _bundle_flags_problem(args)
     if problem is not None:
         print(f"{prog}: error: {problem}", file=sys.stderr)
         return 2
@@ -461,16 +470,7 @@ def run_refine(args: argparse.Namespace) -> int:
                 metered,
                 env_notes=args.notes,
                 demos=demos,
-                log=lambda line: print(f"  {line}", flush=True),
-                max_rounds=args.rounds,
-                n_expert=args.expert,
-                n_random=args.random,
-                random_length=args.random_length,
-                seed=args.seed,
-                isolation=isolation,
-                fuzz_examples=args.fuzz_examples,
-                candidates=args.candidates,
-                gate_pool=pool,
+                **_pipeline_settings(args, pool, isolation),
             )
     except ValueError as err:  # unusable demonstrations, an env that no longer builds
         print(f"{prog}: error: {err}", file=sys.stderr)

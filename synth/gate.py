@@ -27,7 +27,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,8 @@ from rl.rollouts import Trajectory
 from sandbox import AuditError, SandboxError, audit, fuzz_checker
 from synth.prompts import AuditItem, Feedback, VerificationStats
 from synth.verify import CheckerRuns, SubtaskReport, Thresholds, run_checkers, summarise
+
+_V = TypeVar("_V")
 
 __all__ = ["STAGES", "Admission", "GateContext", "GatePool", "admit", "checker_runs"]
 
@@ -120,8 +122,19 @@ def _stats(report: SubtaskReport, ctx: GateContext) -> VerificationStats:
     )
 
 
-_CACHE: dict[str, Admission] = {}
 _CACHE_SIZE = 256
+
+
+class _Bounded(dict[str, _V]):
+    """A dict that forgets its oldest entry past ``_CACHE_SIZE`` (the gate's per-process caches)."""
+
+    def remember(self, key: str, value: _V) -> None:
+        if key not in self and len(self) >= _CACHE_SIZE:
+            self.pop(next(iter(self)))
+        self[key] = value
+
+
+_CACHE: _Bounded[Admission] = _Bounded()
 
 
 def _cache_key(
@@ -166,14 +179,8 @@ def admit(
     """
     key = _cache_key(name, source, ctx, previous)
     if key not in _CACHE:
-        _remember(key, _admit(name, source, ctx, previous))
+        _CACHE.remember(key, _admit(name, source, ctx, previous))
     return _CACHE[key]
-
-
-def _remember(key: str, verdict: Admission) -> None:
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = verdict
 
 
 class GatePool:
@@ -237,11 +244,11 @@ class GatePool:
                 todo.setdefault(key, source)
         if len(todo) <= 1 or (self._ray is None and self.workers == 1):
             for key, source in todo.items():
-                _remember(key, _admit(name, source, ctx, list(previous)))
+                _CACHE.remember(key, _admit(name, source, ctx, list(previous)))
         else:
             verdicts = self._run(name, list(todo.values()), ctx, previous)
             for key, verdict in zip(todo, verdicts, strict=True):
-                _remember(key, verdict)
+                _CACHE.remember(key, verdict)
         return [_CACHE[k] for k in keys]
 
     def _run(
@@ -352,16 +359,7 @@ def _admit(
     )
 
 
-class _Bounded(dict[str, CheckerRuns]):
-    """A dict that forgets its oldest entry past ``_CACHE_SIZE``."""
-
-    def remember(self, key: str, value: CheckerRuns) -> None:
-        if key not in self and len(self) >= _CACHE_SIZE:
-            self.pop(next(iter(self)))
-        self[key] = value
-
-
-_RUNS = _Bounded()
+_RUNS: _Bounded[CheckerRuns] = _Bounded()
 
 
 def _runs_key(name: str, source: str, ctx: GateContext) -> str:
