@@ -76,6 +76,14 @@ import numpy as np
 
 GRID_H = {gh}
 GRID_W = {gw}
+
+
+def tile(frame):
+    # pixels per cell; 0 when the frame is no grid of GRID_H x GRID_W cells of 8 or more pixels
+    t = frame.shape[0] // GRID_H
+    if t < 8 or frame.shape[1] < t * GRID_W:
+        return 0
+    return t
 '''
 )
 
@@ -102,7 +110,9 @@ def locked_door(frame):
     # index in COLOURS of the locked door's colour, -1 when no locked door is drawn. The panel
     # covers x and y 0.06-0.94 of the door's cell except the key hole (x 0.52-0.75, y 0.50-0.56):
     # two pixels in the cell's upper half (x about 0.25 and 0.7, y about 0.25) both show it
-    t = frame.shape[0] // GRID_H
+    t = tile(frame)
+    if t == 0:
+        return -1
     y = t // 4
     x0 = t // 4
     x1 = t - 1 - t // 4
@@ -178,7 +188,9 @@ def all_colour(frame, y, x, t, colour, top):
 
 
 def key_visible(frame, colour):
-    t = frame.shape[0] // GRID_H
+    t = tile(frame)
+    if t == 0:
+        return False
     top = float(max(colour[0], colour[1], colour[2]))
     for cy in range(GRID_H):
         for cx in range(GRID_W):
@@ -189,6 +201,8 @@ def key_visible(frame, colour):
 
 
 def check(frame):
+    if tile(frame) == 0:
+        return False  # not a frame of this grid
     door = locked_door(frame)
     if door < 0:
         return True  # the door is unlocked: the key has been used
@@ -198,7 +212,7 @@ def check(frame):
 _DOOR = """
 
 def check(frame):
-    return locked_door(frame) < 0
+    return tile(frame) > 0 and locked_door(frame) < 0
 """
 
 _GOAL = """
@@ -215,7 +229,9 @@ def is_colour(frame, y, x, colour):
 def check(frame):
     # the agent's pure red triangle covers the centre of its cell, whichever way it points; on
     # the goal, the goal's green shows in the corners the triangle leaves free (at least two)
-    t = frame.shape[0] // GRID_H
+    t = tile(frame)
+    if t == 0:
+        return False
     m = t // 2
     e = t - 2
     for cy in range(GRID_H):
@@ -252,7 +268,9 @@ def object_cell(first, t):
 
 def check(frame, first):
     # the {obj} never moves until it is picked up (which ends the episode): has its cell changed?
-    t = frame.shape[0] // GRID_H
+    t = tile(frame)
+    if t == 0 or tile(first) != t:
+        return False
     cy, cx = object_cell(first, t)
     changed = region_change(frame, first, cy * t + 1, cx * t + 1, (cy + 1) * t, (cx + 1) * t, 30)
     return changed > 0.05

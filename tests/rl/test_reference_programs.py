@@ -169,3 +169,23 @@ def test_panda_reference_checkers_run_on_an_expert_push():
     assert moved.any()  # measured precision/recall: benchmarks/results/reference_accuracy.md
     p, r, _ = precision_recall(moved, t.label("cube_moved"))
     assert p >= 0.8 and r >= 0.5
+
+
+@pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-8x8-v0", "MiniGrid-UnlockPickup-v0"])
+def test_reference_checkers_pass_the_admission_gates_fuzzer(env_id):
+    # `vlmcar refine` re-admits a kept checker through the gate, whose fuzzer also tries frames
+    # of other sizes; the reference checkers once indexed past the edge of a frame too small for
+    # their grid (IndexError), so no refinement of a reference program could keep them
+    frames = rollout(env_id, policy="expert", seed=5).frames
+    for sub in reference_program(env_id).subtasks:
+        report = sandbox.fuzz_checker(sub.source, path=sub.name, examples=40, real_frames=frames)
+        assert report.ok, (sub.name, [p.describe() for p in report.problems])
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (24, 16), (64, 8), (7, 90)])
+def test_reference_checkers_answer_false_on_a_frame_that_is_no_grid(shape):
+    frame = np.full((*shape, 3), 200, np.uint8)
+    for env_id in ("MiniGrid-DoorKey-8x8-v0", "MiniGrid-UnlockPickup-v0"):
+        for checker in compiled(env_id):
+            args = (frame[None], frame[None]) if checker.arity == 2 else (frame[None],)
+            assert not np.asarray(checker.batch(*args)).any(), (env_id, checker, shape)
