@@ -9,7 +9,8 @@ Provides:
         and summarises (pure: no SB3, no torch, testable on synthetic records).
     window_stats, stall_condition, flooding_condition, end_stage: the pure pieces it is built from.
     write_report: ``reward_report.md``, ``reward_report.json`` and ``reward_report.png``.
-    RewardDiagnosisWarning: the warning category of alarms (a ``UserWarning``).
+    RewardDiagnosisWarning: the warning category of alarms (a ``UserWarning``; defined in
+        :mod:`rl.errors`, re-exported here).
     RewardDiagnosisCallback: the SB3 callback that feeds a :class:`RewardDiagnosis` from the
         code-reward wrapper's infos (defined in :mod:`rl.callbacks`, which imports SB3; it is
         loaded from here on first access, so importing this module loads neither torch nor SB3).
@@ -66,6 +67,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from rl.errors import RewardDiagnosisWarning
+
 if TYPE_CHECKING:
     from rl.callbacks import RewardDiagnosisCallback
 
@@ -98,10 +101,6 @@ REPORT_FILES: Mapping[str, str] = MappingProxyType(
 REPORT_SCHEMA = 1
 
 AlarmKind = Literal["stall", "flooding"]
-
-
-class RewardDiagnosisWarning(UserWarning):
-    """A stall or flooding alarm raised during training (one line: what, where, since when)."""
 
 
 @dataclass(frozen=True)

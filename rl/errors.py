@@ -10,6 +10,8 @@ Provides:
     NodeIsolationError: a worker node cannot provide the isolation level the run asked for.
     PartitionError: a relabelling partition failed while it ran (the finished ones are kept).
     RelabelInterrupted: Ctrl-C during a relabelling run (a ``KeyboardInterrupt``), with its counts.
+    UnknownSchemeError: a reward scheme name that is not registered (a ``ValueError``).
+    RewardDiagnosisWarning: a stall or flooding alarm raised during training (a ``UserWarning``).
 
 :class:`rl.program.ProgramError` (a reward program on disk is missing, malformed, tampered with or
 rejected) stays in :mod:`rl.program`, next to the format it describes. This module imports nothing
@@ -34,8 +36,10 @@ __all__ = [
     "RayUnavailableError",
     "RelabelError",
     "RelabelInterrupted",
+    "RewardDiagnosisWarning",
     "RewardStackError",
     "RewardStackWarning",
+    "UnknownSchemeError",
 ]
 
 
@@ -226,3 +230,32 @@ class RelabelInterrupted(KeyboardInterrupt):
             f"interrupted: {self.finished} of {self.total} partitions are finished and kept in "
             f"{self.parts}; rerun the same command with --resume to compute only the rest"
         )
+
+
+class UnknownSchemeError(RLError, ValueError):
+    """A scheme name that is not in :data:`rl.schemes.SCHEME_CLASSES`.
+
+    Attributes:
+        scheme: the name given.
+        choices: the registered names (default: :data:`rl.schemes.SCHEMES`).
+
+    Example:
+        >>> str(UnknownSchemeError("sparse"))
+        "scheme='sparse': choose one of ordered, any_order, potential"
+    """
+
+    def __init__(self, scheme: object, choices: tuple[str, ...] | None = None) -> None:
+        super().__init__(scheme)
+        if choices is None:
+            from rl.schemes import SCHEMES  # the registry imports this module, not the reverse
+
+            choices = SCHEMES
+        self.scheme = scheme
+        self.choices = choices
+
+    def __str__(self) -> str:
+        return f"scheme={self.scheme!r}: choose one of {', '.join(self.choices)}"
+
+
+class RewardDiagnosisWarning(UserWarning):
+    """A stall or flooding alarm raised during training (one line: what, where, since when)."""

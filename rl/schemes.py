@@ -6,7 +6,8 @@ Provides:
         ``potential``).
     SCHEME_CLASSES: scheme name -> class, the one registry (frozen).
     SCHEMES: the scheme names, in the registry's order.
-    UnknownSchemeError: a name that is not in the registry (a ``ValueError``).
+    UnknownSchemeError: a name that is not in the registry (a ``ValueError``; defined in
+        :mod:`rl.errors`, re-exported here).
     canonical_scheme: a user's spelling (``any-order``, ``Any_Order``) -> the registered name.
     make_scheme: a registered name -> an instance of its class.
 
@@ -39,6 +40,8 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+
+from rl.errors import UnknownSchemeError
 
 __all__ = [
     "SCHEMES",
@@ -188,27 +191,6 @@ SCHEME_CLASSES: Mapping[str, type[RewardScheme]] = MappingProxyType(
 )
 #: the registered scheme names, in the registry's order
 SCHEMES: tuple[str, ...] = tuple(SCHEME_CLASSES)
-
-
-class UnknownSchemeError(ValueError):
-    """A scheme name that is not in :data:`SCHEME_CLASSES`.
-
-    Attributes:
-        scheme: the name given.
-        choices: the registered names.
-
-    Example:
-        >>> str(UnknownSchemeError("sparse"))
-        "scheme='sparse': choose one of ordered, any_order, potential"
-    """
-
-    def __init__(self, scheme: object, choices: tuple[str, ...] = SCHEMES) -> None:
-        super().__init__(scheme)
-        self.scheme = scheme
-        self.choices = choices
-
-    def __str__(self) -> str:
-        return f"scheme={self.scheme!r}: choose one of {', '.join(self.choices)}"
 
 
 def canonical_scheme(text: str) -> str:
