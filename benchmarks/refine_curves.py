@@ -42,7 +42,7 @@ import shutil
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,17 @@ from benchmarks.rl_curves import aggregate, machine_info, steps_text, timesteps_
 from rl.training import TrainConfig, run_jobs  # noqa: E402
 
 DATA = HERE / "data" / "refine"
-REWARDS = ("sparse", "reference", "refined")
+REWARDS = ("sparse", "reference", "refined", "flooding")
+
+# The deliberately flooding program: its one sub-task is "done" as soon as anything moved, so the
+# bonus is paid in every episode whether or not the task gets any nearer (the diagnosis' flooding
+# alarm must fire on it, and never on the reference programs)
+FLOODING_CHECKER = """import numpy as np
+
+
+def check(frame, first):
+    return changed_fraction(frame, first, 0) > 0.0
+"""
 
 
 @dataclass
@@ -72,7 +82,7 @@ class Args:
     """env steps per reference run (the runs the refinement reads): one number, or ENV=N pairs"""
     seeds: str = "0,1,2"
     """comma-separated seeds (at least 3 for a real run)"""
-    eval_every: str = "MiniGrid-DoorKey-8x8-v0=10000,MiniGrid-UnlockPickup-v0=25000"
+    eval_every: str = "MiniGrid-DoorKey-8x8-v0=10000,MiniGrid-UnlockPickup-v0=50000"
     """env steps between evaluations: one number, or ENV=N pairs"""
     eval_episodes: int = 20
     """episodes per evaluation (the same layouts every time; actions sampled from the policy)"""
@@ -84,6 +94,12 @@ class Args:
     """runs at a time (each in its own process, torch pinned to one thread)"""
     isolation: str = ""
     """sandbox isolation for the checkers; empty: the strongest this machine supports"""
+    flooding_timesteps: str = "MiniGrid-DoorKey-8x8-v0=100000"
+    """ENV=N pairs: also train N steps per seed on a deliberately flooding program (one checker
+    that fires on every frame after the first change since reset); empty: none"""
+    sparse_from: str = "benchmarks/results/rl_curves.json"
+    """an earlier results JSON (rl_curves.py) whose sparse runs with the same settings (env,
+    steps, seed, envs, evaluation) are used instead of training them again; empty: train all"""
     n_expert: int = 20
     """expert trajectories the gate verifies the refined checkers on"""
     n_random: int = 8
@@ -92,6 +108,9 @@ class Args:
     """where runs and bundles are kept (and reused); empty: benchmarks/.work/refine_curves"""
     out_dir: str = ""
     """where the results go; empty: benchmarks/results next to this script"""
+    report_only: bool = False
+    """train and refine nothing: report the runs finished in --work-dir so far (and list the
+    missing ones)"""
     quick: bool = False
     """smoke mode: DoorKey-8x8, 1 seed, 4,096 steps per run, a small gate (a few minutes)"""
 
@@ -144,22 +163,72 @@ def _same_run(log_dir: Path, config: TrainConfig) -> dict[str, Any] | None:
         return None
     want = config.to_dict()
     got = old.get("config", {})
-    keys = ("env_id", "timesteps", "seed", "n_envs", "eval_every", "eval_episodes", "reward")
-    return old if all(got.get(k) == want.get(k) for k in keys) else None
+    return old if _same_config(got, want) else None
 
 
-def train_all(configs: Sequence[TrainConfig], parallel: int) -> list[dict[str, Any]]:
-    """Train the configs not already finished in their log dirs; every run's result dict."""
-    todo = [c for c in configs if _same_run(Path(str(c.log_dir)), c) is None]
-    if todo:
+_CONFIG_KEYS = (
+    "env_id",
+    "timesteps",
+    "seed",
+    "n_envs",
+    "eval_every",
+    "eval_episodes",
+    "eval_deterministic",
+    "reward",
+)
+
+
+def _same_config(got: dict[str, Any], want: dict[str, Any]) -> bool:
+    return all(got.get(k) == want.get(k) for k in _CONFIG_KEYS)
+
+
+def borrowed_runs(path: str, configs: Sequence[TrainConfig | None]) -> dict[int, dict[str, Any]]:
+    """Index in ``configs`` -> a finished run of an earlier results JSON with the same settings."""
+    if not path:
+        return {}
+    where = Path(path) if Path(path).is_absolute() else REPO / path
+    if not where.is_file():
+        print(f"--sparse-from {path}: no such file; every sparse run is trained", flush=True)
+        return {}
+    old = json.loads(where.read_text(encoding="utf-8"))
+    out: dict[int, dict[str, Any]] = {}
+    when = old.get("machine", {}).get("timestamp", "?")
+    for i, c in enumerate(configs):
+        if c is None:
+            continue
+        want = c.to_dict()
+        for run in old.get("runs", []):
+            if _same_config(run.get("config", {}), want):
+                clean = {k: v for k, v in run.items() if k not in ("env_id", "reward_spec", "seed")}
+                out[i] = {**clean, "borrowed_from": f"{path} (measured {when})"}
+                break
+    return out
+
+
+def train_all(
+    configs: Sequence[TrainConfig],
+    parallel: int,
+    borrowed: dict[int, dict[str, Any]] | None = None,
+    *,
+    train: bool = True,
+) -> list[dict[str, Any] | None]:
+    """Train the configs not already finished in their log dirs (nor ``borrowed``); every run's
+    result dict, in the configs' order (None for one not finished when ``train`` is False)."""
+    borrowed = borrowed or {}
+    todo = [
+        c
+        for i, c in enumerate(configs)
+        if i not in borrowed and _same_run(Path(str(c.log_dir)), c) is None
+    ]
+    if todo and train:
         print(f"training {len(todo)} run(s), {len(configs) - len(todo)} reused", flush=True)
         for c in todo:
             shutil.rmtree(str(c.log_dir), ignore_errors=True)  # a run cut short starts afresh
         run_jobs(todo, parallel=parallel)
-    out = []
-    for c in configs:
-        run = _same_run(Path(str(c.log_dir)), c)
-        if run is None:
+    out: list[dict[str, Any] | None] = []
+    for i, c in enumerate(configs):
+        run = borrowed.get(i) or _same_run(Path(str(c.log_dir)), c)
+        if run is None and train:
             raise SystemExit(f"{c.log_dir}: the run left no result.json")
         out.append(run)
     return out
@@ -201,6 +270,30 @@ def refine(env_id: str, runs_dir: Path, out: Path, args: Args) -> dict[str, Any]
     return {"bundle": str(out), "exit_code": code, "reused": False}
 
 
+def flooding_program(env_id: str, directory: Path) -> Path:
+    """Write the deliberately flooding program for ``env_id`` into ``directory`` (once)."""
+    from rl.program import RewardProgram, SubTask, save_program
+
+    program = RewardProgram(
+        env_id,
+        get_task(env_id),
+        (
+            SubTask(
+                "anything_moved", "Anything in the frame changed since reset.", FLOODING_CHECKER
+            ),
+        ),
+        extra={"origin": "benchmarks/refine_curves.py: a deliberately flooding program"},
+    )
+    save_program(program, directory, key=None)
+    return directory
+
+
+def get_task(env_id: str) -> str:
+    from rl.registry import get_spec
+
+    return get_spec(env_id).reference().task
+
+
 # --------------------------------------------------------------------------------------------
 # Reporting
 # --------------------------------------------------------------------------------------------
@@ -233,6 +326,10 @@ def report(
             if mine:
                 agg = aggregate(mine, args.threshold)
                 agg["alarms"] = _alarms(mine)
+                for kind in ("stall", "flooding"):  # runs that raised this kind of alarm
+                    agg[f"{kind}_runs"] = sum(
+                        bool((r.get("diagnosis") or {}).get(kind)) for r in mine
+                    )
                 table[env][reward] = agg
     return {
         "benchmark": "refine_curves",
@@ -293,6 +390,25 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{', '.join(f'{f:.2f}' for f in finals)} | {_subtasks(agg)} | "
                 f"{len(agg['alarms'])} | {agg['steps_per_second_mean']:,.0f} |"
             )
+    borrowed = sorted(
+        {
+            (r["env_id"], r["reward_spec"], r["borrowed_from"])
+            for r in results["runs"]
+            if r.get("borrowed_from")
+        }
+    )
+    if borrowed:
+        lines.append("")
+    for env, reward, source in borrowed:
+        lines.append(
+            f"The {reward} runs of {env} are those of `{source}`: the same settings (env, "
+            "steps, seeds, envs, evaluation), not trained again here."
+        )
+    if results.get("missing"):
+        lines += [
+            "",
+            "**Not finished when this report was written:** " + "; ".join(results["missing"]),
+        ]
     lines += ["", "## What the refinement changed", ""]
     for env, ref in results["refinements"].items():
         lines.append(
@@ -322,6 +438,21 @@ def markdown(results: dict[str, Any]) -> str:
             f"- {env}, refined: {thr:.0%} success reached in {refined['reached']}/{n} seeds "
             f"within {refined['budget']:,} steps; final success ≥ {thr} in {good}/{n}."
         )
+    for env, per in results["envs"].items():
+        flood = per.get("flooding")
+        if flood is None:
+            continue
+        n = len(flood["seeds"])
+        quiet = [
+            f"{reward} {agg['flooding_runs']}/{len(agg['seeds'])}"
+            for reward, agg in per.items()
+            if reward in ("reference", "refined")
+        ]
+        lines.append(
+            f"- {env}, flooding alarm: fired in {flood['flooding_runs']}/{n} runs of the "
+            f"deliberately flooding program ({flood['budget']:,} steps each); in "
+            f"{', '.join(quiet)} runs of the code rewards."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -334,13 +465,21 @@ def plot(results: dict[str, Any], path: Path) -> None:
     envs = results["envs"]
     fig, axes = plt.subplots(1, len(envs), figsize=(6.2 * len(envs), 4.4), squeeze=False)
     thr = results["args"]["threshold"]
-    colours = {"sparse": "tab:grey", "reference": "tab:blue", "refined": "tab:red"}
+    colours = {
+        "sparse": "tab:grey",
+        "reference": "tab:blue",
+        "refined": "tab:red",
+        "flooding": "tab:olive",
+    }
     for ax, (env, per) in zip(axes[0], envs.items(), strict=True):
         for reward, agg in per.items():
             x = np.asarray(agg["steps"])
-            label = {"refined": "refined program (1 round, scripted replies)"}.get(
-                reward, "reference program" if reward == "reference" else "sparse (env reward)"
-            )
+            label = {
+                "refined": "refined program (1 round, scripted replies)",
+                "reference": "reference program",
+                "sparse": "sparse (env reward)",
+                "flooding": "deliberately flooding program",
+            }[reward]
             c = colours.get(reward)
             ax.plot(x, agg["success_mean"], color=c, label=f"{label}, mean of {len(agg['seeds'])}")
             ax.fill_between(x, agg["success_min"], agg["success_max"], alpha=0.18, color=c)
@@ -400,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             seeds="0",
             eval_every="2048",
             eval_episodes=2,
+            flooding_timesteps="MiniGrid-DoorKey-8x8-v0=4096",
             n_expert=4,
             n_random=3,
             parallel=1,
@@ -409,7 +549,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         script_for(env)  # refuse an env without replies before any training
     budgets = timesteps_for(args.timesteps, envs)
     ref_budgets = timesteps_for(args.reference_timesteps, envs)
-    every = timesteps_for(args.eval_every, envs)
+    flooding = timesteps_for(args.flooding_timesteps, []) if args.flooding_timesteps else {}
+    every = timesteps_for(args.eval_every, [*envs, *flooding])
     seeds = [int(s) for s in _split(args.seeds)]
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -427,15 +568,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             n_envs=args.n_envs,
             eval_every=every[env],
             eval_episodes=args.eval_episodes,
+            eval_deterministic=False,  # sampled actions, as rl_curves.py and rl-starter-files
             isolation=args.isolation or None,  # type: ignore[arg-type]
             log_dir=(work / reward / env / f"seed{seed}").resolve(),
         )
 
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {env: {} for env in envs}
     refinements: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+
+    def keep(
+        configs: Sequence[TrainConfig],
+        done: Sequence[dict[str, Any] | None],
+        reward: Callable[[TrainConfig], str],
+    ) -> None:
+        for c, r in zip(configs, done, strict=True):
+            if r is None:
+                missing.append(f"{c.env_id} / {reward(c)} / seed {c.seed} ({c.timesteps:,} steps)")
+            else:
+                runs.setdefault(c.env_id, {}).setdefault(reward(c), []).append(r)
 
     def save() -> dict[str, Any]:
         results = report(args, envs, seeds, runs, refinements, time.perf_counter() - t0, machine)
+        results["missing"] = missing
         write(results, out_dir, stem)
         return results
 
@@ -443,14 +598,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ref_configs = [
         config(e, "reference", "reference", s, ref_budgets[e]) for e in envs for s in seeds
     ]
-    done = train_all(ref_configs, args.parallel)
-    for c, r in zip(ref_configs, done, strict=True):
-        runs[c.env_id].setdefault("reference", []).append(r)
+    done = train_all(ref_configs, args.parallel, train=not args.report_only)
+    keep(ref_configs, done, lambda _: "reference")
     save()
 
     # 2. one refinement round per env, from every seed's report, with the scripted replies
     copies = out_dir / stem
     for env in envs:
+        if args.report_only and not (work / "bundles" / env / "program.json").is_file():
+            missing.append(f"{env} / refinement")
+            continue
         info = refine(env, work / "reference" / env, work / "bundles" / env, args)
         bundle = Path(info["bundle"])
         info.update(_describe(bundle))
@@ -464,15 +621,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         refinements[env] = info
     save()
 
-    # 3. the refined program first (the question), then sparse at the same budget
+    # 3. the refined program first (the question), then sparse at the same budget, then the
+    # flooding program; the longest budgets first, so two workers end close together
+    order = sorted(envs, key=lambda e: -budgets[e])
     later = [
-        config(e, "refined", str(work / "bundles" / e), s, budgets[e]) for e in envs for s in seeds
+        config(e, "refined", str(work / "bundles" / e), s, budgets[e]) for e in order for s in seeds
     ]
-    later += [config(e, "sparse", "sparse", s, budgets[e]) for e in envs for s in seeds]
-    done = train_all(later, args.parallel)
-    for c, r in zip(later, done, strict=True):
-        name = "sparse" if c.reward == "sparse" else "refined"
-        runs[c.env_id].setdefault(name, []).append(r)
+    later += [config(e, "sparse", "sparse", s, budgets[e]) for e in order for s in seeds]
+    for env, steps in flooding.items():
+        where = flooding_program(env, work / "bundles" / f"flooding-{env}")
+        later += [config(env, "flooding", str(where), s, steps) for s in seeds]
+    borrowed = borrowed_runs(args.sparse_from, [c if c.reward == "sparse" else None for c in later])
+    done = train_all(later, args.parallel, borrowed, train=not args.report_only)
+
+    def name(c: TrainConfig) -> str:
+        if c.reward == "sparse":
+            return "sparse"
+        return "flooding" if "flooding-" in str(c.reward) else "refined"
+
+    keep(later, done, name)
     results = save()
     print(markdown(results))
     return results
