@@ -611,13 +611,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         info = refine(env, work / "reference" / env, work / "bundles" / env, args)
         bundle = Path(info["bundle"])
         info.update(_describe(bundle))
-        keep = copies / env
-        shutil.rmtree(keep, ignore_errors=True)
-        keep.mkdir(parents=True, exist_ok=True)
+        kept = copies / env
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True, exist_ok=True)
         for path in sorted(bundle.iterdir()):  # program.json, the checkers, REFINEMENT.md
             if path.is_file():
-                shutil.copy2(path, keep / path.name)
-        info["copy"] = str(keep.relative_to(REPO) if keep.is_relative_to(REPO) else keep)
+                shutil.copy2(path, kept / path.name)
+        info["copy"] = str(kept.relative_to(REPO) if kept.is_relative_to(REPO) else kept)
         refinements[env] = info
     save()
 

@@ -52,7 +52,8 @@ def test_refine_curves_quick_run_then_reuse(tmp_path: Path) -> None:
     env = "MiniGrid-DoorKey-8x8-v0"
     for suffix in ("json", "md", "png"):
         assert (tmp_path / f"refine_curves_quick.{suffix}").stat().st_size > 0
-    assert set(results["envs"][env]) == {"sparse", "reference", "refined"}
+    assert set(results["envs"][env]) == {"sparse", "reference", "refined", "flooding"}
+    assert results["missing"] == []
     refined = results["refinements"][env]
     assert refined["after"].split(" → ") == [
         "key_picked",
@@ -73,3 +74,8 @@ def test_refine_curves_quick_run_then_reuse(tmp_path: Path) -> None:
     again = refine_curves.main(argv)
     assert again["refinements"][env]["reused"] is True
     assert again["envs"] == results["envs"]
+    # --report-only on an empty work dir trains nothing and lists what is missing
+    empty = ["--quick", "--report-only", "--out-dir", str(tmp_path / "r"), "--work-dir"]
+    nothing = refine_curves.main([*empty, str(tmp_path / "none")])
+    assert len(nothing["missing"]) == 1 + 1 + 3  # reference, the refinement, three later runs
+    assert "Not finished" in (tmp_path / "r" / "refine_curves_quick.md").read_text()
