@@ -323,6 +323,15 @@ def surface_text() -> str:
             [f"np.{n}" for n in sorted(surface.NUMPY_TYPES)],
         ),
         _wrap("math, as math.<name>", sorted(surface.MATH_NAMES)),
+        textwrap.fill(
+            "- Module-level constants (computed before the checker runs, then frozen): numbers, "
+            "strings, tuples, lists, dicts and sets of them (a list becomes a tuple), arithmetic "
+            "on earlier constants, and `NAME = np.array(<literal>, dtype=np.uint8)` (or "
+            "`np.asarray`, any numeric dtype): a read-only array",
+            width=_WIDTH,
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        ),
         _wrap(
             "Array and numpy-scalar attributes and methods",
             sorted(surface.ATTRIBUTES.get("ndarray", ())),
