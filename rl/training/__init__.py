@@ -444,8 +444,36 @@ def run_jobs(configs: Sequence[TrainConfig], *, parallel: int = 1) -> list[Train
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=parallel, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=parallel,
+        mp_context=ctx,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(), _PARENT_POLL_S),
+    ) as pool:
         return list(pool.map(_train_quietly, configs))
+
+
+#: How often a ``run_jobs`` worker checks that the process that started it is still alive.
+_PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent(parent: int, poll_s: float) -> None:
+    """Pool initializer: end this worker when ``parent`` is gone.
+
+    A pool's workers outlive a parent killed by a signal (SIGTERM, SIGKILL, a closed terminal):
+    nothing tells them, and each goes on training (minutes of CPU) and writing into the run's
+    directories. A daemon thread polls the parent process id and exits the worker at once
+    (exit status 143, as for SIGTERM) when the worker has been handed to another parent.
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(143)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,83 @@ def test_cli_stop_after_exits_3(
     assert data["summary"]["stopped_by_failure_policy"] is True
     assert len(data["runs"]) == 1  # the second seed is skipped
     assert "seed" in captured.out and "final success" in captured.out
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_run_jobs_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    # A pool's workers outlive a parent killed by a signal; without the watchdog each goes on
+    # training its job (here 10M steps) and writing into the run's directories.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(root)!r})
+            from rl.training import TrainConfig, run_jobs
+            configs = [
+                TrainConfig(env_id="MiniGrid-DoorKey-5x5-v0", reward="sparse", seed=s,
+                            timesteps=10_000_000, n_envs=1, eval_every=10_000_000,
+                            eval_episodes=1, log_dir={str(tmp_path)!r} + f"/seed{{s}}")
+                for s in (0, 1)
+            ]
+            if __name__ == "__main__":  # the spawned workers import this file too
+                run_jobs(configs, parallel=2)
+            """
+        )
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(kids) < 2:
+            time.sleep(0.2)
+            kids = [k for k in _children(parent.pid) if "spawn_main" in _cmdline(k)]
+        assert len(kids) == 2, "the pool's two workers never started"
+        logs = [tmp_path / f"seed{s}" / "progress.csv" for s in (0, 1)]
+        while time.monotonic() < deadline and not all(p.exists() for p in logs):
+            time.sleep(0.2)  # both are training (SB3's logger is set up just before learn)
+        assert all(p.exists() for p in logs), "the jobs never started training"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(k) for k in kids):
+            time.sleep(0.2)
+        assert not [k for k in kids if _alive(k)], "workers outlived their parent"
+    finally:
+        for pid in [parent.pid, *kids]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
