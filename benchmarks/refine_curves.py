@@ -21,7 +21,9 @@ episodes at the end, the diagnosis' alarms, and what the refinement changed.
 Resumable: each run keeps its directory under ``--work-dir`` (default
 ``benchmarks/.work/refine_curves``, git-ignored) and a run whose ``result.json`` is there with the
 same settings is not trained again; the refined bundle is reused the same way. After each phase the
-results so far are written, so a run cut short still leaves its numbers.
+results so far are written, so a run cut short still leaves its numbers. ``--reuse-from`` takes the
+finished runs (and the refined bundles' copies) of an earlier results JSON of this benchmark, so a
+fresh checkout adds what is missing without training the rest again.
 
 Writes ``refine_curves.json``, ``.md`` and ``.png`` (and a copy of each env's refined bundle and
 ``REFINEMENT.md`` in ``refine_curves/``) to ``--out-dir`` (default ``benchmarks/results``;
@@ -30,6 +32,7 @@ Writes ``refine_curves.json``, ``.md`` and ``.png`` (and a copy of each env's re
 Usage:
     python benchmarks/refine_curves.py           # full run (about 1.5-2 hours on 2 CPUs)
     python benchmarks/refine_curves.py --quick   # smoke run (a few minutes)
+    python benchmarks/refine_curves.py --reuse-from benchmarks/results/refine_curves.json
 """
 
 from __future__ import annotations
@@ -95,11 +98,16 @@ class Args:
     isolation: str = ""
     """sandbox isolation for the checkers; empty: the strongest this machine supports"""
     flooding_timesteps: str = "MiniGrid-DoorKey-8x8-v0=100000"
-    """ENV=N pairs: also train N steps per seed on a deliberately flooding program (one checker
-    that fires on every frame after the first change since reset); empty: none"""
+    """also train N steps per seed on a deliberately flooding program (one checker that fires on
+    every frame after the first change since reset): ENV=N pairs, one number (every env), or
+    empty (none)"""
     sparse_from: str = "benchmarks/results/rl_curves.json"
     """an earlier results JSON (rl_curves.py) whose sparse runs with the same settings (env,
     steps, seed, envs, evaluation) are used instead of training them again; empty: train all"""
+    reuse_from: str = ""
+    """an earlier results JSON of this benchmark: its runs with the same settings are used
+    instead of training them again, and its copies of the refined bundles are restored into
+    --work-dir where that has none (a refined run is reused only on the same bundle); empty: none"""
     n_expert: int = 20
     """expert trajectories the gate verifies the refined checkers on"""
     n_random: int = 8
@@ -127,6 +135,15 @@ def _split(text: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # The scripted replies
 # --------------------------------------------------------------------------------------------
+
+
+def flooding_budgets(spec: str, envs: Sequence[str]) -> dict[str, int]:
+    """``--flooding-timesteps``: ENV=N pairs (those envs), one number (every env in ``envs``) or
+    empty (none)."""
+    if not spec.strip():
+        return {}
+    named = [p.partition("=")[0].strip() for p in _split(spec) if "=" in p]
+    return timesteps_for(spec, named or envs)
 
 
 def script_for(env_id: str) -> dict[str, list[str]]:
@@ -178,31 +195,73 @@ _CONFIG_KEYS = (
 )
 
 
-def _same_config(got: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(got.get(k) == want.get(k) for k in _CONFIG_KEYS)
+def _same_config(got: dict[str, Any], want: dict[str, Any], *, anywhere: bool = False) -> bool:
+    """The settings that make two runs the same run. ``anywhere``: a bundle kept under a work
+    dir is named by its folder (``bundles/NAME``), not by where that work dir was."""
+
+    def key(config: dict[str, Any], k: str) -> Any:
+        value = config.get(k)
+        if anywhere and k == "reward" and isinstance(value, str) and "bundles" in Path(value).parts:
+            return Path(value).parts[-2:]
+        return value
+
+    return all(key(got, k) == key(want, k) for k in _CONFIG_KEYS)
 
 
-def borrowed_runs(path: str, configs: Sequence[TrainConfig | None]) -> dict[int, dict[str, Any]]:
-    """Index in ``configs`` -> a finished run of an earlier results JSON with the same settings."""
+def earlier_results(path: str, flag: str) -> dict[str, Any]:
+    """The results JSON at ``path`` (relative to the repository unless absolute); {} if none."""
     if not path:
         return {}
     where = Path(path) if Path(path).is_absolute() else REPO / path
-    if not where.is_file():
-        print(f"--sparse-from {path}: no such file; every sparse run is trained", flush=True)
+    try:
+        old = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"{flag} {path}: not readable ({exc}); those runs are trained", flush=True)
         return {}
-    old = json.loads(where.read_text(encoding="utf-8"))
+    if not isinstance(old, dict) or not isinstance(old.get("runs"), list):
+        print(f"{flag} {path}: no 'runs' list in it; those runs are trained", flush=True)
+        return {}
+    old["_path"] = path
+    return old
+
+
+def borrowed_runs(
+    old: dict[str, Any], configs: Sequence[TrainConfig | None], *, anywhere: bool = False
+) -> dict[int, dict[str, Any]]:
+    """Index in ``configs`` -> a finished run of an earlier results JSON with the same settings
+    (labelled with where and when it was measured; a run it had borrowed keeps its label)."""
+    if not old:
+        return {}
     out: dict[int, dict[str, Any]] = {}
     when = old.get("machine", {}).get("timestamp", "?")
     for i, c in enumerate(configs):
         if c is None:
             continue
         want = c.to_dict()
-        for run in old.get("runs", []):
-            if _same_config(run.get("config", {}), want):
+        for run in old["runs"]:
+            if _same_config(run.get("config", {}), want, anywhere=anywhere):
                 clean = {k: v for k, v in run.items() if k not in ("env_id", "reward_spec", "seed")}
-                out[i] = {**clean, "borrowed_from": f"{path} (measured {when})"}
+                clean.setdefault("borrowed_from", f"{old['_path']} (measured {when})")
+                out[i] = clean
                 break
     return out
+
+
+def restore_bundle(old: dict[str, Any], env_id: str, bundle: Path) -> bool:
+    """Copy the earlier results' copy of ``env_id``'s refined bundle into ``bundle`` when that
+    holds none; True when ``bundle`` now has the same program as that copy."""
+    info = (old.get("refinements") or {}).get(env_id) or {}
+    copy = Path(str(info.get("copy", "")))
+    copy = copy if copy.is_absolute() else REPO / copy
+    if not info.get("copy") or not (copy / "program.json").is_file():
+        return False
+    if not (bundle / "program.json").is_file():
+        bundle.mkdir(parents=True, exist_ok=True)
+        for path in sorted(copy.iterdir()):
+            if path.is_file():
+                shutil.copy2(path, bundle / path.name)
+        print(f"{env_id}: refined bundle restored from {copy}", flush=True)
+    return (bundle / "program.json").read_bytes() == (copy / "program.json").read_bytes()
 
 
 def train_all(
@@ -291,7 +350,10 @@ def flooding_program(env_id: str, directory: Path) -> Path:
 def get_task(env_id: str) -> str:
     from rl.registry import get_spec
 
-    return get_spec(env_id).reference().task
+    reference = get_spec(env_id).reference
+    if reference is None:
+        raise SystemExit(f"{env_id}: no reference program to take the task text from")
+    return reference().task
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         script_for(env)  # refuse an env without replies before any training
     budgets = timesteps_for(args.timesteps, envs)
     ref_budgets = timesteps_for(args.reference_timesteps, envs)
-    flooding = timesteps_for(args.flooding_timesteps, []) if args.flooding_timesteps else {}
+    flooding = flooding_budgets(args.flooding_timesteps, envs)
     every = timesteps_for(args.eval_every, [*envs, *flooding])
     seeds = [int(s) for s in _split(args.seeds)]
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
@@ -598,12 +660,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ref_configs = [
         config(e, "reference", "reference", s, ref_budgets[e]) for e in envs for s in seeds
     ]
-    done = train_all(ref_configs, args.parallel, train=not args.report_only)
+    old = earlier_results(args.reuse_from, "--reuse-from")
+    reused = borrowed_runs(old, ref_configs, anywhere=True)
+    done = train_all(ref_configs, args.parallel, reused, train=not args.report_only)
     keep(ref_configs, done, lambda _: "reference")
     save()
 
     # 2. one refinement round per env, from every seed's report, with the scripted replies
     copies = out_dir / stem
+    same_bundle = {env: restore_bundle(old, env, work / "bundles" / env) for env in envs}
     for env in envs:
         if args.report_only and not (work / "bundles" / env / "program.json").is_file():
             missing.append(f"{env} / refinement")
@@ -631,13 +696,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for env, steps in flooding.items():
         where = flooding_program(env, work / "bundles" / f"flooding-{env}")
         later += [config(env, "flooding", str(where), s, steps) for s in seeds]
-    borrowed = borrowed_runs(args.sparse_from, [c if c.reward == "sparse" else None for c in later])
-    done = train_all(later, args.parallel, borrowed, train=not args.report_only)
 
     def name(c: TrainConfig) -> str:
         if c.reward == "sparse":
             return "sparse"
         return "flooding" if "flooding-" in str(c.reward) else "refined"
+
+    sparse = earlier_results(args.sparse_from, "--sparse-from")
+    borrowed = borrowed_runs(sparse, [c if c.reward == "sparse" else None for c in later])
+    mine = [c if name(c) != "refined" or same_bundle[c.env_id] else None for c in later]
+    borrowed.update(borrowed_runs(old, mine, anywhere=True))  # this benchmark's own runs first
+    done = train_all(later, args.parallel, borrowed, train=not args.report_only)
 
     keep(later, done, name)
     results = save()
