@@ -108,6 +108,9 @@ class Args:
     """an earlier results JSON of this benchmark: its runs with the same settings are used
     instead of training them again, and its copies of the refined bundles are restored into
     --work-dir where that has none (a refined run is reused only on the same bundle); empty: none"""
+    retrain: str = ""
+    """comma-separated kinds of run (sparse, reference, refined, flooding) trained again even where
+    --reuse-from, --sparse-from or --work-dir has them (after a change to what they measure)"""
     n_expert: int = 20
     """expert trajectories the gate verifies the refined checkers on"""
     n_random: int = 8
@@ -262,6 +265,12 @@ def restore_bundle(old: dict[str, Any], env_id: str, bundle: Path) -> bool:
                 shutil.copy2(path, bundle / path.name)
         print(f"{env_id}: refined bundle restored from {copy}", flush=True)
     return (bundle / "program.json").read_bytes() == (copy / "program.json").read_bytes()
+
+
+def forget(configs: Sequence[TrainConfig]) -> None:
+    """Remove the work-dir runs of ``configs`` (``--retrain``), so they are trained again."""
+    for c in configs:
+        shutil.rmtree(str(c.log_dir), ignore_errors=True)
 
 
 def train_all(
@@ -614,6 +623,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     flooding = flooding_budgets(args.flooding_timesteps, envs)
     every = timesteps_for(args.eval_every, [*envs, *flooding])
     seeds = [int(s) for s in _split(args.seeds)]
+    retrain = set(_split(args.retrain))
+    if retrain - set(REWARDS):
+        raise SystemExit(
+            f"--retrain {args.retrain!r}: unknown kind(s) {sorted(retrain - set(REWARDS))}; "
+            f"choose from {', '.join(REWARDS)}"
+        )
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "refine_curves_quick" if args.quick else "refine_curves"
@@ -661,7 +676,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         config(e, "reference", "reference", s, ref_budgets[e]) for e in envs for s in seeds
     ]
     old = earlier_results(args.reuse_from, "--reuse-from")
-    reused = borrowed_runs(old, ref_configs, anywhere=True)
+    if "reference" in retrain:
+        forget(ref_configs)
+    reused = {} if "reference" in retrain else borrowed_runs(old, ref_configs, anywhere=True)
     done = train_all(ref_configs, args.parallel, reused, train=not args.report_only)
     keep(ref_configs, done, lambda _: "reference")
     save()
@@ -702,9 +719,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             return "sparse"
         return "flooding" if "flooding-" in str(c.reward) else "refined"
 
+    forget([c for c in later if name(c) in retrain])
     sparse = earlier_results(args.sparse_from, "--sparse-from")
-    borrowed = borrowed_runs(sparse, [c if c.reward == "sparse" else None for c in later])
-    mine = [c if name(c) != "refined" or same_bundle[c.env_id] else None for c in later]
+    borrowed = borrowed_runs(
+        sparse, [c if c.reward == "sparse" and "sparse" not in retrain else None for c in later]
+    )
+    mine = [
+        c if name(c) not in retrain and (name(c) != "refined" or same_bundle[c.env_id]) else None
+        for c in later
+    ]
     borrowed.update(borrowed_runs(old, mine, anywhere=True))  # this benchmark's own runs first
     done = train_all(later, args.parallel, borrowed, train=not args.report_only)
 

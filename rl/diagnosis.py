@@ -7,7 +7,8 @@ Provides:
     Alarm: a raised stall or flooding alarm (kind, step, sub-task, the values behind it).
     RewardDiagnosis: feed it :class:`EpisodeRecord` s; it closes windows, raises and clears alarms
         and summarises (pure: no SB3, no torch, testable on synthetic records).
-    window_stats, stall_condition, flooding_condition, end_stage: the pure pieces it is built from.
+    window_stats, stall_condition, flooding_condition, flood_span, end_stage: the pure pieces it is
+        built from.
     write_report: ``reward_report.md``, ``reward_report.json`` and ``reward_report.png``.
     RewardDiagnosisWarning: the warning category of alarms (a ``UserWarning``; defined in
         :mod:`rl.errors`, re-exported here).
@@ -30,15 +31,24 @@ closes, on full windows only):
   at least ``stall_high`` of the episodes and ``k + 1`` in at most ``stall_low`` (defaults: 0.8,
   0.1, 3 windows of 100 episodes). Progress stops between two sub-tasks: the reward for ``k + 1``
   is not reached by exploration, or its checker never fires.
-* **flooding**: over the last ``flood_windows + 1`` windows the env's own success stayed flat (its
-  least-squares rise over the span at most ``flood_max_success_rise``, its mean at most
-  ``flood_max_success``) while the code bonus per episode (shaped return minus env return) either
-  *rose* by at least ``flood_min_rise`` x the program's bonus, or stayed *saturated*: every
-  sub-task latched in at least ``flood_saturated`` of the episodes of every window of the span.
-  The shaping pays without the task getting done: a checker that fires where it should not (for
-  example on every frame after reset), or a scheme that pays for something other than progress.
-  Rising sub-task rates early in a healthy run are the curriculum working, which is why the rise
-  must be a whole bonus over the span by default.
+* **flooding**: the shaping pays without the task getting done, seen in one of two ways.
+
+  - *The program says done, the env disagrees* (a level, fast): in each of the last
+    ``flood_level_windows`` windows (default 1) the program was complete (every sub-task
+    latched) in at least ``flood_saturated`` of the episodes (0.8) and the env's own success rate
+    was at least ``flood_gap`` (0.5) below that. A checker that fires where it should not (on
+    every frame after reset, on a look-alike) reaches this in the first window; a correct
+    program cannot, since its last sub-task is the task. It needs one window, not a trend, because
+    a flooded run's episodes run to the time limit and few windows close (DoorKey-8x8: about 150
+    episodes in 100k steps).
+  - *The bonus rises, success stays flat* (a trend, slow): over the last ``flood_windows + 1``
+    windows (default 8) the env's own success stayed flat (its least-squares rise over the span
+    at most ``flood_max_success_rise``, its mean at most ``flood_max_success``) while the code
+    bonus per episode (shaped return minus env return) rose by at least ``flood_min_rise`` x the
+    program's bonus: for example a per-frame payer the agent learns to farm. The span is long
+    because in a healthy run the sub-task rates rise first and success follows some windows
+    later (measured on UnlockPickup with the refined program: the bonus rose by 3 over 400
+    episodes while success went from 1 % to 4 %, and to 15 % over 800).
 
 An alarm is raised when its condition becomes true and cleared (``cleared_step``) when it stops
 holding; it can be raised again later. Each raise is logged (``diagnosis/*`` keys) and warned
@@ -84,6 +94,7 @@ __all__ = [
     "RewardDiagnosisWarning",
     "WindowStats",
     "end_stage",
+    "flood_span",
     "flooding_condition",
     "stall_condition",
     "window_stats",
@@ -114,13 +125,16 @@ class DiagnosisConfig:
         stall_low: sub-task ``k + 1`` counts as "rare" at or below this rate (0.1).
         stall_windows: consecutive windows both must hold before a stall is raised (3, i.e. 300
             episodes with the default window).
-        flood_windows: the flooding span is this many windows back from the current one (3: the
-            rise is fitted over 4 windows, 400 episodes).
+        flood_level_windows: the "program says done, env disagrees" rule must hold in each of this
+            many consecutive windows (1).
+        flood_saturated: ... the program complete (every sub-task latched) in at least this
+            fraction of a window's episodes (0.8) ...
+        flood_gap: ... and the env's own success rate at least this far below it (0.5).
+        flood_windows: the rising-bonus span is this many windows back from the current one (7:
+            the rise is fitted over 8 windows, 800 episodes).
         flood_min_rise: the least-squares rise of the code bonus per episode over the span that
             counts as "rising", in units of the program's bonus (1.0: one more sub-task's bonus
             per episode).
-        flood_saturated: every sub-task latched in at least this fraction of every window's
-            episodes counts as "saturated" (0.8).
         flood_max_success_rise: the env's success counts as "flat" when its fitted rise over the
             span is at most this (0.05) ...
         flood_max_success: ... and its mean over the span at most this (0.5; a task the env says is
@@ -131,18 +145,26 @@ class DiagnosisConfig:
     stall_high: float = 0.8
     stall_low: float = 0.1
     stall_windows: int = 3
-    flood_windows: int = 3
-    flood_min_rise: float = 1.0
+    flood_level_windows: int = 1
     flood_saturated: float = 0.8
+    flood_gap: float = 0.5
+    flood_windows: int = 7
+    flood_min_rise: float = 1.0
     flood_max_success_rise: float = 0.05
     flood_max_success: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("window_episodes", "stall_windows", "flood_windows"):
+        for name in ("window_episodes", "stall_windows", "flood_windows", "flood_level_windows"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ValueError(f"DiagnosisConfig.{name}={value!r}: must be an int >= 1")
-        for name in ("stall_high", "stall_low", "flood_saturated", "flood_max_success"):
+        for name in (
+            "stall_high",
+            "stall_low",
+            "flood_saturated",
+            "flood_gap",
+            "flood_max_success",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
                 raise ValueError(f"DiagnosisConfig.{name}={value!r}: must be a rate in [0, 1]")
@@ -317,39 +339,63 @@ def _rise(values: Sequence[float]) -> float:
     return slope * (len(y) - 1)
 
 
+def flood_span(config: DiagnosisConfig) -> int:
+    """How many of the last full windows :func:`flooding_condition` looks at."""
+    return max(config.flood_windows + 1, config.flood_level_windows)
+
+
+def _undone(window: WindowStats, config: DiagnosisConfig) -> bool:
+    """The program complete in most of ``window``'s episodes while the env says the task is not."""
+    return (
+        window.program_rate >= config.flood_saturated
+        and window.program_rate - window.success_rate >= config.flood_gap
+    )
+
+
 def flooding_condition(
     span: Sequence[WindowStats], config: DiagnosisConfig, *, bonus: float = 1.0
 ) -> dict[str, float] | None:
     """The values behind a flooding alarm over ``span`` (oldest window first), or None.
 
     Args:
-        span: ``flood_windows + 1`` consecutive full windows (fewer: never flooding).
+        span: consecutive full windows, the current one last (:func:`flood_span` of them; with
+            fewer, only the rules that fit are evaluated).
         config: the thresholds.
         bonus: the program's bonus per sub-task (the unit of ``flood_min_rise``).
 
     Returns:
-        ``{"bonus_rise", "success_rise", "success_mean", "env_return_rise", "saturated"}`` when
-        the success is flat and the bonus rose or stayed saturated (see the module docstring),
-        else None.
+        ``{"saturated", "rising", "program_rate", "success_rate", "bonus_rise", "success_rise",
+        "success_mean", "env_return_rise"}`` (flags as 0.0/1.0, rates of the current window,
+        rises and means over the rising span or the windows there are) when either rule of the
+        module docstring holds, else None.
     """
-    if len(span) < config.flood_windows + 1 or len(span) < 2:
+    if not span:
         return None
-    success = [w.success_rate for w in span]
+    level = span[-config.flood_level_windows :]
+    saturated = len(level) == config.flood_level_windows and all(_undone(w, config) for w in level)
+    trend = span[-(config.flood_windows + 1) :]
+    success = [w.success_rate for w in trend]
     success_rise = _rise(success)
     success_mean = float(np.mean(success))
-    if success_rise > config.flood_max_success_rise or success_mean > config.flood_max_success:
-        return None
-    bonus_rise = _rise([w.bonus_return for w in span])
-    saturated = all(w.program_rate >= config.flood_saturated for w in span)
-    rising = bonus_rise >= config.flood_min_rise * abs(bonus) and bonus_rise > 0
-    if not (rising or saturated):
+    bonus_rise = _rise([w.bonus_return for w in trend])
+    rising = (
+        len(trend) == config.flood_windows + 1
+        and success_rise <= config.flood_max_success_rise
+        and success_mean <= config.flood_max_success
+        and bonus_rise > 0
+        and bonus_rise >= config.flood_min_rise * abs(bonus)
+    )
+    if not (saturated or rising):
         return None
     return {
+        "saturated": float(saturated),
+        "rising": float(rising),
+        "program_rate": span[-1].program_rate,
+        "success_rate": span[-1].success_rate,
         "bonus_rise": bonus_rise,
         "success_rise": success_rise,
         "success_mean": success_mean,
-        "env_return_rise": _rise([w.env_return for w in span]),
-        "saturated": float(saturated),
+        "env_return_rise": _rise([w.env_return for w in trend]),
     }
 
 
@@ -519,24 +565,35 @@ class RewardDiagnosis:
     def _check_flooding(self) -> Alarm | None:
         cfg, windows = self.config, self.windows
         w, key = windows[-1], ("flooding", None)
-        span = windows[-(cfg.flood_windows + 1) :]
+        span = windows[-flood_span(cfg) :]
         flood = flooding_condition(span, cfg, bonus=self.bonus)
         if flood is None:
             self._clear(key, w.end_step)
             return None
         if key in self._open:
             return None
-        how = (
-            f"every sub-task latched in at least {_pct(cfg.flood_saturated)} of episodes"
-            if flood["saturated"]
-            else f"the code bonus per episode rose by {flood['bonus_rise']:.2f}"
-        )
-        message = (
-            f"reward flooding at step {w.end_step:,}: {how} over the last {len(span)} windows "
-            f"of {cfg.window_episodes} episodes (since step {span[0].start_step:,}) while the "
-            f"env's own success stayed flat at {_pct(flood['success_mean'])}; the shaping pays "
-            "without the task getting done: check the checkers on frames where it is not done"
-        )
+        if flood["saturated"]:
+            span = span[-cfg.flood_level_windows :]
+            n = len(span)
+            message = (
+                f"reward flooding at step {w.end_step:,}: the program says the task is done "
+                f"(every sub-task latched) in {_pct(flood['program_rate'])} of episodes but the "
+                f"env's own success is {_pct(flood['success_rate'])}, over the last {n} "
+                f"window{'s' if n > 1 else ''} of {cfg.window_episodes} episodes (since step "
+                f"{span[0].start_step:,}); a checker fires where the task is not done: check the "
+                "checkers on frames of episodes that failed (or the env reports no success: "
+                "give it info['is_success'])"
+            )
+        else:
+            span = span[-(cfg.flood_windows + 1) :]
+            message = (
+                f"reward flooding at step {w.end_step:,}: the code bonus per episode rose by "
+                f"{flood['bonus_rise']:.2f} over the last {len(span)} windows of "
+                f"{cfg.window_episodes} episodes (since step {span[0].start_step:,}) while the "
+                f"env's own success stayed flat at {_pct(flood['success_mean'])}; the shaping "
+                "pays without the task getting done: check the checkers on frames where it is "
+                "not done"
+            )
         alarm = Alarm(
             kind="flooding",
             step=w.end_step,
@@ -668,11 +725,12 @@ def _markdown(diag: RewardDiagnosis, title: str, png: str | None, png_note: str)
     else:
         lines.append(
             f"None. Stall: a sub-task done in >= {_pct(cfg.stall_high)} of episodes while the next "
-            f"stays <= {_pct(cfg.stall_low)} for {cfg.stall_windows} windows. Flooding: the code "
-            f"bonus rising by >= {cfg.flood_min_rise:g} x bonus, or every sub-task latched in >= "
-            f"{_pct(cfg.flood_saturated)} of episodes, over {cfg.flood_windows + 1} windows while "
-            f"success rises by <= {cfg.flood_max_success_rise:g} and stays <= "
-            f"{_pct(cfg.flood_max_success)}."
+            f"stays <= {_pct(cfg.stall_low)} for {cfg.stall_windows} windows. Flooding: every "
+            f"sub-task latched in >= {_pct(cfg.flood_saturated)} of episodes with the env's "
+            f"success >= {_pct(cfg.flood_gap)} below that, for {cfg.flood_level_windows} "
+            f"window(s); or the code bonus rising by >= {cfg.flood_min_rise:g} x bonus over "
+            f"{cfg.flood_windows + 1} windows while success rises by <= "
+            f"{cfg.flood_max_success_rise:g} and stays <= {_pct(cfg.flood_max_success)}."
         )
     if diag.episodes < cfg.window_episodes:
         lines.append("")

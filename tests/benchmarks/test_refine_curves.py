@@ -45,6 +45,20 @@ def test_an_env_without_replies_is_refused_before_training(tmp_path: Path) -> No
         refine_curves.main(["--envs", "MiniGrid-Empty-5x5-v0", "--out-dir", str(tmp_path)])
 
 
+def test_flooding_budgets() -> None:
+    envs = ["A-v0", "B-v0"]
+    assert refine_curves.flooding_budgets("", envs) == {}
+    assert refine_curves.flooding_budgets("  ", envs) == {}
+    assert refine_curves.flooding_budgets("5000", envs) == {"A-v0": 5000, "B-v0": 5000}
+    assert refine_curves.flooding_budgets("B-v0=7", envs) == {"B-v0": 7}  # only the named env
+
+
+def test_an_unknown_retrain_kind_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"--retrain 'floding'.*choose from sparse, reference"):
+        refine_curves.main(["--retrain", "floding", "--out-dir", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.long
 def test_refine_curves_quick_run_then_reuse(tmp_path: Path) -> None:
     argv = ["--quick", "--out-dir", str(tmp_path), "--work-dir", str(tmp_path / "work")]
@@ -79,3 +93,14 @@ def test_refine_curves_quick_run_then_reuse(tmp_path: Path) -> None:
     nothing = refine_curves.main([*empty, str(tmp_path / "none")])
     assert len(nothing["missing"]) == 1 + 1 + 3  # reference, the refinement, three later runs
     assert "Not finished" in (tmp_path / "r" / "refine_curves_quick.md").read_text()
+    # a fresh work dir with --reuse-from: nothing trained, every run borrowed, the bundle restored
+    first = str(tmp_path / "refine_curves_quick.json")
+    fresh = ["--quick", "--out-dir", str(tmp_path / "b"), "--work-dir", str(tmp_path / "work2")]
+    borrowed = refine_curves.main([*fresh, "--reuse-from", first])
+    assert all(r.get("borrowed_from", "").startswith(first) for r in borrowed["runs"])
+    assert (tmp_path / "work2" / "bundles" / env / "program.json").is_file()
+    assert borrowed["envs"] == results["envs"]
+    # --retrain flooding: that kind alone is trained again
+    retrained = refine_curves.main([*fresh, "--reuse-from", first, "--retrain", "flooding"])
+    kinds = {r["reward_spec"]: "borrowed_from" in r for r in retrained["runs"]}
+    assert kinds == {"sparse": True, "reference": True, "refined": True, "flooding": False}

@@ -37,6 +37,7 @@ from rl.diagnosis import (
     RewardDiagnosis,
     RewardDiagnosisWarning,
     end_stage,
+    flood_span,
     flooding_condition,
     window_stats,
     write_report,
@@ -167,29 +168,63 @@ def test_flooding_fires_on_a_checker_that_fires_every_frame_after_reset():
     """Every sub-task latches on the first step of every episode; the env's success stays 0."""
     records = synthetic(6, lambda w: (1.0, 1.0, 1.0))
     diag = feed(records)
-    (alarm,) = diag.alarms  # no stall: nothing is rare
+    (alarm,) = diag.alarms  # no stall: nothing is rare; raised once, not once per window
     assert alarm.kind == "flooding" and alarm.subtask is None
-    assert alarm.window == 3 and alarm.step == records[4 * W - 1].step  # 3 + 1 windows
-    assert alarm.values["saturated"] == 1.0 and alarm.values["success_mean"] == 0.0
-    assert "flooding" in alarm.message and "success stayed flat at 0 %" in alarm.message
-    assert diag.summary()["flooding"] is True
+    assert alarm.window == 0 and alarm.step == records[W - 1].step  # the first full window
+    assert alarm.since_step == records[0].step
+    assert alarm.values["saturated"] == 1.0 and alarm.values["rising"] == 0.0
+    assert alarm.values["program_rate"] == 1.0 and alarm.values["success_rate"] == 0.0
+    assert "the program says the task is done" in alarm.message
+    assert "in 100 % of episodes but the env's own success is 0 %" in alarm.message
+    assert "over the last 1 window of 100" in alarm.message and "\n" not in alarm.message
+    assert diag.summary()["flooding"] is True and diag.active == [alarm]
     assert diag.windows[0].mean_latch_step == {"key": 1.0, "door": 2.0, "box": 3.0}
+
+
+def test_flooding_level_rule_holds_for_the_stated_windows():
+    records = synthetic(6, lambda w: (1.0, 1.0, 1.0))
+    (alarm,) = feed(records, flood_level_windows=3).alarms
+    assert alarm.window == 2 and alarm.since_step == records[0].step
+    assert "over the last 3 windows" in alarm.message
+
+
+def test_flooding_level_rule_needs_the_env_to_disagree():
+    # a program complete in 90 % of episodes with the env's success 60 %: a gap of 0.3, quiet;
+    # the same program with success 30 %: a gap of 0.6, flooding
+    assert feed(synthetic(4, lambda w: (0.9, 0.9, 0.9), success=lambda w: 0.6)).alarms == []
+    flooded = feed(synthetic(4, lambda w: (0.9, 0.9, 0.9), success=lambda w: 0.3, seed=1))
+    assert [(a.kind, a.window) for a in flooded.alarms] == [("flooding", 0)]
+    # a program that is rarely complete is never "done" by the level rule
+    assert feed(synthetic(4, lambda w: (1.0, 1.0, 0.5))).alarms == []
+
+
+def test_flooding_clears_when_the_env_catches_up():
+    records = synthetic(2, lambda w: (1.0, 1.0, 1.0)) + synthetic(
+        2, lambda w: (1.0, 1.0, 1.0), success=lambda w: 0.9, seed=1
+    )
+    records = [dataclasses.replace(r, step=50 * (i + 1)) for i, r in enumerate(records)]
+    (alarm,) = feed(records).alarms
+    assert alarm.window == 0 and alarm.cleared_step == records[3 * W - 1].step
 
 
 def test_flooding_fires_when_the_shaped_return_rises_and_success_is_flat():
     """A per-frame payer (0.5 per frame after the key) on episodes that grow longer."""
-    records = synthetic(6, lambda w: (0.6, 0.3, 0.0), bonus_return=lambda w: 0.5 * (2 + 2 * w))
+    records = synthetic(10, lambda w: (0.6, 0.3, 0.0), bonus_return=lambda w: 0.5 * (2 + 2 * w))
     diag = feed(records)
     (alarm,) = diag.alarms
-    assert alarm.kind == "flooding" and alarm.window == 3
-    assert alarm.values["saturated"] == 0.0
-    assert alarm.values["bonus_rise"] == pytest.approx(3.0, abs=1e-9)  # 1.0 per window, 3 windows
+    assert alarm.kind == "flooding" and alarm.window == 7  # 7 + 1 windows
+    assert alarm.values["saturated"] == 0.0 and alarm.values["rising"] == 1.0
+    assert alarm.values["bonus_rise"] == pytest.approx(7.0, abs=1e-9)  # 1.0 per window
     assert abs(alarm.values["success_rise"]) <= 0.05
+    assert "the code bonus per episode rose by 7.00 over the last 8 windows" in alarm.message
+    # a shorter span is a choice
+    (short,) = feed(records, flood_windows=3).alarms
+    assert short.window == 3 and short.values["bonus_rise"] == pytest.approx(3.0, abs=1e-9)
 
 
 def test_flooding_quiet_when_success_rises_with_the_shaped_return():
     records = synthetic(
-        8,
+        10,
         lambda w: (0.6, 0.3, 0.0),
         success=lambda w: min(1.0, 0.1 * w),
         bonus_return=lambda w: 0.5 * (2 + 2 * w),
@@ -197,21 +232,46 @@ def test_flooding_quiet_when_success_rises_with_the_shaped_return():
     assert feed(records).alarms == []
 
 
+def test_flooding_quiet_on_a_curriculum_whose_success_lags():
+    """Measured shape (UnlockPickup, refined program): the bonus per episode rises by about 3 over
+    four windows while success goes 1 % -> 4 %, then success follows (15 % four windows later)."""
+
+    def success(w: int) -> float:
+        return 0.01 * (w + 1) if w < 4 else 0.04 + 0.03 * (w - 3)
+
+    def rates(w: int) -> tuple[float, float, float]:
+        key = min(0.95, 0.4 + 0.1 * w)
+        return key, min(key, 0.05 + 0.08 * w), success(w)
+
+    records = synthetic(12, rates, success=success, bonus_return=lambda w: min(6.0, 1.0 + 0.75 * w))
+    assert feed(records).alarms == []
+    # the old span of four windows called the first four windows flooding
+    (early,) = feed(records, flood_windows=3).alarms
+    assert early.window == 3 and early.values["rising"] == 1.0
+
+
 def test_flooding_quiet_when_the_env_says_the_task_is_solved():
-    records = synthetic(6, lambda w: (1.0, 1.0, 1.0), success=lambda w: 0.95)
+    records = synthetic(10, lambda w: (1.0, 1.0, 1.0), success=lambda w: 0.95)
     assert feed(records).alarms == []
 
 
 def test_flooding_quiet_on_a_constant_partial_bonus():
-    records = synthetic(6, lambda w: (0.6, 0.3, 0.2))
+    records = synthetic(10, lambda w: (0.6, 0.3, 0.2))
     assert feed(records).alarms == []
 
 
-def test_flooding_condition_needs_a_full_span():
-    windows = feed(synthetic(6, lambda w: (1.0, 1.0, 1.0))).windows
+def test_flooding_condition_evaluates_the_rules_that_fit_the_span():
     config = DiagnosisConfig()
-    assert flooding_condition(windows[:3], config) is None
-    assert flooding_condition(windows[:4], config) is not None
+    assert flood_span(config) == 8 and flooding_condition([], config) is None
+    level = feed(synthetic(2, lambda w: (1.0, 1.0, 1.0))).windows
+    flood = flooding_condition(level[:1], config)
+    assert flood is not None and flood["saturated"] == 1.0 and flood["rising"] == 0.0
+    rising = feed(
+        synthetic(10, lambda w: (0.6, 0.3, 0.0), bonus_return=lambda w: 0.5 * (2 + 2 * w))
+    ).windows
+    assert flooding_condition(rising[:7], config) is None  # the trend needs 8 windows
+    flood = flooding_condition(rising[:8], config)
+    assert flood is not None and flood["rising"] == 1.0 and flood["saturated"] == 0.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -261,6 +321,8 @@ def test_first_completion_and_ends_over_the_run():
         ({"stall_low": 0.9}, "stall_low"),
         ({"flood_min_rise": -1.0}, "flood_min_rise"),
         ({"flood_max_success_rise": math.nan}, "flood_max_success_rise"),
+        ({"flood_gap": 1.5}, "flood_gap"),
+        ({"flood_level_windows": 0}, "flood_level_windows"),
     ],
 )
 def test_config_refuses_bad_values(kwargs, match):
@@ -381,12 +443,12 @@ def test_callback_raises_a_stall_during_training(tmp_path, one_torch_thread):
 def test_callback_raises_flooding_on_a_program_that_fires_every_frame_after_reset(
     tmp_path, one_torch_thread
 ):
-    config = DiagnosisConfig(window_episodes=8, flood_windows=2)
-    with pytest.warns(RewardDiagnosisWarning, match="reward flooding"):
+    config = DiagnosisConfig(window_episodes=8, flood_level_windows=2)
+    with pytest.warns(RewardDiagnosisWarning, match="reward flooding .* the program says"):
         callback, rows = _ppo_with_diagnosis({"a": A, "b": B}, tmp_path, config)
     diag = callback.diagnosis
     assert diag is not None
-    assert [(a.kind, a.window) for a in diag.alarms] == [("flooding", 2)]
+    assert [(a.kind, a.window) for a in diag.alarms] == [("flooding", 1)]
     assert diag.windows[0].mean_latch_step == {"a": 1.0, "b": 2.0}
     assert diag.windows[0].ends == {"b": 8}
     assert float(rows[-1]["diagnosis/flooding"]) == 1
