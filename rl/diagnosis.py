@@ -35,12 +35,15 @@ closes, on full windows only):
 
   - *The program says done, the env disagrees* (a level, fast): in each of the last
     ``flood_level_windows`` windows (default 1) the program was complete (every sub-task
-    latched) in at least ``flood_saturated`` of the episodes (0.8) and the env's own success rate
-    was at least ``flood_gap`` (0.5) below that. A checker that fires where it should not (on
-    every frame after reset, on a look-alike) reaches this in the first window; a correct
-    program cannot, since its last sub-task is the task. It needs one window, not a trend, because
-    a flooded run's episodes run to the time limit and few windows close (DoorKey-8x8: about 150
-    episodes in 100k steps).
+    latched) in at least ``flood_saturated`` of the episodes (0.5) and the env's own success rate
+    was at least ``flood_gap`` (0.25) below that. The program's last sub-task is the task, so for
+    a correct program the two rates agree (DoorKey-8x8 with the refined program: equal in every
+    window); a gap of a quarter of the episodes is a checker firing where the task is not done.
+    One that fires on every frame after reset reaches it in the first window; one the agent can
+    trick reaches it once the agent has learned the trick (UnlockPickup: toggling the box
+    destroys it, and a frame-only ``box_picked`` checker cannot tell that from a pick-up; see
+    :mod:`rl.labels`). It needs one window, not a trend, because a flooded run's episodes run to
+    the time limit and few windows close (DoorKey-8x8: about 150 episodes in 100k steps).
   - *The bonus rises, success stays flat* (a trend, slow): over the last ``flood_windows + 1``
     windows (default 8) the env's own success stayed flat (its least-squares rise over the span
     at most ``flood_max_success_rise``, its mean at most ``flood_max_success``) while the code
@@ -128,8 +131,8 @@ class DiagnosisConfig:
         flood_level_windows: the "program says done, env disagrees" rule must hold in each of this
             many consecutive windows (1).
         flood_saturated: ... the program complete (every sub-task latched) in at least this
-            fraction of a window's episodes (0.8) ...
-        flood_gap: ... and the env's own success rate at least this far below it (0.5).
+            fraction of a window's episodes (0.5) ...
+        flood_gap: ... and the env's own success rate at least this far below it (0.25).
         flood_windows: the rising-bonus span is this many windows back from the current one (7:
             the rise is fitted over 8 windows, 800 episodes).
         flood_min_rise: the least-squares rise of the code bonus per episode over the span that
@@ -146,8 +149,8 @@ class DiagnosisConfig:
     stall_low: float = 0.1
     stall_windows: int = 3
     flood_level_windows: int = 1
-    flood_saturated: float = 0.8
-    flood_gap: float = 0.5
+    flood_saturated: float = 0.5
+    flood_gap: float = 0.25
     flood_windows: int = 7
     flood_min_rise: float = 1.0
     flood_max_success_rise: float = 0.05
