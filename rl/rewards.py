@@ -48,7 +48,7 @@ from rl.errors import CheckerFailureError
 from rl.program import RewardProgram, Scheme
 from rl.schemes import SCHEMES, RewardScheme, make_scheme
 from sandbox.errors import FrameError, Status
-from sandbox.pool import Isolation, Sandbox
+from sandbox.pool import FrameStage, Isolation, Sandbox
 
 __all__ = [
     "FRAME_SOURCES",
@@ -367,6 +367,7 @@ class RewardEngine:
         self.shaped_return = np.zeros(n_envs, dtype=np.float64)
         self.env_return = np.zeros(n_envs, dtype=np.float64)
         self.length = np.zeros(n_envs, dtype=np.int64)
+        self._stage: FrameStage | None = None
         self._closed = False
 
     # -- frames ----------------------------------------------------------------------------------
@@ -406,10 +407,33 @@ class RewardEngine:
             self.frame_shape = tuple(arr.shape[1:])
             self.firsts = np.empty((self.n_envs, *self.frame_shape), dtype=np.uint8)
         self.firsts[idx] = arr
+        stage = self._stage
+        if stage is not None and stage.firsts is not None and stage.current:
+            stage.firsts[idx] = arr  # the sandbox's copy changes only when an episode starts
         self.composer.reset(idx)
         self.shaped_return[idx] = 0.0
         self.env_return[idx] = 0.0
         self.length[idx] = 0
+
+    def frame_slots(self) -> NDArray[np.uint8]:
+        """Where the next step's frames go: (n_envs, H, W, 3) uint8, writable, for :meth:`step`.
+
+        Frames written here and passed to :meth:`step` as this very array are evaluated where
+        they lie (in the sandbox's shared memory when a batch fits, :meth:`Sandbox.stage`): no
+        stack, no copy, no second check, and the episodes' first frames stay in the shared
+        memory between resets. The caller checks each frame's dtype and shape as it writes it
+        (:meth:`check_frames` says what is wrong). Call after the first :meth:`begin_episodes`.
+        """
+        if self.firsts is None or self.frame_shape is None:
+            raise RuntimeError(f"{self.owner}: call reset() before step()")
+        stage = self._stage
+        if stage is None or not stage.current:
+            h, w = self.frame_shape[0], self.frame_shape[1]
+            stage = self.sandbox.stage(self.n_envs, (h, w), firsts=self.needs_first)
+            if stage.firsts is not None:
+                stage.firsts[...] = self.firsts  # a new stage: the first frames once, in full
+            self._stage = stage
+        return stage.frames
 
     # -- stepping --------------------------------------------------------------------------------
 
@@ -442,12 +466,18 @@ class RewardEngine:
         """
         if self.firsts is None:
             raise RuntimeError(f"{self.owner}: call reset() before step()")
-        arr = self.check_frames(frames, where)
+        stage = self._stage
+        staged = stage is not None and frames is stage.frames and stage.current
+        arr = frames if staged else self.check_frames(frames, where)
         env_r = np.asarray(env_rewards, dtype=np.float32).reshape(self.n_envs)
         done = np.asarray(dones, dtype=np.bool_).reshape(self.n_envs)
         term = np.asarray(terminated, dtype=np.bool_).reshape(self.n_envs)
         t0 = time.perf_counter()
-        result = self.sandbox.evaluate(arr, self.firsts if self.needs_first else None)
+        if staged:
+            assert stage is not None
+            result = self.sandbox.evaluate_stage(stage)
+        else:
+            result = self.sandbox.evaluate(arr, self.firsts if self.needs_first else None)
         self.stats.evaluate_seconds += time.perf_counter() - t0
         self.stats.steps += 1
         self.stats.frames += self.n_envs

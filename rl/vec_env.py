@@ -200,29 +200,51 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
     def _step_frames(
         self, obs: VecEnvObs, dones: NDArray[np.bool_], infos: Sequence[dict[str, Any]]
     ) -> Any:
+        """This step's frames, written straight into the engine's frame slots (one copy)."""
         if self.frame_source == "info":
-            try:
-                return np.stack([np.asarray(info["frame"]) for info in infos])
-            except KeyError:
-                raise FrameError(
-                    "info['frame']",
-                    "a step info has no 'frame' (frame_source='info'); the env wrapper must put "
-                    "the reward frame in info['frame'] on every step, before the auto-reset",
-                ) from None
+            slots = self.engine.frame_slots()
+            if len(infos) != len(slots):
+                raise FrameError("info['frame']", f"{len(infos)} step infos for {len(slots)} envs")
+            for i, info in enumerate(infos):
+                try:
+                    frame = info["frame"]
+                except KeyError:
+                    raise FrameError(
+                        "info['frame']",
+                        f"the step info of env {i} has no 'frame' (frame_source='info'); the env "
+                        "wrapper must put the reward frame in info['frame'] on every step, before "
+                        "the auto-reset",
+                    ) from None
+                _write_frame(self.engine, slots, i, frame, "info['frame']")
+            return slots
         frames = obs
         if not isinstance(frames, np.ndarray):
             raise FrameError("frame_source='obs'", f"observations are {type(obs).__name__}")
+        if frames.dtype != np.uint8 or frames.shape[1:] != self.engine.frame_shape:
+            return self._obs_frames_copied(frames, dones, infos)  # the engine says what is wrong
+        slots = self.engine.frame_slots()
+        slots[...] = frames
+        for i in np.flatnonzero(dones).tolist():
+            _write_frame(self.engine, slots, i, self._terminal(i, infos), "terminal_observation")
+        return slots
+
+    def _terminal(self, i: int, infos: Sequence[dict[str, Any]]) -> Any:
+        terminal = infos[i].get("terminal_observation")
+        if terminal is None:
+            raise FrameError(
+                "terminal_observation",
+                f"env {i} is done but its info has no 'terminal_observation'; wrap "
+                "CodeRewardVecEnv directly around a DummyVecEnv/SubprocVecEnv",
+            )
+        return terminal
+
+    def _obs_frames_copied(
+        self, frames: NDArray[Any], dones: NDArray[np.bool_], infos: Sequence[dict[str, Any]]
+    ) -> NDArray[Any]:
         if dones.any():
             frames = frames.copy()
             for i in np.flatnonzero(dones).tolist():
-                terminal = infos[i].get("terminal_observation")
-                if terminal is None:
-                    raise FrameError(
-                        "terminal_observation",
-                        f"env {i} is done but its info has no 'terminal_observation'; wrap "
-                        "CodeRewardVecEnv directly around a DummyVecEnv/SubprocVecEnv",
-                    )
-                frames[i] = terminal
+                frames[i] = self._terminal(i, infos)
         return frames
 
     def _where(self) -> str:
@@ -277,6 +299,17 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
             self.venv.close()
         finally:
             self.engine.close()
+
+
+def _write_frame(
+    engine: RewardEngine, slots: NDArray[np.uint8], i: int, frame: Any, where: str
+) -> None:
+    """``slots[i] = frame`` once ``frame`` is a uint8 (H, W, 3) array of the run's shape."""
+    arr = frame if isinstance(frame, np.ndarray) else np.asarray(frame)
+    if arr.dtype != np.uint8 or arr.shape != slots.shape[1:]:
+        engine.check_frames(arr[None], f"{where} of env {i}")  # raises, saying what is wrong
+        raise FrameError(f"{where} of env {i}", f"shape {arr.shape} is not {slots.shape[1:]}")
+    slots[i] = arr
 
 
 def _chain(venv: VecEnv) -> list[VecEnv]:

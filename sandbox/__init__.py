@@ -36,7 +36,7 @@ from sandbox.errors import (
     Status,
     WorkerError,
 )
-from sandbox.pool import BatchResult, Isolation, Sandbox, strongest_isolation
+from sandbox.pool import BatchResult, FrameStage, Isolation, Sandbox, strongest_isolation
 from sandbox.rules import RULES, Rule
 from sandbox.safeio import (
     MAX_BYTES,
@@ -69,6 +69,7 @@ __all__ = [
     "FileRefused",
     "Finding",
     "FrameError",
+    "FrameStage",
     "FuzzReport",
     "Isolation",
     "IsolationUnavailable",

@@ -3,6 +3,7 @@
 Provides:
     Isolation: the closed set of isolation levels (``strict``, ``process``, ``inprocess``).
     BatchResult: per-checker results (bool array), statuses and details for one batch.
+    FrameStage: frame slots in the workers' shared memory, written in place (no copy per batch).
     Sandbox: context manager that starts workers, evaluates batches, watches deadlines, respawns.
     strongest_isolation: the strongest level this machine supports (what ``isolation=None`` picks).
 
@@ -54,7 +55,7 @@ from sandbox.errors import (
     WorkerError,
 )
 from sandbox.framebuf import FrameBuffer
-from sandbox.frames import FrameBatch, validate_batch
+from sandbox.frames import MAX_SIDE, FrameBatch, validate_batch
 from sandbox.oslimits import LayerReport, Limits, pinned_thread_env, probe, required_layers
 from sandbox.protocol import (
     MessageReader,
@@ -65,7 +66,7 @@ from sandbox.protocol import (
 )
 from sandbox.worker import BOOT
 
-__all__ = ["BatchResult", "Isolation", "Sandbox", "strongest_isolation"]
+__all__ = ["BatchResult", "FrameStage", "Isolation", "Sandbox", "strongest_isolation"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,47 @@ class BatchResult:
     def ok(self) -> bool:
         """True when every checker answered."""
         return all(s == "ok" for s in self.statuses)
+
+
+class FrameStage:
+    """Frame slots where the workers read them: write a batch in place, then evaluate it.
+
+    :meth:`Sandbox.evaluate` copies its frames (and the first frames, when given) into the
+    shared memory on every call. A caller that steps the same envs batch after batch (the
+    vectorised reward wrapper) writes each step's frames straight into :attr:`frames`, the first
+    frames into :attr:`firsts` only when an episode starts, and calls
+    :meth:`Sandbox.evaluate_stage`: the frames are then copied once, from where the env put them,
+    and validated once (their dtype and shape are the slots'). Workers map the memory read-only,
+    as for :meth:`Sandbox.evaluate`; only the parent writes it, and never while a batch is out.
+
+    A stage is *current* until its sandbox hands out another one or :meth:`Sandbox.evaluate`
+    writes the shared memory (a shared sandbox used for something else between two steps); a
+    stale stage is refused, and its owner asks for a new one and writes the first frames again.
+
+    Attributes:
+        frames: (n, H, W, 3) uint8, writable: the batch to evaluate.
+        firsts: (n, H, W, 3) uint8, writable (the episodes' first frames), or None when the
+            stage was made without them.
+    """
+
+    def __init__(
+        self,
+        owner: Sandbox,
+        generation: int,
+        frames: NDArray[np.uint8],
+        firsts: NDArray[np.uint8] | None,
+        shared: bool,
+    ) -> None:
+        self._owner = owner
+        self._generation = generation
+        self.frames = frames
+        self.firsts = firsts
+        self.shared = shared
+
+    @property
+    def current(self) -> bool:
+        """True while the slots still hold what was written into them (see the class doc)."""
+        return not self._owner._closed and self._owner._stage_generation == self._generation
 
 
 @dataclass
@@ -269,6 +311,7 @@ class Sandbox:
         self.isolation: Isolation = isolation
         self._inprocess: list[Checker] = []
         self._buffer: FrameBuffer | None = None
+        self._stage_generation = 0  # bumped whenever the shared frame memory changes hands
         self._workers: list[_Worker | None] = [None] * k
         self._spares: list[_Worker | None] = [None] * k
         self._jit_refused: list[str] = [""] * k
@@ -562,6 +605,7 @@ class Sandbox:
         if self._closed:
             raise SandboxError("this Sandbox is closed")
         t0 = time.perf_counter()
+        self._stage_generation += 1  # the shared memory is about to be overwritten
         frames = validate_batch(frames, "frames")
         if firsts is not None:
             firsts = validate_batch(firsts, "firsts")
@@ -589,6 +633,83 @@ class Sandbox:
                 self._run_inprocess(part, part_first, rows)
             else:
                 self._run_workers(part, part_first, rows)
+        return BatchResult(
+            results, tuple(statuses), tuple(details), time.perf_counter() - t0, valid
+        )
+
+    def stage(self, n: int, shape: tuple[int, int], *, firsts: bool = False) -> FrameStage:
+        """Frame slots for batches of ``n`` frames of ``shape`` (H, W), written in place.
+
+        The slots lie in the workers' shared memory when a whole batch (and its first frames)
+        fits in ``shm_bytes``; otherwise, and for ``inprocess``, they are ordinary arrays and
+        :meth:`evaluate_stage` goes through :meth:`evaluate` (split into chunks as it is). Every
+        call makes the stages handed out before stale.
+
+        Args:
+            n: frames per batch (at least 1).
+            shape: (height, width) of every frame.
+            firsts: also hold each frame's episode-first frame (checkers that take ``first``).
+
+        Raises:
+            FrameError: for a bad ``n`` or ``shape``.
+            SandboxError: when the sandbox is closed.
+        """
+        from sandbox.errors import FrameError
+
+        if self._closed:
+            raise SandboxError("this Sandbox is closed")
+        h, w = (int(x) for x in shape)
+        if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE):
+            raise FrameError("stage", f"height and width must be in 1..{MAX_SIDE}, got {h}×{w}")
+        if n < 1:
+            raise FrameError("stage", f"needs at least one frame per batch, got n={n}")
+        self._stage_generation += 1
+        size = n * h * w * 3
+        total = 2 * size if firsts else size
+        shape4 = (n, h, w, 3)
+        if self._buffer is not None and total <= self.shm_bytes:
+            view = self._buffer.view(total)
+            slots = view[:size].reshape(shape4)
+            first_slots = view[size:].reshape(shape4) if firsts else None
+            return FrameStage(self, self._stage_generation, slots, first_slots, True)
+        first_private = np.zeros(shape4, np.uint8) if firsts else None
+        return FrameStage(
+            self, self._stage_generation, np.zeros(shape4, np.uint8), first_private, False
+        )
+
+    def evaluate_stage(self, stage: FrameStage) -> BatchResult:
+        """Evaluate every checker on the frames written into ``stage`` (no copy, no re-check).
+
+        Returns:
+            A :class:`BatchResult`, as :meth:`evaluate`.
+
+        Raises:
+            SandboxError: when the stage is not this sandbox's or is stale (see
+                :class:`FrameStage`), or the sandbox is closed.
+        """
+        if self._closed:
+            raise SandboxError("this Sandbox is closed")
+        if stage._owner is not self:
+            raise SandboxError("this FrameStage belongs to another Sandbox")
+        if not stage.current:
+            raise SandboxError(
+                "this FrameStage is stale: the sandbox's frame memory was used since it was made "
+                "(another stage or evaluate()); ask Sandbox.stage() for a new one and write the "
+                "first frames again"
+            )
+        if not stage.shared:
+            result = self.evaluate(stage.frames, stage.firsts)
+            self._stage_generation = stage._generation  # private slots: nothing was clobbered
+            return result
+        t0 = time.perf_counter()
+        n = stage.frames.shape[0]
+        k = len(self.sources)
+        results = np.zeros((k, n), dtype=np.bool_)
+        valid = np.ones((k, n), dtype=np.bool_)
+        statuses: list[Status] = ["ok"] * k
+        details = [""] * k
+        rows = _Rows(results, valid, statuses, details)
+        self._dispatch(stage.frames.shape, stage.firsts is not None, rows)
         return BatchResult(
             results, tuple(statuses), tuple(details), time.perf_counter() - t0, valid
         )
@@ -627,14 +748,18 @@ class Sandbox:
         buffer = self._buffer
         if buffer is None:  # pragma: no cover - only inprocess has no buffer
             raise SandboxError("this Sandbox has no frame buffer")
-        n, h, w = frames.shape[0], frames.shape[1], frames.shape[2]
         size = frames.nbytes
         view = buffer.view(2 * size if firsts is not None else size)
         view[:size] = frames.reshape(-1)
         if firsts is not None:
             view[size:] = firsts.reshape(-1)
         del view
-        request = encode_eval(n, h, w, firsts is not None, [0])
+        self._dispatch(frames.shape, firsts is not None, rows)
+
+    def _dispatch(self, shape: tuple[int, ...], with_firsts: bool, rows: _Rows) -> None:
+        """Send the batch now in the shared memory to every worker and collect the answers."""
+        n, h, w = shape[0], shape[1], shape[2]
+        request = encode_eval(n, h, w, with_firsts, [0])
         sent: list[int] = []
         for i in range(len(self.sources)):
             if self._is_disabled(i):

@@ -327,6 +327,60 @@ def test_stop_after_n_failures(faulty_box):
     venv.close()
 
 
+# -- the frame path: frames written in place in the sandbox's shared memory ----------------------
+
+
+def test_frames_are_staged_in_shared_memory_and_firsts_written_only_on_reset(clean_box):
+    venv = CodeRewardVecEnv(make_venv(3, 5), make_program(CLEAN), sandbox=clean_box)
+    rollout(venv, 1)
+    engine = venv.engine
+    stage = engine._stage
+    assert stage is not None and stage.shared and stage.current and stage.firsts is not None
+    assert np.array_equal(stage.firsts, engine.firsts)
+    # the engine's own copy is not sent again each step: the workers read the staged firsts
+    real = engine.firsts[1].copy()
+    engine.firsts[1] = 99
+    _, _, done, infos = venv.step(np.zeros(2, dtype=np.int64))
+    assert not done[1] and infos[1]["subtask_fired"]["first"] is True
+    # a shared sandbox used for something else between steps: the stage goes stale and the
+    # next step stages again, with every first frame, and still answers right
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (2, SIDE, SIDE, 3), dtype=np.uint8)
+    clean_box.evaluate(noise, noise)
+    assert not stage.current
+    engine.firsts[1] = real  # undo the tampering above (the next stage copies every first frame)
+    for _ in range(6):
+        _, _, done, infos = venv.step(np.zeros(2, dtype=np.int64))
+        assert all(info["subtask_fired"]["first"] for info in infos)
+    assert engine._stage is not stage and engine._stage.current
+    assert np.array_equal(engine._stage.firsts, engine.firsts)
+    venv.close()
+
+
+class BadStepFrame(FrameEnv):
+    """Puts a float frame in info['frame'] from the second step on."""
+
+    def step(self, action: int):
+        obs, reward, term, trunc, info = super().step(action)
+        if self.t >= 2:
+            info["frame"] = info["frame"].astype(np.float32)
+        return obs, reward, term, trunc, info
+
+
+def test_a_bad_info_frame_at_a_step_names_the_env(clean_box):
+    venv = CodeRewardVecEnv(
+        DummyVecEnv([lambda: FrameEnv(9), lambda: BadStepFrame(9)]),
+        make_program(CLEAN),
+        sandbox=clean_box,
+        frame_source="info",
+    )
+    venv.reset()
+    venv.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(FrameError, match=r"info\['frame'\] of env 1.*dtype float32"):
+        venv.step(np.zeros(2, dtype=np.int64))
+    venv.close()
+
+
 # -- frames and construction errors -------------------------------------------------------------
 
 

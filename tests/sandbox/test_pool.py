@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sandbox import AuditError, Budgets, IsolationUnavailable
+from sandbox import AuditError, Budgets, FrameError, IsolationUnavailable, SandboxError
 from sandbox.oslimits import LAYERS, LayerReport, Limits
 from sandbox.pool import Sandbox, strongest_isolation
 
@@ -299,3 +299,72 @@ def test_every_failure_kind_counts_toward_disabling() -> None:
         )
         assert third.statuses[1] == "error" and "disabled" not in third.details[1]
         assert sandbox.respawns == 0
+
+
+# -- frame stages: batches written in place in the workers' shared memory ---------------------
+
+FIRST_SRC = "def check(frame, first):\n    return changed_fraction(frame, first, 10) > 0.5\n"
+
+
+def test_a_stage_evaluates_what_was_written_into_it_and_keeps_its_first_frames() -> None:
+    rng = np.random.default_rng(1)
+    with Sandbox([FIRST_SRC, MAX_SRC], spare=False) as sandbox:
+        stage = sandbox.stage(4, (16, 16), firsts=True)
+        assert stage.shared and stage.current and stage.firsts is not None
+        stage.firsts[...] = FRAMES  # written once
+        for _ in range(3):  # new frames every batch, the first frames stay
+            frames = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+            frames[1] = FRAMES[1]  # unchanged from its first frame
+            stage.frames[...] = frames
+            staged = sandbox.evaluate_stage(stage)
+            copied = sandbox.evaluate(frames, FRAMES.copy())
+            assert staged.ok and staged.results.tolist() == copied.results.tolist()
+            assert staged.results[0, 1] == False  # noqa: E712 - it compared with its first frame
+            assert not stage.current  # evaluate() wrote the shared memory: the stage is stale
+            stage = sandbox.stage(4, (16, 16), firsts=True)
+            stage.firsts[...] = FRAMES
+
+
+def test_a_stale_or_foreign_stage_is_refused() -> None:
+    with Sandbox([MAX_SRC], spare=False) as one, Sandbox([MAX_SRC], spare=False) as two:
+        old = one.stage(2, (8, 8))
+        new = one.stage(2, (8, 8))  # a second stage makes the first stale
+        with pytest.raises(SandboxError, match="stale"):
+            one.evaluate_stage(old)
+        assert one.evaluate_stage(new).ok
+        with pytest.raises(SandboxError, match="another Sandbox"):
+            two.evaluate_stage(new)
+        for n, shape in ((0, (8, 8)), (2, (0, 8)), (2, (8, 5000))):
+            with pytest.raises(FrameError):
+                one.stage(n, shape)
+    with pytest.raises(SandboxError, match="closed"):
+        one.evaluate_stage(new)
+    assert not new.current
+
+
+def test_a_stage_larger_than_the_shared_memory_is_split_like_evaluate() -> None:
+    frames = np.random.default_rng(2).integers(0, 256, (50, 16, 16, 3), dtype=np.uint8)
+    with Sandbox([MAX_SRC], shm_bytes=16 * 16 * 3 * 8, spare=False) as sandbox:
+        stage = sandbox.stage(50, (16, 16))
+        assert not stage.shared  # private slots, evaluated in chunks
+        stage.frames[...] = frames
+        r = sandbox.evaluate_stage(stage)
+        assert r.ok and r.results[0].tolist() == (frames.max(axis=(1, 2, 3)) > 100).tolist()
+        assert stage.current  # private slots are not clobbered by their own chunks
+
+
+def test_workers_cannot_write_the_stage_they_read() -> None:
+    writer = (
+        "def check(frame):\n"
+        "    try:\n"
+        "        frame[0, 0, 0] = 7\n"
+        "        return True\n"
+        "    except Exception:\n"
+        "        return False\n"
+    )
+    with Sandbox([writer], spare=False) as sandbox:
+        stage = sandbox.stage(2, (8, 8))
+        stage.frames[...] = 0
+        r = sandbox.evaluate_stage(stage)
+        assert not r.results.any()  # the write failed: workers map the frames read-only
+        assert int(stage.frames.max()) == 0
