@@ -105,6 +105,17 @@ _MATH_CHECKED = frozenset(
 _MATH_PLAIN = frozenset({"isfinite", "isinf", "isnan"})
 #: Reductions with exact twins (integer and bool arrays; float arrays are refused at typing).
 _REDUCTION_TWINS = {"sum": "vlmcar_sum", "mean": "vlmcar_mean", "prod": "vlmcar_prod"}
+#: Reductions along one axis (2-D and 3-D arrays; float max/min/sum/mean refused at typing).
+_AXIS_TWINS = {
+    "all": "vlmcar_all_axis",
+    "any": "vlmcar_any_axis",
+    "max": "vlmcar_max_axis",
+    "amax": "vlmcar_max_axis",
+    "min": "vlmcar_min_axis",
+    "amin": "vlmcar_min_axis",
+    "sum": "vlmcar_sum_axis",
+    "mean": "vlmcar_mean_axis",
+}
 #: Reductions whose float results depend on the order of operations: never in the subset.
 _ORDER_DEPENDENT = frozenset({"std", "var"})
 #: numpy calls whose result size comes from their arguments: checked before allocating.
@@ -120,6 +131,21 @@ _NEG = "vlmcar_neg"
 _SHAPE = "vlmcar_checked_shape"
 _ARANGE = "vlmcar_checked_arange"
 _HELPERS = "_vlmcar_h"
+#: Operators with a twin for a module tuple constant against an array (``vlmcar_tuple_<name>``).
+_TUPLE_OPS: Mapping[type[ast.AST], str] = {
+    ast.Eq: "eq",
+    ast.NotEq: "ne",
+    ast.Lt: "lt",
+    ast.LtE: "le",
+    ast.Gt: "gt",
+    ast.GtE: "ge",
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "truediv",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
+}
 _MAX_SHIFT = 63
 _MAX_LITERAL_POWER = 64
 
@@ -258,6 +284,8 @@ class _Rebuild:
         self.constants = dict(constants)
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
+        # flat tuples of numbers of one kind: numpy turns them into arrays against an array
+        self.tuple_operands = {name for name, value in constants.items() if _numeric_tuple(value)}
 
     # statements ------------------------------------------------------------------------------
 
@@ -393,8 +421,15 @@ class _Rebuild:
                     shown = _SHOWN_COMPARE.get(type(cmp), type(cmp).__name__)
                     raise _Refused(node, f"`{shown}` comparisons are outside the JIT subset")
                 ops.append(make())
-            return ast.Compare(left=self.expr(node.left), ops=ops,
-                               comparators=[self.expr(c) for c in node.comparators])  # fmt: skip
+            left = self.expr(node.left)
+            comparators = [self.expr(c) for c in node.comparators]
+            if len(comparators) == 1:
+                twin = self.tuple_operation(
+                    node.ops[0], node.left, left, node.comparators[0], comparators[0]
+                )
+                if twin is not None:
+                    return twin
+            return ast.Compare(left=left, ops=ops, comparators=comparators)
         if isinstance(node, ast.IfExp):
             return ast.IfExp(test=self.expr(node.test), body=self.expr(node.body),
                              orelse=self.expr(node.orelse))  # fmt: skip
@@ -477,11 +512,35 @@ class _Rebuild:
                     node,
                     "powers are in the subset only with a literal exponent (int 0..64 or float)",
                 )
+        if isinstance(node, ast.BinOp):
+            twin = self.tuple_operation(op, node.left, left, right_node, right)
+            if twin is not None:
+                return twin
         if isinstance(op, ast.FloorDiv):
             return _helper_call(_FLOORDIV, [left, right])
         if isinstance(op, ast.Sub):
             return _helper_call(_SUB, [left, right])  # numpy refuses bool - bool arrays
         return ast.BinOp(left=left, op=make(), right=right)
+
+    def tuple_operation(
+        self,
+        op: ast.AST,
+        left_node: ast.expr,
+        left: ast.expr,
+        right_node: ast.expr,
+        right: ast.expr,
+    ) -> ast.expr | None:
+        """``frame == KEY``, ``x - OFFSET`` where one operand is a module tuple constant.
+
+        numpy makes the tuple an array when the other operand is one; numba refuses the mix. The
+        ``vlmcar_tuple_*`` twins do what numpy does, decided at typing. None: not such a case.
+        """
+        on_left = isinstance(left_node, ast.Name) and left_node.id in self.tuple_operands
+        on_right = isinstance(right_node, ast.Name) and right_node.id in self.tuple_operands
+        twin = _TUPLE_OPS.get(type(op))
+        if on_left == on_right or twin is None:
+            return None
+        return _helper_call(f"vlmcar_tuple_{twin}", [left, right])
 
     def attribute(self, node: ast.Attribute) -> ast.expr:
         base = node.value
@@ -563,6 +622,10 @@ class _Rebuild:
                 f"{reduction}() depends on the summation order of floats (numpy and a native loop "
                 "differ); it stays on the interpreter",
             )
+        if reduction in _AXIS_TWINS:
+            axis_call = self._axis_reduction(func, reduction, is_numpy, args, keywords)
+            if axis_call is not None:
+                return axis_call
         if reduction in _REDUCTION_TWINS:
             subject = args[0] if is_numpy and args else None if is_numpy else self.expr(func.value)
             rest = args[1:] if is_numpy else args
@@ -573,6 +636,39 @@ class _Rebuild:
             return _helper_call(_PYNUM, [_helper_call(_REDUCTION_TWINS[reduction], [subject])])
         target = self.attribute(func)
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
+
+    def _axis_reduction(
+        self,
+        func: ast.Attribute,
+        reduction: str,
+        is_numpy: bool,
+        args: list[ast.expr],
+        keywords: list[ast.keyword],
+    ) -> ast.expr | None:
+        """``np.all(x, axis=k)``, ``x.max(k)`` ... as its twin (None when it is not one).
+
+        Only a subject and one axis (positional or ``axis=``) qualify; anything else is left to
+        the generic call (and to numba's typing).
+        """
+        subject = (args[0] if args else None) if is_numpy else self.expr(func.value)
+        rest = args[1:] if is_numpy else args
+        if subject is None:
+            return None
+        if len(rest) == 1 and not keywords:
+            axis = rest[0]
+        elif not rest and len(keywords) == 1 and keywords[0].arg == "axis":
+            axis = keywords[0].value
+        else:
+            return None
+        return _helper_call(_PYNUM, [_helper_call(_AXIS_TWINS[reduction], [subject, axis])])
+
+
+def _numeric_tuple(value: Any) -> bool:
+    """A non-empty flat tuple of ints only or floats only (bools excluded)."""
+    if not isinstance(value, tuple) or not value:
+        return False
+    kinds = {type(v) for v in value}
+    return kinds in ({int}, {float})
 
 
 def _aliases(tree: ast.Module, module: str) -> set[str]:

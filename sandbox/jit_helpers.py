@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import operator
 from typing import Any, NoReturn
 
 import numba  # untyped: decorated functions are Any
@@ -39,13 +40,18 @@ __all__ = [
     "pixel_count",
     "region_change",
     "region_mean",
+    "vlmcar_all_axis",
+    "vlmcar_any_axis",
     "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
     "vlmcar_floor",
     "vlmcar_floordiv",
     "vlmcar_int",
+    "vlmcar_max_axis",
     "vlmcar_mean",
+    "vlmcar_mean_axis",
+    "vlmcar_min_axis",
     "vlmcar_neg",
     "vlmcar_prod",
     "vlmcar_pynum",
@@ -54,7 +60,20 @@ __all__ = [
     "vlmcar_slice",
     "vlmcar_sub",
     "vlmcar_sum",
+    "vlmcar_sum_axis",
     "vlmcar_trunc",
+    "vlmcar_tuple_add",
+    "vlmcar_tuple_eq",
+    "vlmcar_tuple_floordiv",
+    "vlmcar_tuple_ge",
+    "vlmcar_tuple_gt",
+    "vlmcar_tuple_le",
+    "vlmcar_tuple_lt",
+    "vlmcar_tuple_mod",
+    "vlmcar_tuple_mul",
+    "vlmcar_tuple_ne",
+    "vlmcar_tuple_sub",
+    "vlmcar_tuple_truediv",
 ]
 
 
@@ -258,6 +277,49 @@ def vlmcar_sub(left: Any, right: Any) -> Any:
     return left - right
 
 
+def _numeric_unituple(value: Any) -> bool:
+    return isinstance(value, types.UniTuple) and (
+        isinstance(value.dtype, types.Integer | types.Float)
+        and not isinstance(value.dtype, types.Boolean)
+    )
+
+
+def _tuple_twin(name: str, operation: Any) -> Any:
+    """``operation(a, b)``, one operand perhaps a tuple of numbers.
+
+    Against an array, numpy first makes the tuple an (int64 or float64) array; anywhere else it
+    stays a tuple.
+    """
+
+    def twin(left: Any, right: Any) -> Any:
+        return operation(left, right)
+
+    twin.__name__ = twin.__qualname__ = f"vlmcar_tuple_{name}"
+    twin.__doc__ = f"``{name}`` of two operands, a tuple constant made an array as numpy does."
+
+    @overload(twin)
+    def _typed(left: Any, right: Any) -> Any:
+        if isinstance(left, types.Array) and _numeric_unituple(right):
+
+            def right_array(left: Any, right: Any) -> Any:
+                return operation(left, np.asarray(right))
+
+            return right_array
+        if _numeric_unituple(left) and isinstance(right, types.Array):
+
+            def left_array(left: Any, right: Any) -> Any:
+                return operation(np.asarray(left), right)
+
+            return left_array
+
+        def as_written(left: Any, right: Any) -> Any:
+            return operation(left, right)
+
+        return as_written
+
+    return twin
+
+
 def vlmcar_neg(value: Any) -> Any:
     """``-x``; refused (TypeError) for a boolean array, as numpy refuses it."""
     return -value
@@ -413,6 +475,204 @@ def _vlmcar_mean(array: Any) -> Any:
         return float(total) / n
 
     return impl
+
+
+# --- reductions along one axis (``np.all(frame == c, axis=-1)``, ``img.max(axis=2)``) ----------
+#
+# numba types none of numpy's reductions with ``axis`` except ``sum``. These twins reduce one axis
+# of a 2-D or 3-D array, the axis an int (negative counts from the end, as numpy), and return what
+# numpy returns: ``all``/``any`` bool, ``max``/``min`` the array's dtype, ``sum`` int64 (uint64 for
+# unsigned input), ``mean`` float64. Only what is exact on both paths: ``max``/``min``/``sum``/
+# ``mean`` of integer and bool arrays (a float reduction depends on the order of operations, or on
+# NaN handling, and stays on the interpreter); ``mean`` defers when a sum could be inexact.
+
+
+def vlmcar_all_axis(array: Any, axis: Any) -> Any:
+    """``np.all(array, axis=axis)`` for a 2-D or 3-D array."""
+    return np.all(array, axis=axis)
+
+
+def vlmcar_any_axis(array: Any, axis: Any) -> Any:
+    """``np.any(array, axis=axis)`` for a 2-D or 3-D array."""
+    return np.any(array, axis=axis)
+
+
+def vlmcar_max_axis(array: Any, axis: Any) -> Any:
+    """``np.max(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    return np.max(array, axis=axis)
+
+
+def vlmcar_min_axis(array: Any, axis: Any) -> Any:
+    """``np.min(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    return np.min(array, axis=axis)
+
+
+def vlmcar_sum_axis(array: Any, axis: Any) -> Any:
+    """``np.sum(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    return np.sum(array, axis=axis)
+
+
+def vlmcar_mean_axis(array: Any, axis: Any) -> Any:
+    """``np.mean(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    return np.mean(array, axis=axis)
+
+
+@_jit
+def _axis(axis: Any, ndim: Any) -> Any:
+    ax = axis + ndim if axis < 0 else axis
+    if ax < 0 or ax >= ndim:
+        raise ValueError("axis is out of bounds for the array")
+    return ax
+
+
+@_jit
+def _row_all(row: Any) -> Any:
+    for v in row:  # noqa: SIM110 - numba compiles no generator expressions
+        if not v:
+            return False
+    return True
+
+
+@_jit
+def _row_any(row: Any) -> Any:
+    for v in row:  # noqa: SIM110 - numba compiles no generator expressions
+        if v:
+            return True
+    return False
+
+
+@_jit
+def _row_max(row: Any) -> Any:
+    if row.size == 0:
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+    best = row[0]
+    for v in row:
+        best = max(best, v)
+    return best
+
+
+@_jit
+def _row_min(row: Any) -> Any:
+    if row.size == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
+    best = row[0]
+    for v in row:
+        best = min(best, v)
+    return best
+
+
+@_jit
+def _row_sum_signed(row: Any) -> Any:
+    total = np.int64(0)
+    for v in row:
+        total += np.int64(v)
+    return total
+
+
+@_jit
+def _row_sum_unsigned(row: Any) -> Any:
+    total = np.uint64(0)
+    for v in row:
+        total += np.uint64(v)
+    return total
+
+
+@_jit
+def _row_mean(row: Any) -> Any:
+    n = row.size
+    if n == 0:
+        raise JitDeferred("mean of an empty axis")
+    biggest = 0.0
+    total = np.int64(0)
+    for v in row:
+        x = np.int64(v)
+        biggest = max(biggest, abs(float(x)))
+        total += x
+    if biggest * n >= _EXACT_FLOAT_INTEGERS:
+        raise JitDeferred("mean outside the exactly reproducible range")
+    return float(total) / n
+
+
+def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any) -> Any:
+    """The implementation reducing one axis of a 2-D or 3-D array with ``row`` (None: refused)."""
+    from numba.core.errors import TypingError
+
+    if not isinstance(array, types.Array) or array.ndim not in (2, 3):
+        raise TypingError("Unsupported: a reduction with axis of anything but a 2-D or 3-D array")
+    if not isinstance(axis, types.Integer):
+        raise TypingError("Unsupported: a reduction whose axis is not an int")
+    if array.ndim == 2:
+
+        def impl2(array: Any, axis: Any) -> Any:
+            b = array.transpose((1, 0)) if _axis(axis, 2) == 0 else array.transpose((0, 1))
+            out = np.empty(b.shape[0], dtype)
+            for i in range(b.shape[0]):
+                out[i] = row(b[i])
+            return out
+
+        return impl2
+
+    def impl3(array: Any, axis: Any) -> Any:
+        ax = _axis(axis, 3)
+        if ax == 0:
+            b = array.transpose((1, 2, 0))
+        elif ax == 1:
+            b = array.transpose((0, 2, 1))
+        else:
+            b = array.transpose((0, 1, 2))
+        out = np.empty((b.shape[0], b.shape[1]), dtype)
+        for i in range(b.shape[0]):
+            for j in range(b.shape[1]):
+                out[i, j] = row(b[i, j])
+        return out
+
+    return impl3
+
+
+def _exact_only(name: str, array: Any) -> None:
+    if isinstance(array, types.Array) and not _integer_array(array):
+        _no_float_reduction(name)
+
+
+@overload(vlmcar_all_axis)
+def _vlmcar_all_axis(array: Any, axis: Any) -> Any:
+    return _axis_reduction(array, axis, _row_all, np.bool_)
+
+
+@overload(vlmcar_any_axis)
+def _vlmcar_any_axis(array: Any, axis: Any) -> Any:
+    return _axis_reduction(array, axis, _row_any, np.bool_)
+
+
+@overload(vlmcar_max_axis)
+def _vlmcar_max_axis(array: Any, axis: Any) -> Any:
+    from numba.np.numpy_support import as_dtype
+
+    _exact_only("max", array)
+    return _axis_reduction(array, axis, _row_max, as_dtype(array.dtype))
+
+
+@overload(vlmcar_min_axis)
+def _vlmcar_min_axis(array: Any, axis: Any) -> Any:
+    from numba.np.numpy_support import as_dtype
+
+    _exact_only("min", array)
+    return _axis_reduction(array, axis, _row_min, as_dtype(array.dtype))
+
+
+@overload(vlmcar_sum_axis)
+def _vlmcar_sum_axis(array: Any, axis: Any) -> Any:
+    _exact_only("sum", array)
+    unsigned = isinstance(array.dtype, types.Integer) and not getattr(array.dtype, "signed", True)
+    if unsigned:
+        return _axis_reduction(array, axis, _row_sum_unsigned, np.uint64)
+    return _axis_reduction(array, axis, _row_sum_signed, np.int64)
+
+
+@overload(vlmcar_mean_axis)
+def _vlmcar_mean_axis(array: Any, axis: Any) -> Any:
+    _exact_only("mean", array)
+    return _axis_reduction(array, axis, _row_mean, np.float64)
 
 
 def vlmcar_floor(value: Any) -> Any:
@@ -696,3 +956,19 @@ def _as_python_number(value: Any) -> Any:
         return value
 
     return other
+
+
+# --- operators with a module tuple constant (``frame == KEY``, ``x - OFFSET``) ------------------
+
+vlmcar_tuple_eq = _tuple_twin("eq", operator.eq)
+vlmcar_tuple_ne = _tuple_twin("ne", operator.ne)
+vlmcar_tuple_lt = _tuple_twin("lt", operator.lt)
+vlmcar_tuple_le = _tuple_twin("le", operator.le)
+vlmcar_tuple_gt = _tuple_twin("gt", operator.gt)
+vlmcar_tuple_ge = _tuple_twin("ge", operator.ge)
+vlmcar_tuple_add = _tuple_twin("add", operator.add)
+vlmcar_tuple_sub = _tuple_twin("sub", vlmcar_sub)
+vlmcar_tuple_mul = _tuple_twin("mul", operator.mul)
+vlmcar_tuple_truediv = _tuple_twin("truediv", operator.truediv)
+vlmcar_tuple_floordiv = _tuple_twin("floordiv", vlmcar_floordiv)
+vlmcar_tuple_mod = _tuple_twin("mod", operator.mod)

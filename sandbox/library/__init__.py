@@ -403,6 +403,76 @@ _SOURCES: dict[str, str] = {
         """
     ),
     # -- deliberately outside the JIT subset ----------------------------------------------------
+    # -- whole-array idioms with axis and tuple operands (jitted through their twins) ----------
+    "yellow_all_axis": _checker(
+        """
+        import numpy as np
+
+        KEY = (255, 255, 0)
+
+
+        def check(frame):
+            # the idiom models write most: a per-pixel colour match, reduced over the channels
+            mask = np.all(frame == KEY, axis=-1)
+            return int(mask.sum()) >= 6
+        """
+    ),
+    "saturated_max_min_axis": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            spread = frame.max(axis=2).astype(np.int32) - frame.min(axis=2)
+            return int(np.count_nonzero(spread > 60)) * 10 >= spread.size
+        """
+    ),
+    "bright_grey_mean_axis": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            grey = np.mean(frame, axis=2)
+            return float((grey > 150).mean()) > 0.25
+        """
+    ),
+    "red_column_sum_axis": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            columns = np.sum(frame[:, :, 0], axis=0)  # uint64 totals, as numpy gives
+            rows = frame[:, :, 2].any(axis=1)
+            return int(columns.argmax()) < frame.shape[1] // 2 and int(rows.sum()) > 2
+        """
+    ),
+    "door_offset_tuple": _checker(
+        """
+        import numpy as np
+
+        DOOR = [114, 114, 0]
+
+
+        def check(frame):
+            diff = np.abs(frame.astype(np.int32) - DOOR)
+            return bool(np.any(np.all(diff < 40, axis=-1)))
+        """
+    ),
+    "uint8_minus_tuple_no_wrap": _checker(
+        """
+        import numpy as np
+
+        SHIFT = (100, 100, 100)
+
+
+        def check(frame):
+            # numpy makes the tuple an int64 array: frame - SHIFT does not wrap around
+            below = (frame - SHIFT) < 0
+            return int(below.sum()) * 2 > below.size and bool((SHIFT < frame).any())
+        """
+    ),
     "channel_ranking_sorted": _checker(
         """
         def check(frame):
