@@ -304,18 +304,18 @@ def _tuple_twin(name: str, operation: Any) -> Any:
             def right_array(left: Any, right: Any) -> Any:
                 return operation(left, np.asarray(right))
 
-            return right_array
+            return _renamed(right_array, name)
         if _numeric_unituple(left) and isinstance(right, types.Array):
 
             def left_array(left: Any, right: Any) -> Any:
                 return operation(np.asarray(left), right)
 
-            return left_array
+            return _renamed(left_array, name)
 
         def as_written(left: Any, right: Any) -> Any:
             return operation(left, right)
 
-        return as_written
+        return _renamed(as_written, name)
 
     return twin
 
@@ -593,8 +593,16 @@ def _row_mean(row: Any) -> Any:
     return float(total) / n
 
 
-def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any) -> Any:
-    """The implementation reducing one axis of a 2-D or 3-D array with ``row`` (None: refused)."""
+def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any, kind: str) -> Any:
+    """The implementation reducing one axis of a 2-D or 3-D array with ``row``.
+
+    Each reduction gets implementations with code objects of their own (``kind`` in their
+    names): numba reuses a compiled overload implementation for a closure with the same code and
+    argument types whatever its free variables hold (or one whose freed closure's id() a new one
+    reuses), so ``mean(axis=2)`` of a uint8 frame, compiled first, answered for a later
+    ``max(axis=2)`` of one. Found by the library's differential tests in CI, where the kernel
+    then failed the agreement probe and was refused; not reproduced since.
+    """
     from numba.core.errors import TypingError
 
     if not isinstance(array, types.Array) or array.ndim not in (2, 3):
@@ -610,7 +618,7 @@ def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any) -> Any:
                 out[i] = row(b[i])
             return out
 
-        return impl2
+        return _renamed(impl2, kind)
 
     def impl3(array: Any, axis: Any) -> Any:
         ax = _axis(axis, 3)
@@ -626,7 +634,21 @@ def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any) -> Any:
                 out[i, j] = row(b[i, j])
         return out
 
-    return impl3
+    return _renamed(impl3, kind)
+
+
+#: Every implementation handed to numba, kept alive: numba's caches hold some of them by
+#: identity, and a freed one's id() could be reused by the next (see :func:`_axis_reduction`).
+_IMPLEMENTATIONS: list[Any] = []
+
+
+def _renamed(function: Any, kind: str) -> Any:
+    """``function`` with a code object (and name) of its own, ``<name>_<kind>``, kept alive."""
+    name = f"{function.__name__}_{kind}"
+    function.__code__ = function.__code__.replace(co_name=name, co_qualname=name)
+    function.__name__ = function.__qualname__ = name
+    _IMPLEMENTATIONS.append(function)
+    return function
 
 
 def _exact_only(name: str, array: Any) -> None:
@@ -636,12 +658,12 @@ def _exact_only(name: str, array: Any) -> None:
 
 @overload(vlmcar_all_axis)
 def _vlmcar_all_axis(array: Any, axis: Any) -> Any:
-    return _axis_reduction(array, axis, _row_all, np.bool_)
+    return _axis_reduction(array, axis, _row_all, np.bool_, "all")
 
 
 @overload(vlmcar_any_axis)
 def _vlmcar_any_axis(array: Any, axis: Any) -> Any:
-    return _axis_reduction(array, axis, _row_any, np.bool_)
+    return _axis_reduction(array, axis, _row_any, np.bool_, "any")
 
 
 @overload(vlmcar_max_axis)
@@ -649,7 +671,7 @@ def _vlmcar_max_axis(array: Any, axis: Any) -> Any:
     from numba.np.numpy_support import as_dtype
 
     _exact_only("max", array)
-    return _axis_reduction(array, axis, _row_max, as_dtype(array.dtype))
+    return _axis_reduction(array, axis, _row_max, as_dtype(array.dtype), "max")
 
 
 @overload(vlmcar_min_axis)
@@ -657,7 +679,7 @@ def _vlmcar_min_axis(array: Any, axis: Any) -> Any:
     from numba.np.numpy_support import as_dtype
 
     _exact_only("min", array)
-    return _axis_reduction(array, axis, _row_min, as_dtype(array.dtype))
+    return _axis_reduction(array, axis, _row_min, as_dtype(array.dtype), "min")
 
 
 @overload(vlmcar_sum_axis)
@@ -665,14 +687,14 @@ def _vlmcar_sum_axis(array: Any, axis: Any) -> Any:
     _exact_only("sum", array)
     unsigned = isinstance(array.dtype, types.Integer) and not getattr(array.dtype, "signed", True)
     if unsigned:
-        return _axis_reduction(array, axis, _row_sum_unsigned, np.uint64)
-    return _axis_reduction(array, axis, _row_sum_signed, np.int64)
+        return _axis_reduction(array, axis, _row_sum_unsigned, np.uint64, "sum_unsigned")
+    return _axis_reduction(array, axis, _row_sum_signed, np.int64, "sum_signed")
 
 
 @overload(vlmcar_mean_axis)
 def _vlmcar_mean_axis(array: Any, axis: Any) -> Any:
     _exact_only("mean", array)
-    return _axis_reduction(array, axis, _row_mean, np.float64)
+    return _axis_reduction(array, axis, _row_mean, np.float64, "mean")
 
 
 def vlmcar_floor(value: Any) -> Any:

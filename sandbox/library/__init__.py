@@ -473,6 +473,37 @@ _SOURCES: dict[str, str] = {
             return int(below.sum()) * 2 > below.size and bool((SHIFT < frame).any())
         """
     ),
+    "tuple_eq_and_sub_one_array": _checker(
+        """
+        import numpy as np
+
+        KEY = (255, 255, 0)
+        GREY = (100, 100, 100)
+
+
+        def check(frame):
+            # two operators with tuple constants on the same array: each twin compiles apart
+            yellow = np.all(frame == KEY, axis=-1)
+            near_grey = np.all(np.abs(frame.astype(np.int32) - GREY) < 30, axis=-1)
+            far = (frame.astype(np.int32) + GREY) > 300
+            return int(yellow.sum()) + int(near_grey.sum()) > int(far.sum()) // 4
+        """
+    ),
+    "max_min_mean_one_array": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            # three axis reductions of the same array type in one kernel
+            hi = frame.max(axis=2)
+            lo = frame.min(axis=2)
+            grey = frame.mean(axis=2)
+            return int(np.count_nonzero((hi - lo.astype(np.int32)) > 40)) > int(
+                np.count_nonzero(grey > 128)
+            )
+        """
+    ),
     "channel_ranking_sorted": _checker(
         """
         def check(frame):
