@@ -76,7 +76,7 @@ class Args:
 def measure(n: int, args: Args, box: Any, rng: np.random.Generator) -> dict[str, Any]:
     """Time every mode on ``n`` envs; answers of every step are compared across the modes."""
     from rl.rewards import RewardEngine
-    from rl.vec_env import _write_frame
+    from rl.vec_env import write_info_frames
 
     side = args.side
     pool = [make_scene(rng, side, side) for _ in range(64)]
@@ -106,19 +106,14 @@ def measure(n: int, args: Args, box: Any, rng: np.random.Generator) -> dict[str,
                 def step(
                     infos: Any = infos, step_infos: Any = step_infos, stage: Any = stage
                 ) -> Any:
-                    slots = engine.frame_slots()
-                    for i, info in enumerate(infos):
-                        _write_frame(engine, slots, i, info["frame"], "info['frame']")
+                    slots = write_info_frames(engine, infos)
                     return engine.step(slots, zeros, no, no, step_infos, "info['frame']")
             elif mode == "write":
 
                 def step(
                     infos: Any = infos, step_infos: Any = step_infos, stage: Any = stage
                 ) -> Any:
-                    slots = engine.frame_slots()
-                    for i, info in enumerate(infos):
-                        _write_frame(engine, slots, i, info["frame"], "info['frame']")
-                    return slots
+                    return write_info_frames(engine, infos)
 
             else:
 

@@ -28,8 +28,6 @@ Usage:
 from __future__ import annotations
 
 import functools
-import importlib.util
-import inspect
 import json
 import math
 import statistics
@@ -38,7 +36,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -49,6 +46,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import machine_info, parse_dataclass_args, timed_call  # noqa: E402
+from tools import build_corpus  # noqa: E402
 
 MODES = ("raw", "restricted", "sandbox", "sandbox_jit")
 
@@ -69,17 +67,6 @@ class Args:
     """smoke mode: one env, 3 checkers, 2 repeats, batch 16"""
 
 
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "build_corpus", REPO / "tools" / "build_corpus.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def batch_of(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` frames of a recorded file (and their first frames), repeated when it has fewer."""
     with np.load(path) as data:
@@ -90,17 +77,10 @@ def batch_of(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def raw_checker(source: str) -> Callable[[np.ndarray, np.ndarray], list[bool]]:
     """The checker by plain ``exec`` with real numpy, called frame by frame."""
-    from sandbox.vision import VISION_HELPERS
-
-    namespace: dict[str, Any] = {"__name__": "corpus_checker", **VISION_HELPERS}
-    exec(compile(source, "<corpus>", "exec"), namespace)  # trusted: the project's own corpus
-    check = namespace["check"]
-    two = len(inspect.signature(check).parameters) == 2
+    check = build_corpus.raw_check(source)
 
     def run(frames: np.ndarray, firsts: np.ndarray) -> list[bool]:
-        if two:
-            return [bool(check(frames[i], firsts[i])) for i in range(len(frames))]
-        return [bool(check(frames[i])) for i in range(len(frames))]
+        return [bool(check(frames[i], firsts[i])) for i in range(len(frames))]
 
     return run
 
@@ -115,8 +95,9 @@ def median_us(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(samples), value
 
 
-def read_bound_us(frames: np.ndarray, repeats: int) -> float:
-    """Best time of one single-threaded pass summing every byte of the batch."""
+@functools.cache
+def _sum_bytes() -> Callable[[np.ndarray], Any]:
+    """A Numba loop summing a uint8 buffer (compiled once per process)."""
     import numba
 
     @numba.njit(nogil=True)
@@ -126,8 +107,14 @@ def read_bound_us(frames: np.ndarray, repeats: int) -> float:
             s += buf[i]
         return s
 
+    sum_bytes(np.zeros(64, np.uint8))  # compile
+    return sum_bytes
+
+
+def read_bound_us(frames: np.ndarray, repeats: int) -> float:
+    """Best time of one single-threaded pass summing every byte of the batch."""
+    sum_bytes = _sum_bytes()
     flat = frames.reshape(-1)
-    sum_bytes(flat[:64])  # compile
     best = math.inf
     for _ in range(max(5, repeats)):
         ns, _ = timed_call(lambda: sum_bytes(flat))
@@ -258,8 +245,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     if args.batch < 1 or args.repeats < 1:
         raise SystemExit("--batch and --repeats must be at least 1")
-    build = _builder()
-    answers = json.loads((build.CORPUS / "answers.json").read_text(encoding="utf-8"))
+    answers = json.loads((build_corpus.CORPUS / "answers.json").read_text(encoding="utf-8"))
     envs = sorted({str(e["env"]) for e in answers.values()})
     if args.envs:
         wanted = [e.strip() for e in args.envs.split(",") if e.strip()]
@@ -271,12 +257,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows = []
     isolation = "?"
     for env_id in envs:
-        frames, firsts = batch_of(build.frames_path(env_id), args.batch)
+        frames, firsts = batch_of(build_corpus.frames_path(env_id), args.batch)
         names = sorted(n for n, e in answers.items() if e["env"] == env_id)
         if args.limit:
             names = names[: args.limit]
         for name in names:
-            source = (build.CORPUS / name).read_text(encoding="utf-8")
+            source = (build_corpus.CORPUS / name).read_text(encoding="utf-8")
             row = measure(name, source, frames, firsts, args)
             row["env"] = env_id.removeprefix("MiniGrid-")
             isolation = row.get("isolation", isolation)

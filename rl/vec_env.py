@@ -202,21 +202,7 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
     ) -> Any:
         """This step's frames, written straight into the engine's frame slots (one copy)."""
         if self.frame_source == "info":
-            slots = self.engine.frame_slots()
-            if len(infos) != len(slots):
-                raise FrameError("info['frame']", f"{len(infos)} step infos for {len(slots)} envs")
-            for i, info in enumerate(infos):
-                try:
-                    frame = info["frame"]
-                except KeyError:
-                    raise FrameError(
-                        "info['frame']",
-                        f"the step info of env {i} has no 'frame' (frame_source='info'); the env "
-                        "wrapper must put the reward frame in info['frame'] on every step, before "
-                        "the auto-reset",
-                    ) from None
-                _write_frame(self.engine, slots, i, frame, "info['frame']")
-            return slots
+            return write_info_frames(self.engine, infos)
         frames = obs
         if not isinstance(frames, np.ndarray):
             raise FrameError("frame_source='obs'", f"observations are {type(obs).__name__}")
@@ -299,6 +285,30 @@ class CodeRewardVecEnv(EngineWrapperMixin, VecEnvWrapper):
             self.venv.close()
         finally:
             self.engine.close()
+
+
+def write_info_frames(engine: RewardEngine, infos: Sequence[dict[str, Any]]) -> NDArray[np.uint8]:
+    """Each step info's ``frame`` written into ``engine.frame_slots()``; the slots, for ``step``.
+
+    Raises:
+        FrameError: an info without ``frame``, or a frame of the wrong dtype or shape (naming the
+            env).
+    """
+    slots = engine.frame_slots()
+    if len(infos) != len(slots):
+        raise FrameError("info['frame']", f"{len(infos)} step infos for {len(slots)} envs")
+    for i, info in enumerate(infos):
+        try:
+            frame = info["frame"]
+        except KeyError:
+            raise FrameError(
+                "info['frame']",
+                f"the step info of env {i} has no 'frame' (frame_source='info'); the env "
+                "wrapper must put the reward frame in info['frame'] on every step, before "
+                "the auto-reset",
+            ) from None
+        _write_frame(engine, slots, i, frame, "info['frame']")
+    return slots
 
 
 def _write_frame(

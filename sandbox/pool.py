@@ -615,11 +615,8 @@ class Sandbox:
                 raise FrameError(
                     "firsts", f"shape {firsts.shape} differs from frames {frames.shape}"
                 )
-        k, n = len(self.sources), frames.shape[0]
-        results = np.zeros((k, n), dtype=np.bool_)
-        valid = np.ones((k, n), dtype=np.bool_)
-        statuses: list[Status] = ["ok"] * k
-        details = [""] * k
+        n = frames.shape[0]
+        results, valid, statuses, details = self._blank(n)
         per_frame = frames[0].nbytes * (2 if firsts is not None else 1) if n else 1
         if per_frame > self.shm_bytes:
             raise SandboxError(f"one frame needs {per_frame:,} bytes; raise shm_bytes above that")
@@ -702,17 +699,20 @@ class Sandbox:
             self._stage_generation = stage._generation  # private slots: nothing was clobbered
             return result
         t0 = time.perf_counter()
-        n = stage.frames.shape[0]
-        k = len(self.sources)
-        results = np.zeros((k, n), dtype=np.bool_)
-        valid = np.ones((k, n), dtype=np.bool_)
-        statuses: list[Status] = ["ok"] * k
-        details = [""] * k
+        results, valid, statuses, details = self._blank(stage.frames.shape[0])
         rows = _Rows(results, valid, statuses, details)
         self._dispatch(stage.frames.shape, stage.firsts is not None, rows)
         return BatchResult(
             results, tuple(statuses), tuple(details), time.perf_counter() - t0, valid
         )
+
+    def _blank(
+        self, n: int
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], list[Status], list[str]]:
+        """A batch's result arrays before any checker answered: all False, all valid, all ok."""
+        k = len(self.sources)
+        statuses: list[Status] = ["ok"] * k
+        return np.zeros((k, n), np.bool_), np.ones((k, n), np.bool_), statuses, [""] * k
 
     def _run_inprocess(self, frames: FrameBatch, firsts: FrameBatch | None, rows: _Rows) -> None:
         for i, checker in enumerate(self._inprocess):

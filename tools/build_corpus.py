@@ -184,11 +184,11 @@ def checker_files() -> list[Path]:
     return sorted(CORPUS.glob("[0-9][0-9]_*.py"))
 
 
-def raw_answers(source: str, frames: np.ndarray, firsts: np.ndarray) -> list[bool]:
-    """Run a checker by plain ``exec`` with real numpy on every frame (no sandbox at all).
+def raw_check(source: str) -> Callable[[np.ndarray, np.ndarray], Any]:
+    """The checker by plain ``exec`` with real numpy: ``check(frame, first)`` whatever its arity.
 
-    Raises:
-        TypeError: the checker returned something other than ``bool``/``numpy.bool_``.
+    No sandbox, no audit, no RestrictedPython; the vision helpers are the plain
+    :mod:`sandbox.vision` functions. For this project's own corpus files only (trusted).
     """
     import inspect
 
@@ -197,14 +197,25 @@ def raw_answers(source: str, frames: np.ndarray, firsts: np.ndarray) -> list[boo
     namespace: dict[str, Any] = {"__name__": "corpus_checker", **VISION_HELPERS}
     exec(compile(source, "<corpus>", "exec"), namespace)  # trusted: our own corpus files
     check = namespace["check"]
-    two = len(inspect.signature(check).parameters) == 2
+    if len(inspect.signature(check).parameters) == 2:
+        return check  # type: ignore[no-any-return]
+    return lambda frame, first: check(frame)
+
+
+def raw_answers(source: str, frames: np.ndarray, firsts: np.ndarray) -> list[bool]:
+    """Run a checker by plain ``exec`` with real numpy on every frame (no sandbox at all).
+
+    Raises:
+        TypeError: the checker returned something other than ``bool``/``numpy.bool_``.
+    """
+    check = raw_check(source)
     answers = []
     for i in range(len(frames)):
         frame = frames[i].copy()
         frame.flags.writeable = False
         first = firsts[i].copy()
         first.flags.writeable = False
-        value = check(frame, first) if two else check(frame)
+        value = check(frame, first)
         if type(value) not in (bool, np.bool_):
             raise TypeError(f"frame {i}: returned {type(value).__name__}, not bool")
         answers.append(bool(value))

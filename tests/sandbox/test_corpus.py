@@ -10,39 +10,24 @@ path that was is reported (printed, and in assertion messages), never asserted.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from sandbox.audit import audit
 from sandbox.pool import Sandbox
+from tools import build_corpus as BUILD
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).parent / "data" / "corpus"
 MIN_CHECKERS = 40
 
 
-def _load_builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "build_corpus", ROOT / "tools" / "build_corpus.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILD = _load_builder()
 ANSWERS: dict[str, dict[str, object]] = json.loads((CORPUS / "answers.json").read_text("utf-8"))
 FILES: list[Path] = BUILD.checker_files()
 ENVS: list[str] = sorted({str(entry["env"]) for entry in ANSWERS.values()})
