@@ -23,11 +23,15 @@ kernel either: their values come from :func:`sandbox.constants.fold_constants` a
 the kernel module as literals. numpy and math are reached through fixed private aliases, so a
 checker's own names cannot shadow the engine's.
 
-**The subset.** Numeric code over frames: assignments, ``if``, ``for`` over ``range``, ``while``,
-arithmetic, comparisons, indexing and slicing, tuples of numbers, allow-listed numpy and math
-functions, the vision helpers (their jitted twins in :mod:`sandbox.jit_helpers`) and the checker's
-own non-recursive helper functions. No strings, lists, dicts, comprehensions, lambdas, ``try``,
-``is``, ``in``, walrus, float32/float16, variable exponents or shift counts, ``round`` with digits.
+**The subset.** Numeric code over frames: assignments, ``if``, ``for`` over ``range`` (and
+``reversed(range(a, b))``), ``while``, arithmetic, comparisons, indexing and slicing, tuples of
+numbers, ``np.array`` of a tuple or list display, allow-listed numpy and math functions, the vision
+helpers (their jitted twins in :mod:`sandbox.jit_helpers`), the checker's own non-recursive helper
+functions, nested functions defined in a function's own body (hoisted beside it; the enclosing
+names they read are passed at each call, which is when Python's closure reads them), and
+``sum/any/all/max/min`` of a generator expression or list comprehension over ``range`` (each a
+generated loop function). No strings, other lists, dicts, lambdas, ``try``, ``is``, ``in``,
+float32/float16, variable exponents or shift counts, ``round`` with digits.
 
 **Budgets.** A kernel has no iteration counter (the parent's deadline kills a runaway one), but
 recursion is refused (native stack overflow would crash the worker), the subset is capped in size
@@ -92,6 +96,17 @@ _ARRAY_ATTRIBUTES = frozenset(
     "shape size std sum T transpose var".split()
 )
 _BUILTINS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "range", "round"})
+#: Builtins that take a generator expression or list comprehension over ``range``: the
+#: comprehension becomes a generated helper function with a loop (:meth:`_Rebuild.fold`).
+_FOLDS = frozenset({"all", "any", "max", "min", "sum"})
+#: ``np.array(<display>, dtype=np.X)``: the dtypes a literal display may name, with the range of
+#: ints each holds (None: no int literal; floats only for float64).
+_ARRAY_DTYPES: Mapping[str, tuple[int, int] | None] = {
+    "bool_": None,
+    "float64": None,
+    **{f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"uint{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
 #: Builtins replaced by twins with the interpreter's semantics (see :mod:`sandbox.jit_helpers`).
 _BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round"}
 #: ``math`` functions that return ints in Python: twins with Python's errors.
@@ -284,20 +299,48 @@ class _Rebuild:
         self.constants = dict(constants)
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
+        #: generated helper functions (folded comprehensions, hoisted nested functions)
+        self.extra: list[ast.FunctionDef] = []
+        #: the current function's nested functions: name -> (hoisted name, captured names)
+        self.nested: dict[str, tuple[str, tuple[str, ...]]] = {}
         # flat tuples of numbers of one kind: numpy turns them into arrays against an array
         self.tuple_operands = {name for name, value in constants.items() if _numeric_tuple(value)}
 
     # statements ------------------------------------------------------------------------------
 
-    def function(self, node: ast.FunctionDef, *, name: str) -> ast.FunctionDef:
+    def function(
+        self,
+        node: ast.FunctionDef,
+        *,
+        name: str,
+        key: str = "",
+        captured: Sequence[str] = (),
+    ) -> ast.FunctionDef:
+        """Rebuild one function (its nested functions hoisted beside it).
+
+        ``key`` names it in the call graph; ``captured`` are the enclosing function's names a
+        hoisted nested function reads (its extra last parameters).
+        """
         args = node.args
         if args.kwonlyargs or args.defaults or args.kw_defaults or args.vararg or args.kwarg:
             raise _Refused(
                 node, "defaults, *args and keyword-only parameters are outside the subset"
             )
-        self.current = node.name
-        params = [ast.arg(arg=_local(a.arg)) for a in args.posonlyargs + args.args]
-        body = self.block(_without_docstring(node.body))
+        outer = (self.current, self.nested)
+        self.current = key or node.name
+        self.calls.setdefault(self.current, set())
+        self.nested = {}
+        names = [a.arg for a in args.posonlyargs + args.args] + list(captured)
+        params = [ast.arg(arg=_local(n)) for n in names]
+        statements = _without_docstring(node.body)
+        self._check_nested(statements, names)
+        body: list[ast.stmt] = []
+        for stmt in statements:
+            if isinstance(stmt, ast.FunctionDef):
+                self.hoist(stmt, statements, names)
+            else:
+                body += self.statement(stmt)
+        self.current, self.nested = outer
         return ast.FunctionDef(
             name=name,
             args=ast.arguments(
@@ -309,6 +352,64 @@ class _Rebuild:
             returns=None,
             type_comment=None,
         )  # fmt: skip
+
+    def _check_nested(self, statements: Sequence[ast.stmt], params: Sequence[str]) -> None:
+        """Refuse nested functions that hoisting could not keep exact.
+
+        A nested function is hoisted only when it is a statement of the function's own body (not
+        inside an ``if`` or loop), defined once, never assigned, and not named before its
+        ``def`` (Python would raise there).
+        """
+        defs = [(i, s) for i, s in enumerate(statements) if isinstance(s, ast.FunctionDef)]
+        names = [s.name for _, s in defs]
+        for i, stmt in defs:
+            if names.count(stmt.name) > 1 or stmt.name in params:
+                raise _Refused(stmt, f"the nested function {stmt.name}() is defined twice")
+            for j, other in enumerate(statements):
+                used = {n.id for n in ast.walk(other) if isinstance(n, ast.Name)}
+                if stmt.name in used and (j < i or _stores(other, stmt.name)):
+                    raise _Refused(
+                        other,
+                        f"the nested function {stmt.name}() is named before its def or rebound",
+                    )
+
+    def hoist(
+        self, node: ast.FunctionDef, statements: Sequence[ast.stmt], params: Sequence[str]
+    ) -> None:
+        """A nested function as a module-level kernel function (lambda lifting).
+
+        The enclosing function's names it reads become extra parameters, passed at each call:
+        a call then reads their values at call time, which is what Python's closure does.
+        Nested functions it would read (a function cannot be a kernel argument) are refused.
+        """
+        if node.decorator_list:  # pragma: no cover - the audit refuses decorators
+            raise _Refused(node, "decorators are outside the JIT subset")
+        enclosing = set(params) | {
+            n.id
+            for s in statements
+            if not isinstance(s, ast.FunctionDef)
+            for n in ast.walk(s)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        inner = node.args
+        own = {a.arg for a in inner.posonlyargs + inner.args} | {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        reads = {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        functions = {s.name for s in statements if isinstance(s, ast.FunctionDef)}
+        if (reads - own) & functions:
+            shown = sorted((reads - own) & functions)[0]
+            raise _Refused(
+                node,
+                f"the nested function {node.name}() calls the nested function {shown}(), "
+                "which is outside the JIT subset",
+            )
+        captured = tuple(sorted((reads - own) & enclosing))
+        hoisted = f"{_function(self.current)}__{node.name}"
+        self.extra.append(self.function(node, name=hoisted, key=hoisted, captured=captured))
+        self.nested[node.name] = (hoisted, captured)
 
     def block(self, body: Sequence[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -340,20 +441,9 @@ class _Rebuild:
             return [ast.If(test=self.expr(node.test), body=self.block(node.body) or [ast.Pass()],
                            orelse=self.block(node.orelse))]  # fmt: skip
         if isinstance(node, ast.For):
-            it = node.iter
-            if not (
-                isinstance(it, ast.Call)
-                and isinstance(it.func, ast.Name)
-                and it.func.id == "range"
-                and not it.keywords
-                and 1 <= len(it.args) <= 3
-            ):
-                raise _Refused(node, "only `for ... in range(...)` loops are in the JIT subset")
             if node.orelse:
                 raise _Refused(node, "for/else is outside the JIT subset")
-            call = ast.Call(func=ast.Name("range", ast.Load()),
-                            args=[self.expr(a) for a in it.args], keywords=[])  # fmt: skip
-            return [ast.For(target=self.target(node.target), iter=call,
+            return [ast.For(target=self.target(node.target), iter=self.range_iter(node.iter),
                             body=self.block(node.body) or [ast.Pass()], orelse=[],
                             type_comment=None)]  # fmt: skip
         if isinstance(node, ast.While):
@@ -376,6 +466,226 @@ class _Rebuild:
                 node, "expression statements (calls for their effect) are outside the subset"
             )
         raise _Refused(node, f"{type(node).__name__} statements are outside the JIT subset")
+
+    def range_iter(self, it: ast.expr) -> ast.Call:
+        """The ``range(...)`` a loop or comprehension iterates, rebuilt.
+
+        ``reversed(range(stop))`` and ``reversed(range(start, stop))`` become
+        ``range(stop - 1, start - 1, -1)``: the same values in the same order (empty where the
+        range is), each bound evaluated once.
+        """
+        backwards = (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "reversed"
+            and len(it.args) == 1
+            and not it.keywords
+        )
+        inner = it.args[0] if backwards and isinstance(it, ast.Call) else it
+        if not (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "range"
+            and not inner.keywords
+            and 1 <= len(inner.args) <= (2 if backwards else 3)
+        ):
+            raise _Refused(
+                it,
+                "only `for ... in range(...)` (or `reversed(range(a, b))`) loops are in the "
+                "JIT subset",
+            )
+        args = [self.expr(a) for a in inner.args]
+        if backwards:
+            start, stop = (ast.Constant(0), args[0]) if len(args) == 1 else (args[0], args[1])
+            one = ast.Constant(1)
+            args = [ast.BinOp(left=stop, op=ast.Sub(), right=one),
+                    ast.BinOp(left=start, op=ast.Sub(), right=one),
+                    ast.UnaryOp(op=ast.USub(), operand=ast.Constant(1))]  # fmt: skip
+        return ast.Call(func=ast.Name("range", ast.Load()), args=args, keywords=[])
+
+    def fold(self, kind: str, node: ast.Call) -> ast.expr:
+        """``sum/any/all/max/min(<comprehension over range>)`` as a call of a generated loop.
+
+        The comprehension becomes a module-level helper whose parameters are the enclosing
+        function's names it reads, so its loop variables stay its own as in Python 3. A
+        generator stops where the builtin stops (``any`` at the first true element); a list
+        comprehension computes every element first, as Python builds the list first. ``sum``
+        starts from int 0 and adds in order; its elements must be ints or bools
+        (``vlmcar_fold_int`` refuses floats at typing: since Python 3.12 ``sum`` of floats is
+        compensated, a loop would round differently). ``max``/``min`` keep the first of equal
+        elements and raise ``ValueError`` on an empty sequence, as the builtins do.
+        """
+        comp = node.args[0]
+        assert isinstance(comp, ast.GeneratorExp | ast.ListComp)
+        if node.keywords or len(node.args) != 1:
+            raise _Refused(node, f"{kind}() of a comprehension takes no other arguments here")
+        bound: set[str] = set()
+        for sub in ast.walk(comp):
+            if isinstance(sub, ast.NamedExpr):
+                raise _Refused(sub, "a walrus inside a comprehension is outside the JIT subset")
+            if isinstance(sub, ast.GeneratorExp | ast.ListComp | ast.SetComp | ast.DictComp):
+                for gen in sub.generators:
+                    bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        for gen in comp.generators:
+            if gen.is_async:  # pragma: no cover - the audit refuses async
+                raise _Refused(node, "async comprehensions are outside the JIT subset")
+        first = {n.id for n in ast.walk(comp.generators[0].iter) if isinstance(n, ast.Name)}
+        if first & bound:
+            raise _Refused(
+                node, "a comprehension variable also read by its first range is outside the subset"
+            )
+        outside = set(self.constants) | self.functions | self.numpy | self.math
+        outside |= _BUILTINS | _FOLDS | VISION_NAMES | {"reversed"} | set(self.nested)
+        reads = {
+            n.id for n in ast.walk(comp) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        # a nested function called in the comprehension reads its captured names there too
+        lifted = {c for f in reads & set(self.nested) for c in self.nested[f][1]}
+        free = sorted(((reads - bound) | lifted) - outside)
+        acc, value = ast.Name("_vlmcar_acc", ast.Load()), ast.Name("_vlmcar_v", ast.Load())
+        seen = ast.Name("_vlmcar_n", ast.Load())
+
+        def assign(name: str, v: ast.expr) -> ast.stmt:
+            return ast.Assign(targets=[ast.Name(name, ast.Store())], value=v, type_comment=None)
+
+        def when(
+            test: ast.expr, body: list[ast.stmt], orelse: list[ast.stmt] | None = None
+        ) -> ast.If:
+            return ast.If(test=test, body=body, orelse=orelse or [])
+
+        def ret(v: ast.expr) -> ast.Return:
+            return ast.Return(value=v)
+
+        true, false = ast.Constant(True), ast.Constant(False)
+        lazy = isinstance(comp, ast.GeneratorExp)
+        elt = self.expr(comp.elt)
+        init: list[ast.stmt]
+        step: list[ast.stmt]
+        end: list[ast.stmt]
+        if kind == "sum":
+            item = _helper_call("vlmcar_fold_int", [elt])
+            init = [assign("_vlmcar_acc", ast.Constant(0))]
+            step = [assign("_vlmcar_acc", ast.BinOp(left=acc, op=ast.Add(), right=item))]
+            end = [ret(acc)]
+        elif kind in ("any", "all"):
+            hit = elt if kind == "any" else ast.UnaryOp(op=ast.Not(), operand=elt)
+            answer = true if kind == "any" else false
+            if lazy:
+                init, step, end = (
+                    [],
+                    [when(hit, [ret(answer)])],
+                    [ret(ast.UnaryOp(ast.Not(), answer))],
+                )
+            else:  # the list is built whole; truth is asked only up to the answer, as any() does
+                hit = value if kind == "any" else ast.UnaryOp(op=ast.Not(), operand=value)
+                init = [assign("_vlmcar_n", false)]
+                mark = when(hit, [assign("_vlmcar_n", true)])
+                step = [assign("_vlmcar_v", elt), when(ast.UnaryOp(ast.Not(), seen), [mark])]
+                end = [ret(seen if kind == "any" else ast.UnaryOp(ast.Not(), seen))]
+        else:  # max / min: the builtins' comparisons, first of equals kept
+            better = ast.Compare(left=value, ops=[ast.Gt() if kind == "max" else ast.Lt()],
+                                 comparators=[acc])  # fmt: skip
+            init = [assign("_vlmcar_n", false)]
+            keep = [assign("_vlmcar_acc", value), assign("_vlmcar_n", true)]
+            replace: list[ast.stmt] = [when(better, [assign("_vlmcar_acc", value)])]
+            step = [assign("_vlmcar_v", elt), when(ast.UnaryOp(ast.Not(), seen), keep, replace)]
+            empty = ast.Raise(
+                exc=ast.Call(func=ast.Name("ValueError", ast.Load()),
+                             args=[ast.Constant(f"{kind}() arg is an empty sequence")],
+                             keywords=[]),
+                cause=None,
+            )  # fmt: skip
+            end = [when(ast.UnaryOp(ast.Not(), seen), [empty]), ret(acc)]
+        body = step
+        for gen in reversed(comp.generators):
+            for cond in reversed(gen.ifs):
+                body = [when(self.expr(cond), body)]
+            body = [ast.For(target=self.target(gen.target), iter=self.range_iter(gen.iter),
+                            body=body, orelse=[], type_comment=None)]  # fmt: skip
+        name = f"_vlmcar_g{len(self.extra)}"
+        helper = ast.FunctionDef(
+            name=name,
+            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=_local(n)) for n in free],
+                               vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=[*init, *body, *end],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        )  # fmt: skip
+        self.extra.append(helper)
+        call = ast.Call(func=ast.Name(name, ast.Load()),
+                        args=[ast.Name(_local(n), ast.Load()) for n in free], keywords=[])  # fmt: skip
+        return _helper_call(_PYNUM, [call])
+
+    def array_display(self, node: ast.Call) -> ast.expr:
+        """``np.array(<tuple or list display>[, dtype=np.X])`` inside a function.
+
+        The display (nested displays make 2-D and 3-D arrays) becomes a tuple, which numba
+        turns into an array with numpy's result dtype (ints int64, any float float64, all of
+        one numpy integer type that type). With ``dtype=`` every element must be a number
+        literal the dtype holds (numpy raises where numba would wrap a value that does not fit).
+        """
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple | ast.List):
+            raise _Refused(
+                node, "np.array() of anything but a tuple or list display is outside the subset"
+            )
+        dtype: str | None = None
+        for k in node.keywords:
+            v = k.value
+            if not (
+                k.arg == "dtype"
+                and isinstance(v, ast.Attribute)
+                and isinstance(v.value, ast.Name)
+                and v.value.id in self.numpy
+                and v.attr in _ARRAY_DTYPES
+            ):
+                raise _Refused(
+                    node, "np.array() takes only dtype=np.<int, uint, float64 or bool_ type> here"
+                )
+            dtype = v.attr
+
+        leaves: list[ast.expr] = []
+
+        def display(d: ast.expr) -> ast.expr:
+            if isinstance(d, ast.Tuple | ast.List):
+                if not d.elts:
+                    raise _Refused(d, "np.array() of an empty display is outside the subset")
+                return ast.Tuple([display(e) for e in d.elts], ast.Load())
+            if isinstance(d, ast.Starred):
+                raise _Refused(d, "star-arguments are outside the JIT subset")
+            leaves.append(d)
+            return self.expr(d)
+
+        values = display(node.args[0])
+        if len(leaves) > self.max_tuple_values:
+            raise _Refused(
+                node,
+                f"np.array() of more than {self.max_tuple_values:,} values is outside the subset",
+            )
+        keywords = []
+        if dtype is not None:
+            bounds = _ARRAY_DTYPES[dtype]
+            for leaf in leaves:
+                number = leaf.value if isinstance(leaf, ast.Constant) else _number_literal(leaf)
+                fits = (
+                    isinstance(number, bool)
+                    if dtype == "bool_"
+                    else isinstance(number, int | float) and not isinstance(number, bool)
+                    if bounds is None
+                    else isinstance(number, int)
+                    and not isinstance(number, bool)
+                    and bounds[0] <= number <= bounds[1]
+                )
+                if not fits:
+                    raise _Refused(
+                        leaf,
+                        f"np.array(..., dtype=np.{dtype}) is in the subset only for number "
+                        "literals the dtype holds",
+                    )
+            np_dtype = ast.Attribute(value=ast.Name(_NP, ast.Load()), attr=dtype, ctx=ast.Load())
+            keywords = [ast.keyword(arg="dtype", value=np_dtype)]
+        array = ast.Attribute(value=ast.Name(_NP, ast.Load()), attr="array", ctx=ast.Load())
+        return _helper_call(_PYNUM, [ast.Call(func=array, args=[values], keywords=keywords)])
 
     def target(self, node: ast.expr) -> ast.expr:
         if isinstance(node, ast.Name):
@@ -468,6 +778,8 @@ class _Rebuild:
 
     def name(self, node: ast.Name) -> ast.expr:
         name = node.id
+        if name in self.nested:
+            raise _Refused(node, f"functions as values ({name!r}) are outside the JIT subset")
         if name in self.constants:
             return ast.Name(_constant(name), ast.Load())
         if name in self.functions:
@@ -562,6 +874,28 @@ class _Rebuild:
             k.arg is None for k in node.keywords
         ):
             raise _Refused(node, "star-arguments are outside the JIT subset")
+        if (
+            isinstance(func, ast.Name)
+            and func.id in _FOLDS
+            and node.args
+            and isinstance(node.args[0], ast.GeneratorExp | ast.ListComp)
+        ):
+            return self.fold(func.id, node)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "array"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+        ):
+            return self.array_display(node)
+        if isinstance(func, ast.Name) and func.id in self.nested:
+            hoisted, captured = self.nested[func.id]
+            if node.keywords:
+                raise _Refused(node, "keyword arguments to nested functions are outside the subset")
+            self.calls[self.current].add(hoisted)
+            args = [self.expr(a) for a in node.args]
+            args += [ast.Name(_local(n), ast.Load()) for n in captured]
+            return _helper_call(_PYNUM, [ast.Call(ast.Name(hoisted, ast.Load()), args, [])])
         if isinstance(func, ast.Name) and func.id not in (
             _BUILTINS | VISION_NAMES | self.functions
         ):
@@ -724,6 +1058,14 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
     return ast.Assign(targets=targets, value=value, type_comment=None)
 
 
+def _stores(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` binds ``name`` (an assignment, loop or comprehension target)."""
+    return any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+        for n in ast.walk(node)
+    )
+
+
 def _slice_call(node: ast.Slice) -> ast.Call:
     """``lo:hi:step`` as the builtin ``slice(lo, hi, step)`` (a checker cannot rebind it there)."""
     none = ast.Constant(value=None)
@@ -829,6 +1171,7 @@ def _generate(
             raise _Refused(node, f"{type(node).__name__} at module level is outside the JIT subset")
     if entry_def is None:
         raise _Refused(None, f"no function {entry!r}")
+    functions += rebuild.extra  # the folded comprehensions' loops
     cycle = _recursion(rebuild.calls)
     if cycle is not None:
         raise _Refused(None, f"{cycle}() is recursive (native recursion has no budget)")
@@ -928,7 +1271,7 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 _WIDENED_LIMIT = 2**52
 _TYPED_OK = "typed IR checked: no int value computed as float64"
 #: Twins that hand their argument's value back (a widened value stays widened through them).
-_PASS_TWINS = frozenset({"as_python_number", "vlmcar_int", "vlmcar_round"})
+_PASS_TWINS = frozenset({"as_python_number", "vlmcar_int", "vlmcar_round", "vlmcar_fold_int"})
 #: Twins that compute with two operands, like ``a - b`` (a widened value needs a float partner).
 _ARITH_TWINS = frozenset({"vlmcar_floordiv", "vlmcar_sub"})
 _COMPARISONS = frozenset(

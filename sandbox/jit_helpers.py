@@ -320,6 +320,27 @@ def _tuple_twin(name: str, operation: Any) -> Any:
     return twin
 
 
+def vlmcar_fold_int(value: Any) -> Any:
+    """An element of ``sum(<comprehension>)`` in a kernel: ints and bools only."""
+    return value
+
+
+@overload(vlmcar_fold_int)
+def _vlmcar_fold_int(value: Any) -> Any:
+    if not isinstance(value, types.Integer | types.Boolean):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: sum() of {value} elements: the builtin sums floats in its own order "
+            "(compensated since Python 3.12); only ints and bools are summed in the kernel"
+        )
+
+    def impl(value: Any) -> Any:
+        return value
+
+    return impl
+
+
 def vlmcar_neg(value: Any) -> Any:
     """``-x``; refused (TypeError) for a boolean array, as numpy refuses it."""
     return -value

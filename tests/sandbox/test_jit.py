@@ -61,9 +61,30 @@ REFUSED = [
     ("dict", "def check(frame):\n    d = {1: 2}\n    return len(d) > 0\n", "Dict"),
     ("set", "def check(frame):\n    s = {1, 2}\n    return len(s) > 0\n", "Set"),
     (
-        "generator into sum()",
-        "def check(frame):\n    return sum(c for c in range(3)) > 1\n",
-        "sum()",
+        "sum() of a comprehension and a start",
+        "def check(frame):\n    return sum((c for c in range(3)), 1) > 1\n",
+        "sum() of a comprehension takes no other arguments",
+    ),
+    (
+        "comprehension over an array",
+        "def check(frame):\n    return any(v > 3 for v in frame[0, :, 0])\n",
+        "range(",
+    ),
+    (
+        "walrus in a comprehension",
+        "def check(frame):\n    return any((v := frame[0, x, 0]) > 3 for x in range(3))\n",
+        "walrus inside a comprehension",
+    ),
+    (
+        "comprehension variable in its first range",
+        "def check(frame):\n    x = 3\n    return any(x > 1 for x in range(x))\n",
+        "also read by its first range",
+    ),
+    (
+        "reversed range with a step",
+        "def check(frame):\n    n = 0\n    for i in reversed(range(0, 9, 2)):\n        n += i\n"
+        "    return n > 1\n",
+        "reversed(range(a, b))",
     ),
     (
         "string constant",
@@ -114,9 +135,21 @@ REFUSED = [
         "np.sort",
     ),
     (
-        "np.array",
-        "import numpy as np\n\ndef check(frame):\n    return np.array((1, 2)).sum() > 1\n",
-        "np.array",
+        "np.array of a name",
+        "import numpy as np\n\ndef check(frame):\n    return np.array(frame).sum() > 1\n",
+        "np.array() of anything but a tuple or list display",
+    ),
+    (
+        "np.array with a dtype its literal overflows",
+        "import numpy as np\n\ndef check(frame):\n"
+        "    return np.array((1, 300), dtype=np.uint8).sum() > 1\n",
+        "literals the dtype holds",
+    ),
+    (
+        "np.array with a dtype and a computed value",
+        "import numpy as np\n\ndef check(frame):\n"
+        "    return np.array((1, frame[0, 0, 0]), dtype=np.uint8).sum() > 1\n",
+        "literals the dtype holds",
     ),
     ("tolist()", "def check(frame):\n    return len(frame.tolist()) > 3\n", "'tolist'"),
     ("item()", "def check(frame):\n    return frame[0, 0, 0].item() > 3\n", "'item'"),
@@ -149,9 +182,28 @@ REFUSED = [
     ("assert", "def check(frame):\n    assert frame[0, 0, 0] > 3\n    return True\n", "Assert"),
     ("bytes", "def check(frame):\n    return len(b'ab') > 1\n", "bytes constants"),
     (
-        "nested function",
-        "def check(frame):\n    def inner(v):\n        return v > 3\n    return inner(frame[0, 0, 0])\n",
+        "nested function inside an if",
+        "def check(frame):\n    if frame[0, 0, 0] > 1:\n        def inner(v):\n"
+        "            return v > 3\n        return inner(frame[0, 0, 1])\n    return False\n",
         "inner()",
+    ),
+    (
+        "nested function named before its def",
+        "def check(frame):\n    x = inner(2)\n    def inner(v):\n        return v > 3\n"
+        "    return x\n",
+        "named before its def",
+    ),
+    (
+        "recursive nested function",
+        "def check(frame):\n    def inner(v):\n        return v > 3 or inner(v + 1)\n"
+        "    return inner(frame[0, 0, 0])\n",
+        "calls the nested function inner()",
+    ),
+    (
+        "nested function as a value",
+        "def check(frame):\n    def inner(v):\n        return v > 3\n    f = inner\n"
+        "    return f(frame[0, 0, 0])\n",
+        "functions as values",
     ),
 ]
 
@@ -379,6 +431,55 @@ SAME_AS_INTERPRETER = [
         """
     ),
     "def check(frame, first):\n    return changed_fraction(frame, first, 0) > 0.2\n",
+    # comprehensions folded by sum/any/all/max/min, reversed ranges, np.array displays and
+    # hoisted nested functions (their closures read at call time, as Python's do)
+    "def check(frame):\n    return sum(1 for y in range(frame.shape[0]) if frame[y, 0, 0] > 100) > 3\n",
+    "def check(frame):\n    return any(frame[y, y, 1] > 200 for y in range(10))\n",
+    "def check(frame):\n    return all([frame[y, 3, 2] < 50 for y in range(5)])\n",
+    src(
+        """
+        def check(frame):
+            t = 40
+            return max(
+                int(frame[y, x, 0]) - t for y in range(4) for x in range(0, 8, 2) if x != y
+            ) > 100
+        """
+    ),
+    "def check(frame):\n    return min(frame[y, 1, 0] for y in reversed(range(2, 9))) < 30\n",
+    src(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            key = np.array((255, 0, 0))
+            wide = np.array([[1, 2], [3, 4]], dtype=np.uint8)
+            return bool(np.all(frame[3, 3] == key)) or frame[0, 0, 0] > wide.sum() * 20
+        """
+    ),
+    src(
+        """
+        def check(frame):
+            n = 0
+            for y in reversed(range(frame.shape[0])):
+                if frame[y, 0, 0] > 100:
+                    n = y
+                    break
+            return n > 10
+        """
+    ),
+    src(
+        """
+        def check(frame):
+            t = 10
+
+            def brighter(y, x):
+                return frame[y, x, 0] > t
+
+            t = 150  # read at call time
+            return sum(1 for y in range(8) if brighter(y, y)) > 2
+        """
+    ),
 ]
 
 
