@@ -299,6 +299,7 @@ class _Rebuild:
         self.constants = dict(constants)
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
+        self.loops = 0  # loops over sequences so far (their index names are numbered)
         #: generated helper functions (folded comprehensions, hoisted nested functions)
         self.extra: list[ast.FunctionDef] = []
         #: the current function's nested functions: name -> (hoisted name, captured names)
@@ -443,6 +444,8 @@ class _Rebuild:
         if isinstance(node, ast.For):
             if node.orelse:
                 raise _Refused(node, "for/else is outside the JIT subset")
+            if not _is_range(node.iter):
+                return self.sequence_loop(node)
             return [ast.For(target=self.target(node.target), iter=self.range_iter(node.iter),
                             body=self.block(node.body) or [ast.Pass()], orelse=[],
                             type_comment=None)]  # fmt: skip
@@ -502,6 +505,63 @@ class _Rebuild:
                     ast.BinOp(left=start, op=ast.Sub(), right=one),
                     ast.UnaryOp(op=ast.USub(), operand=ast.Constant(1))]  # fmt: skip
         return ast.Call(func=ast.Name("range", ast.Load()), args=args, keywords=[])
+
+    def sequence_loop(self, node: ast.For) -> list[ast.stmt]:
+        """``for x in seq`` and ``for i, x in enumerate(seq[, start])`` as loops over indices.
+
+        ``seq`` (a tuple, a module tuple constant, an array: anything with ``len`` and integer
+        indexing) is evaluated once, as Python does, and ``x = seq[k]`` is read at the top of
+        each pass, so a loop that changes an array it walks sees the change where Python's
+        iterator would. ``enumerate(range(...))`` counts beside the range. numba decides at
+        typing whether ``seq`` can be indexed that way (a tuple of mixed types cannot).
+        """
+        it = node.iter
+        target = node.target
+        counter: ast.expr | None = None
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate":
+            if it.keywords or not 1 <= len(it.args) <= 2:
+                raise _Refused(it, "enumerate() takes a sequence and a start here")
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise _Refused(node, "enumerate() loops must unpack (index, value) here")
+            counter = self.expr(it.args[1]) if len(it.args) == 2 else ast.Constant(0)
+            target, it = target.elts[1], it.args[0]
+            index_target: ast.expr = node.target.elts[0]  # type: ignore[attr-defined]
+        elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+            raise _Refused(
+                it,
+                f"loops over {it.func.id}() are outside the JIT subset (range, reversed(range), "
+                "enumerate and sequences are in it)",
+            )
+        k = self.loops = self.loops + 1
+        seq, index = f"_vlmcar_s{k}", f"_vlmcar_i{k}"
+
+        def load(name: str) -> ast.Name:
+            return ast.Name(name, ast.Load())
+
+        head: list[ast.stmt] = []
+        body = self.block(node.body)
+        if _is_range(it):  # enumerate(range(...)): the range's own values, a count beside them
+            loop_iter = self.range_iter(it)
+            value_target = self.target(target)
+            loop_var = value_target
+        else:
+            head = [_store([ast.Name(seq, ast.Store())], self.expr(it))]
+            size = ast.Call(func=ast.Name("len", ast.Load()), args=[load(seq)], keywords=[])
+            loop_iter = ast.Call(func=ast.Name("range", ast.Load()), args=[size], keywords=[])
+            loop_var = ast.Name(index, ast.Store())
+            item = _helper_call(_PYNUM, [ast.Subscript(value=load(seq), slice=load(index),
+                                                       ctx=ast.Load())])  # fmt: skip
+            body = [_store([self.target(target)], item), *body]
+        if counter is not None:
+            count = f"_vlmcar_n{k}"
+            head.append(_store([ast.Name(count, ast.Store())],
+                               ast.BinOp(left=counter, op=ast.Sub(), right=ast.Constant(1))))  # fmt: skip
+            step = ast.BinOp(left=load(count), op=ast.Add(), right=ast.Constant(1))
+            body = [_store([ast.Name(count, ast.Store())], step),
+                    _store([self.target(index_target)], load(count)), *body]  # fmt: skip
+        loop = ast.For(target=loop_var, iter=loop_iter, body=body or [ast.Pass()], orelse=[],
+                       type_comment=None)  # fmt: skip
+        return [*head, loop]
 
     def fold(self, kind: str, node: ast.Call) -> ast.expr:
         """``sum/any/all/max/min(<comprehension over range>)`` as a call of a generated loop.
@@ -1056,6 +1116,15 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
             call = _helper_call(_SETITEM, [targets[0].value, index, value])
             return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _is_range(it: ast.expr) -> bool:
+    """``range(...)`` or ``reversed(...)`` (of a range, checked where it is rebuilt)."""
+    return (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Name)
+        and it.func.id in ("range", "reversed")
+    )
 
 
 def _stores(node: ast.AST, name: str) -> bool:

@@ -560,6 +560,76 @@ _SOURCES: dict[str, str] = {
             return len(cells) * 4 >= (h // 4) * (w // 4)
         """
     ),
+    # -- the model idioms the kernel generator lowers (folds, sequence loops, hoisting) ---------
+    "bright_rows_generator_sum": _checker(
+        """
+        def check(frame):
+            h = frame.shape[0]
+            bright = sum(1 for y in range(0, h, 2) if frame[y, :, 0].max() > 200)
+            dark = any(frame[y, y % frame.shape[1], 2] < 20 for y in reversed(range(h)))
+            return bright * 4 > h and dark
+        """
+    ),
+    "strongest_cell_max_min": _checker(
+        """
+        def check(frame):
+            h = frame.shape[0] // 4
+            w = frame.shape[1] // 4
+            top = max(int(frame[4 * y, 4 * x, 1]) for y in range(h) for x in range(w) if x != y)
+            low = min([int(frame[4 * y, 4 * y % frame.shape[1], 0]) for y in range(h)])
+            return top - low > 120
+        """
+    ),
+    "palette_loop_enumerate": _checker(
+        """
+        PALETTE = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0))
+
+
+        def check(frame):
+            best = -1
+            most = 0
+            for i, rgb in enumerate(PALETTE):
+                n = count_color(frame, rgb, 40)
+                if n > most:
+                    most = n
+                    best = i
+            return best == 0 or best == 3
+        """
+    ),
+    "nested_helper_closure": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            img = frame.astype(np.int32)
+            spread = img.max(axis=2) - img.min(axis=2)
+            tile = 4
+
+            def vivid(row, col):
+                block = spread[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile]
+                return int(np.count_nonzero(block > 80)) * 2 > block.size
+
+            rows = frame.shape[0] // tile
+            cols = frame.shape[1] // tile
+            return all(vivid(r, c) or r % 2 == 1 for r in range(rows) for c in range(cols) if c < 3)
+        """
+    ),
+    "local_colour_array": _checker(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            red = np.array((255, 0, 0))
+            near = np.array([[30, 30, 30]], dtype=np.int64)
+            close = np.all(np.abs(frame.astype(np.int64) - red) <= near[0], axis=-1)
+            for dy, dx in ((0, 0), (1, 1)):
+                if close[dy::2, dx::2].sum() > 4:
+                    return True
+            return False
+        """
+    ),
 }
 
 #: Checker name -> source. Hand-written, audited, bool-valued on every frame; see the module doc.

@@ -110,9 +110,9 @@ REFUSED = [
         "Lambda",
     ),
     (
-        "for over an array",
-        "def check(frame):\n    n = 0\n    for row in frame:\n        n += 1\n    return n > 3\n",
-        "for ... in range",
+        "enumerate without unpacking",
+        "def check(frame):\n    n = 0\n    for p in enumerate((1, 2)):\n        n += 1\n    return n > 3\n",
+        "must unpack (index, value)",
     ),
     (
         "for/else",
@@ -127,7 +127,7 @@ REFUSED = [
         "zip() loop",
         "def check(frame):\n    n = 0\n    for a, b in zip(range(3), range(3)):\n        n += a\n"
         "    return n > 1\n",
-        "for ... in range",
+        "loops over zip()",
     ),
     (
         "numpy outside the subset",
@@ -478,6 +478,44 @@ SAME_AS_INTERPRETER = [
 
             t = 150  # read at call time
             return sum(1 for y in range(8) if brighter(y, y)) > 2
+        """
+    ),
+    # loops over sequences: tuple constants, displays, array rows, enumerate
+    src(
+        """
+        COLORS = ((255, 0, 0), (0, 255, 0))
+
+
+        def check(frame):
+            n = 0
+            for c in COLORS:
+                n += count_color(frame, c, 10)
+            return n > 5
+        """
+    ),
+    src(
+        """
+        def check(frame):
+            n = 0
+            for i, c in enumerate((3, 6, 9, 12)):
+                if c == 6:
+                    continue
+                for dy, dx in ((0, 1), (1, 0)):
+                    n += frame[c + dy, i + dx, 0]
+            return n > 100
+        """
+    ),
+    src(
+        """
+        def check(frame):
+            n = 0
+            for i, v in enumerate(range(3, 9), 1):
+                if frame[v, i, 0] > 100:
+                    n += i
+            for row in frame[:, :, 0]:
+                if row.max() > 200:
+                    n += 1
+            return n > 5
         """
     ),
 ]
