@@ -96,7 +96,8 @@ _ARRAY_ATTRIBUTES = frozenset(
     "shape size std sum T transpose var".split()
 )
 _BUILTINS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "range", "round"})
-#: Builtins that take a generator expression or list comprehension over ``range``: the
+#: Builtins that take a generator expression or list comprehension (over ranges, enumerate or
+#: sequences, as loops do): the
 #: comprehension becomes a generated helper function with a loop (:meth:`_Rebuild.fold`).
 _FOLDS = frozenset({"all", "any", "max", "min", "sum"})
 #: ``np.array(<display>, dtype=np.X)``: the dtypes a literal display may name, with the range of
@@ -515,21 +516,28 @@ class _Rebuild:
         iterator would. ``enumerate(range(...))`` counts beside the range. numba decides at
         typing whether ``seq`` can be indexed that way (a tuple of mixed types cannot).
         """
-        it = node.iter
-        target = node.target
+        return self.loop(node.target, node.iter, self.block(node.body))
+
+    def loop(self, target: ast.expr, it: ast.expr, body: list[ast.stmt]) -> list[ast.stmt]:
+        """The statements of ``for target in it: body`` (``body`` already rebuilt)."""
+        named = it.func.id if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) else None
+        if named in ("range", "reversed"):
+            return [ast.For(target=self.target(target), iter=self.range_iter(it),
+                            body=body or [ast.Pass()], orelse=[], type_comment=None)]  # fmt: skip
         counter: ast.expr | None = None
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate":
+        index_target: ast.expr | None = None
+        if named == "enumerate":
+            assert isinstance(it, ast.Call)
             if it.keywords or not 1 <= len(it.args) <= 2:
                 raise _Refused(it, "enumerate() takes a sequence and a start here")
             if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
-                raise _Refused(node, "enumerate() loops must unpack (index, value) here")
+                raise _Refused(it, "enumerate() loops must unpack (index, value) here")
             counter = self.expr(it.args[1]) if len(it.args) == 2 else ast.Constant(0)
-            target, it = target.elts[1], it.args[0]
-            index_target: ast.expr = node.target.elts[0]  # type: ignore[attr-defined]
-        elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+            index_target, target, it = target.elts[0], target.elts[1], it.args[0]
+        elif named is not None:
             raise _Refused(
                 it,
-                f"loops over {it.func.id}() are outside the JIT subset (range, reversed(range), "
+                f"loops over {named}() are outside the JIT subset (range, reversed(range), "
                 "enumerate and sequences are in it)",
             )
         k = self.loops = self.loops + 1
@@ -539,7 +547,6 @@ class _Rebuild:
             return ast.Name(name, ast.Load())
 
         head: list[ast.stmt] = []
-        body = self.block(node.body)
         if _is_range(it):  # enumerate(range(...)): the range's own values, a count beside them
             loop_iter = self.range_iter(it)
             value_target = self.target(target)
@@ -552,7 +559,7 @@ class _Rebuild:
             item = _helper_call(_PYNUM, [ast.Subscript(value=load(seq), slice=load(index),
                                                        ctx=ast.Load())])  # fmt: skip
             body = [_store([self.target(target)], item), *body]
-        if counter is not None:
+        if counter is not None and index_target is not None:
             count = f"_vlmcar_n{k}"
             head.append(_store([ast.Name(count, ast.Store())],
                                ast.BinOp(left=counter, op=ast.Sub(), right=ast.Constant(1))))  # fmt: skip
@@ -564,7 +571,7 @@ class _Rebuild:
         return [*head, loop]
 
     def fold(self, kind: str, node: ast.Call) -> ast.expr:
-        """``sum/any/all/max/min(<comprehension over range>)`` as a call of a generated loop.
+        """``sum/any/all/max/min(<comprehension>)`` as a call of a generated loop.
 
         The comprehension becomes a module-level helper whose parameters are the enclosing
         function's names it reads, so its loop variables stay its own as in Python 3. A
@@ -660,8 +667,7 @@ class _Rebuild:
         for gen in reversed(comp.generators):
             for cond in reversed(gen.ifs):
                 body = [when(self.expr(cond), body)]
-            body = [ast.For(target=self.target(gen.target), iter=self.range_iter(gen.iter),
-                            body=body, orelse=[], type_comment=None)]  # fmt: skip
+            body = self.loop(gen.target, gen.iter, body)
         name = f"_vlmcar_g{len(self.extra)}"
         helper = ast.FunctionDef(
             name=name,

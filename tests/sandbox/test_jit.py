@@ -66,9 +66,9 @@ REFUSED = [
         "sum() of a comprehension takes no other arguments",
     ),
     (
-        "comprehension over an array",
-        "def check(frame):\n    return any(v > 3 for v in frame[0, :, 0])\n",
-        "range(",
+        "comprehension over zip()",
+        "def check(frame):\n    return any(a > b for a, b in zip(range(3), range(3)))\n",
+        "loops over zip()",
     ),
     (
         "walrus in a comprehension",
@@ -481,6 +481,20 @@ SAME_AS_INTERPRETER = [
         """
     ),
     # loops over sequences: tuple constants, displays, array rows, enumerate
+    src(
+        """
+        COLORS = ((255, 0, 0), (0, 255, 0))
+        STEPS = ((0, 1), (1, 0))
+
+
+        def check(frame):
+            if any(count_color(frame, c, 10) > 20 for c in COLORS):
+                return True
+            return max(int(frame[5 + dy, 5 + dx, 0]) for dy, dx in STEPS) > 100 and all(
+                v < 250 for v in frame[0, :, 2]
+            )
+        """
+    ),
     src(
         """
         COLORS = ((255, 0, 0), (0, 255, 0))
