@@ -570,7 +570,7 @@ class _Rebuild:
                        type_comment=None)  # fmt: skip
         return [*head, loop]
 
-    def fold(self, kind: str, node: ast.Call) -> ast.expr:
+    def fold(self, kind: str, node: ast.Call | ast.ListComp) -> ast.expr:
         """``sum/any/all/max/min(<comprehension>)`` as a call of a generated loop.
 
         The comprehension becomes a module-level helper whose parameters are the enclosing
@@ -582,10 +582,14 @@ class _Rebuild:
         compensated, a loop would round differently). ``max``/``min`` keep the first of equal
         elements and raise ``ValueError`` on an empty sequence, as the builtins do.
         """
-        comp = node.args[0]
-        assert isinstance(comp, ast.GeneratorExp | ast.ListComp)
-        if node.keywords or len(node.args) != 1:
-            raise _Refused(node, f"{kind}() of a comprehension takes no other arguments here")
+        if isinstance(node, ast.ListComp):  # a list bound to a name, indexed or measured later
+            comp: ast.GeneratorExp | ast.ListComp = node
+        else:
+            first_arg = node.args[0]
+            assert isinstance(first_arg, ast.GeneratorExp | ast.ListComp)
+            comp = first_arg
+            if node.keywords or len(node.args) != 1:
+                raise _Refused(node, f"{kind}() of a comprehension takes no other arguments here")
         bound: set[str] = set()
         for sub in ast.walk(comp):
             if isinstance(sub, ast.NamedExpr):
@@ -629,7 +633,12 @@ class _Rebuild:
         init: list[ast.stmt]
         step: list[ast.stmt]
         end: list[ast.stmt]
-        if kind == "sum":
+        if kind == "list":  # a reflected list, appended in order (numba types it from them)
+            init = [assign("_vlmcar_acc", ast.List(elts=[], ctx=ast.Load()))]
+            append = ast.Attribute(value=acc, attr="append", ctx=ast.Load())
+            step = [ast.Expr(value=ast.Call(func=append, args=[elt], keywords=[]))]
+            end = [ret(acc)]
+        elif kind == "sum":
             item = _helper_call("vlmcar_fold_int", [elt])
             init = [assign("_vlmcar_acc", ast.Constant(0))]
             step = [assign("_vlmcar_acc", ast.BinOp(left=acc, op=ast.Add(), right=item))]
@@ -825,6 +834,8 @@ class _Rebuild:
             return self.attribute(node)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.ListComp):
+            return self.fold("list", node)
         if isinstance(node, ast.NamedExpr):
             target = ast.Name(_local(node.target.id), ast.Store())
             return ast.NamedExpr(target=target, value=self.expr(node.value))

@@ -54,9 +54,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 REFUSED = [
     ("list literal", "def check(frame):\n    xs = [1, 2]\n    return len(xs) > 1\n", "List"),
     (
-        "list comprehension",
-        "def check(frame):\n    xs = [c for c in range(3)]\n    return len(xs) > 1\n",
-        "ListComp",
+        "set comprehension",
+        "def check(frame):\n    xs = {c for c in range(3)}\n    return len(xs) > 1\n",
+        "SetComp",
     ),
     ("dict", "def check(frame):\n    d = {1: 2}\n    return len(d) > 0\n", "Dict"),
     ("set", "def check(frame):\n    s = {1, 2}\n    return len(s) > 0\n", "Set"),
@@ -481,6 +481,22 @@ SAME_AS_INTERPRETER = [
         """
     ),
     # loops over sequences: tuple constants, displays, array rows, enumerate
+    src(
+        """
+        import numpy as np
+
+
+        def dominant(frame, channel):
+            img = frame.astype(np.int32)
+            others = [c for c in range(3) if c != channel]  # a list, indexed below
+            return (img[..., channel] - np.maximum(img[..., others[0]], img[..., others[1]])) > 60
+
+
+        def check(frame):
+            vals = [int(frame[y, 0, 1]) for y in range(0, frame.shape[0], 4)]
+            return dominant(frame, 0).sum() > 5 or (len(vals) > 3 and vals[-1] > 200)
+        """
+    ),
     src(
         """
         COLORS = ((255, 0, 0), (0, 255, 0))
