@@ -307,6 +307,16 @@ class _Rebuild:
         self.nested: dict[str, tuple[str, tuple[str, ...]]] = {}
         # flat tuples of numbers of one kind: numpy turns them into arrays against an array
         self.tuple_operands = {name for name, value in constants.items() if _numeric_tuple(value)}
+        # and local names bound to a display of numbers (``yellow = (255, 255, 0)`` in a
+        # function, read there or by a nested function): the twins decide by type at typing
+        self.tuple_operands |= {
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Tuple | ast.List)
+            and n.value.elts and all(_number_literal(e) is not None for e in n.value.elts)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }  # fmt: skip
 
     # statements ------------------------------------------------------------------------------
 
@@ -334,7 +344,7 @@ class _Rebuild:
         self.nested = {}
         names = [a.arg for a in args.posonlyargs + args.args] + list(captured)
         params = [ast.arg(arg=_local(n)) for n in names]
-        statements = _without_docstring(node.body)
+        statements = [_as_def(stmt) for stmt in _without_docstring(node.body)]
         self._check_nested(statements, names)
         body: list[ast.stmt] = []
         for stmt in statements:
@@ -1133,6 +1143,25 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
             call = _helper_call(_SETITEM, [targets[0].value, index, value])
             return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _as_def(stmt: ast.stmt) -> ast.stmt:
+    """``name = lambda args: expr`` as the nested ``def name(args): return expr`` it means.
+
+    Anything else is returned as it is. The lambda's parameters must be plain positional ones
+    (defaults and the like are refused where the def is rebuilt).
+    """
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.Lambda)
+    ):
+        return stmt
+    body: list[ast.stmt] = [ast.Return(value=stmt.value.body)]
+    node = ast.FunctionDef(name=stmt.targets[0].id, args=stmt.value.args, body=body,
+                           decorator_list=[], returns=None, type_comment=None)  # fmt: skip
+    return ast.copy_location(node, stmt)
 
 
 def _is_range(it: ast.expr) -> bool:

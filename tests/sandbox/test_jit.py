@@ -105,8 +105,14 @@ REFUSED = [
     ("is", "def check(frame):\n    return frame is None\n", "`is`"),
     ("is not", "def check(frame):\n    return frame is not None\n", "`is`"),
     (
-        "lambda",
-        "def check(frame):\n    f = lambda v: v + 1\n    return f(frame[0, 0, 0]) > 3\n",
+        "lambda not bound to a name",
+        "def check(frame):\n    return (lambda v: v + 1)(frame[0, 0, 0]) > 3\n",
+        "only calls of named functions",
+    ),
+    (
+        "lambda inside a loop",
+        "def check(frame):\n    for i in range(2):\n        f = lambda v: v + i\n"
+        "    return f(frame[0, 0, 0]) > 3\n",
         "Lambda",
     ),
     (
@@ -481,6 +487,21 @@ SAME_AS_INTERPRETER = [
         """
     ),
     # loops over sequences: tuple constants, displays, array rows, enumerate
+    src(
+        """
+        import math
+        import numpy as np
+
+
+        def check(frame):
+            yellow = (255, 255, 0)  # a local tuple against an array: made an array as numpy does
+            dist = lambda p, q: math.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2)
+            red = color_mask(frame, (255, 0, 0), 10)
+            if np.all(frame[4:8, 4:8] == yellow, axis=-1).mean() > 0.5:
+                return True
+            return pixel_count(red) > 0 and dist(centroid(red), (0.0, 0.0)) > 5
+        """
+    ),
     src(
         """
         import numpy as np
