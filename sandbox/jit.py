@@ -229,10 +229,10 @@ def kernel_dir(source: str, *, entry: str = "check", cache_dir: Path | None = No
 
 def _engine_digest() -> str:
     """Hash of the trusted code a kernel is generated from or inlines."""
-    from sandbox import constants, jit_helpers, vision
+    from sandbox import constants, jit_helpers, surface, vision
 
     digest = hashlib.sha256()
-    for module in (sys.modules[__name__], constants, jit_helpers, vision):
+    for module in (sys.modules[__name__], constants, jit_helpers, surface, vision):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 

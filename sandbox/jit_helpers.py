@@ -1,10 +1,11 @@
 """Numba-compiled twins of the vision helpers, with the same signatures, for jitted checkers.
 
-Provides one ``@njit`` function per name in :data:`sandbox.surface.VISION_NAMES`. Each validates what
-the kernel does not (colour range, tolerance, connectivity) and raises ``ValueError`` with a fixed
-message, as the interpreter-path wrapper would, then calls the kernel of :mod:`sandbox.vision`.
-Generated JIT modules import these names, so a jitted checker calls ``count_color(frame, RGB, 10)``
-exactly as its source says.
+Provides one ``@njit`` function per name in :data:`sandbox.surface.VISION_NAMES` (``VISION_TWINS``,
+each also bound here under its name), generated from the helper's one declaration in
+:data:`sandbox.surface.VISION_SIGNATURES`. Each validates what the kernel does not (colour range,
+tolerance, connectivity) and raises ``ValueError`` with a fixed message, as the interpreter-path
+wrapper would, then calls the kernel of :mod:`sandbox.vision`. Generated JIT modules import these
+names, so a jitted checker calls ``count_color(frame, RGB, 10)`` exactly as its source says.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import importlib
 import math
 import operator
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 import numba  # untyped: decorated functions are Any
@@ -20,26 +23,16 @@ from numba.core import types
 from numba.extending import overload
 
 from sandbox.errors import JitDeferred
+from sandbox.surface import VISION_PARAMETERS
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
     "JIT_WRAPS",
     "MATH_TWINS",
+    "VISION_TWINS",
     "JitDeferred",
     "arithmetic_wraps",
     "as_python_number",
-    "bbox",
-    "centroid",
-    "changed_fraction",
-    "color_mask",
-    "component_sizes",
-    "connected_components",
-    "count_color",
-    "largest_component",
-    "mean_color",
-    "pixel_count",
-    "region_change",
-    "region_mean",
     "vlmcar_all_axis",
     "vlmcar_any_axis",
     "vlmcar_ceil",
@@ -138,18 +131,6 @@ def arithmetic_wraps() -> bool:
 # a cached shim could keep inlining an old kernel. Shims are tiny and compile on first use; the
 # generated kernel modules that call them carry a hash of this file and of sandbox/vision.py.
 _jit = numba.njit(cache=False, nogil=True, boundscheck=True)
-_color_mask = VISION_KERNELS["color_mask"]
-_count_color = VISION_KERNELS["count_color"]
-_pixel_count = VISION_KERNELS["pixel_count"]
-_bbox = VISION_KERNELS["bbox"]
-_centroid = VISION_KERNELS["centroid"]
-_connected_components = VISION_KERNELS["connected_components"]
-_component_sizes = VISION_KERNELS["component_sizes"]
-_largest_component = VISION_KERNELS["largest_component"]
-_mean_color = VISION_KERNELS["mean_color"]
-_changed_fraction = VISION_KERNELS["changed_fraction"]
-_region_change = VISION_KERNELS["region_change"]
-_region_mean = VISION_KERNELS["region_mean"]
 
 
 @_jit
@@ -166,84 +147,60 @@ def _connectivity(connectivity: Any) -> Any:
     return connectivity
 
 
-@_jit
-def color_mask(frame: Any, rgb: Any, tol: Any = 0) -> Any:
-    """Jitted :func:`sandbox.vision.color_mask`."""
-    if not _rgb_ok(rgb) or tol < 0 or tol > 255:
-        raise ValueError("color_mask: rgb channels and tol must be ints in 0..255")
-    return _color_mask(frame, rgb[0], rgb[1], rgb[2], tol)
+def _twin_source(name: str, params: tuple[tuple[str, int | None], ...]) -> str:
+    """The text of ``name``'s twin: the declared parameters, checked as the wrapper checks them.
+
+    Built from :data:`sandbox.surface.VISION_PARAMETERS` only (engine data: identifiers from a
+    closed set of kinds and int defaults, never checker text). ``rgb`` and ``tol`` are range-
+    checked, ``connectivity`` must be 4 or 8, ``rgb`` reaches the kernel as three scalars;
+    frames, masks and box corners pass as they are (kernels check shapes and clip boxes).
+    """
+    if not name.isidentifier():  # pragma: no cover - surface names are identifiers
+        raise ValueError(f"vision helper name {name!r}")
+    args, checks, call = [], [], []
+    for kind, default in params:
+        args.append(kind if default is None else f"{kind}={int(default)}")
+        if kind == "rgb":
+            checks.append(
+                f"    if not _rgb_ok(rgb):\n        raise ValueError('{name}: rgb channels must "
+                "be ints in 0..255')"
+            )
+            call += ["rgb[0]", "rgb[1]", "rgb[2]"]
+        elif kind == "tol":
+            checks.append(
+                f"    if tol < 0 or tol > 255:\n        raise ValueError('{name}: tol must be an "
+                "int in 0..255')"
+            )
+            call.append("tol")
+        elif kind == "connectivity":
+            call.append("_connectivity(connectivity)")
+        else:
+            call.append(kind)
+    body = [*checks, f"    return _kernel({', '.join(call)})"]
+    return f"def {name}({', '.join(args)}):\n" + "\n".join(body) + "\n"
 
 
-@_jit
-def count_color(frame: Any, rgb: Any, tol: Any = 0) -> Any:
-    """Jitted :func:`sandbox.vision.count_color`."""
-    if not _rgb_ok(rgb) or tol < 0 or tol > 255:
-        raise ValueError("count_color: rgb channels and tol must be ints in 0..255")
-    return _count_color(frame, rgb[0], rgb[1], rgb[2], tol)
+def _make_twin(name: str) -> Any:
+    """The jitted twin of vision helper ``name``, from its declaration (see :func:`_twin_source`)."""
+    namespace: dict[str, Any] = {
+        "_rgb_ok": _rgb_ok,
+        "_connectivity": _connectivity,
+        "_kernel": VISION_KERNELS[name],
+        "ValueError": ValueError,
+    }
+    exec(compile(_twin_source(name, VISION_PARAMETERS[name]), f"<twin {name}>", "exec"), namespace)
+    fn = namespace[name]
+    fn.__module__ = __name__
+    fn.__doc__ = f"Jitted :func:`sandbox.vision.{name}`."
+    return _jit(fn)
 
 
-@_jit
-def pixel_count(mask: Any) -> Any:
-    """Jitted :func:`sandbox.vision.pixel_count`."""
-    return _pixel_count(mask)
-
-
-@_jit
-def bbox(mask: Any) -> Any:
-    """Jitted :func:`sandbox.vision.bbox`."""
-    return _bbox(mask)
-
-
-@_jit
-def centroid(mask: Any) -> Any:
-    """Jitted :func:`sandbox.vision.centroid`."""
-    return _centroid(mask)
-
-
-@_jit
-def connected_components(mask: Any, connectivity: Any = 4) -> Any:
-    """Jitted :func:`sandbox.vision.connected_components`."""
-    return _connected_components(mask, _connectivity(connectivity))
-
-
-@_jit
-def component_sizes(mask: Any, connectivity: Any = 4) -> Any:
-    """Jitted :func:`sandbox.vision.component_sizes`."""
-    return _component_sizes(mask, _connectivity(connectivity))
-
-
-@_jit
-def largest_component(mask: Any, connectivity: Any = 4) -> Any:
-    """Jitted :func:`sandbox.vision.largest_component`."""
-    return _largest_component(mask, _connectivity(connectivity))
-
-
-@_jit
-def mean_color(frame: Any, mask: Any) -> Any:
-    """Jitted :func:`sandbox.vision.mean_color`."""
-    return _mean_color(frame, mask)
-
-
-@_jit
-def changed_fraction(frame: Any, first: Any, tol: Any = 0) -> Any:
-    """Jitted :func:`sandbox.vision.changed_fraction`."""
-    if tol < 0 or tol > 255:
-        raise ValueError("changed_fraction: tol must be an int in 0..255")
-    return _changed_fraction(frame, first, tol)
-
-
-@_jit
-def region_change(frame: Any, first: Any, y0: Any, x0: Any, y1: Any, x1: Any, tol: Any = 0) -> Any:
-    """Jitted :func:`sandbox.vision.region_change`."""
-    if tol < 0 or tol > 255:
-        raise ValueError("region_change: tol must be an int in 0..255")
-    return _region_change(frame, first, y0, x0, y1, x1, tol)
-
-
-@_jit
-def region_mean(frame: Any, y0: Any, x0: Any, y1: Any, x1: Any) -> Any:
-    """Jitted :func:`sandbox.vision.region_mean`."""
-    return _region_mean(frame, y0, x0, y1, x1)
+#: Vision helper name -> its jitted twin (also bound as this module's attribute of that name,
+#: which is what generated kernel modules call).
+VISION_TWINS: Mapping[str, Any] = MappingProxyType(
+    {name: _make_twin(name) for name in sorted(VISION_PARAMETERS)}
+)
+globals().update(VISION_TWINS)
 
 
 def as_python_number(value: Any) -> Any:

@@ -10,6 +10,9 @@ Provides:
     NUMPY_MEMBERS: both of those: what the audit accepts after ``np.<name>.``.
     NUMPY_NAMES: every name ``np.<name>`` may be.
     MATH_NAMES: what ``math.<name>`` may be.
+    VISION_SIGNATURES: each vision helper's parameters: the one declaration its facade entry,
+        JIT twin, name tables and warm-up are derived from.
+    VISION_PARAMETERS: those signatures parsed; VISION_KINDS: the parameter kinds they may use.
     VISION_NAMES: the vision helpers, bound as global names.
     ATTRIBUTES: per-type attribute allow-lists (``ndarray``, ``generic``, ``dtype``, ``list`` ...).
     ALL_ATTRIBUTES: the union of those lists (what the static audit accepts at all).
@@ -43,7 +46,10 @@ __all__ = [
     "NUMPY_UFUNC_METHODS",
     "PROVIDED_NAMES",
     "RESERVED_NAMES",
+    "VISION_KINDS",
     "VISION_NAMES",
+    "VISION_PARAMETERS",
+    "VISION_SIGNATURES",
 ]
 
 #: Builtins a checker may use. Each one that iterates or allocates is replaced by a guarded version.
@@ -116,13 +122,54 @@ MATH_NAMES = frozenset(
     """.split()
 )
 
-#: Vision helpers (see :mod:`sandbox.vision`), bound as global names in every checker.
-VISION_NAMES = frozenset(
-    """
-    bbox centroid changed_fraction color_mask component_sizes connected_components count_color
-    largest_component mean_color pixel_count region_change region_mean
-    """.split()
+#: Vision helper name -> its parameters, in order, with their defaults: the one place a helper is
+#: declared. A parameter's name is its kind, which fixes how both paths validate it: ``frame`` and
+#: ``first`` (H x W x 3 uint8), ``mask`` (H x W bool), ``rgb`` (three ints in 0..255, passed to the
+#: kernel as three scalars), ``tol`` (an int in 0..255), ``connectivity`` (4 or 8), ``y0 x0 y1 x1``
+#: (box corners, clipped). :mod:`sandbox.vision` implements each helper (a kernel and its checked
+#: wrapper, registered under this name) and derives ``VISION_HELPERS``, ``VISION_KERNELS`` and the
+#: warm-up from this table; :mod:`sandbox.jit_helpers` generates the jitted twin from it.
+VISION_SIGNATURES: Mapping[str, str] = MappingProxyType(
+    {
+        "bbox": "mask",
+        "centroid": "mask",
+        "changed_fraction": "frame, first, tol=0",
+        "color_mask": "frame, rgb, tol=0",
+        "component_sizes": "mask, connectivity=4",
+        "connected_components": "mask, connectivity=4",
+        "count_color": "frame, rgb, tol=0",
+        "largest_component": "mask, connectivity=4",
+        "mean_color": "frame, mask",
+        "pixel_count": "mask",
+        "region_change": "frame, first, y0, x0, y1, x1, tol=0",
+        "region_mean": "frame, y0, x0, y1, x1",
+    }
 )
+
+#: The parameter kinds a vision signature may use.
+VISION_KINDS = frozenset(
+    {"frame", "first", "mask", "rgb", "tol", "connectivity", "y0", "x0", "y1", "x1"}
+)
+
+
+def _parameters(name: str, signature: str) -> tuple[tuple[str, int | None], ...]:
+    """``"frame, rgb, tol=0"`` -> ``(("frame", None), ("rgb", None), ("tol", 0))`` (checked)."""
+    out: list[tuple[str, int | None]] = []
+    for part in signature.split(","):
+        kind, _, default = part.strip().partition("=")
+        if kind not in VISION_KINDS or (out and out[-1][1] is not None and not default):
+            raise ValueError(f"VISION_SIGNATURES[{name!r}]: bad parameter {part.strip()!r}")
+        out.append((kind, int(default) if default else None))
+    return tuple(out)
+
+
+#: Vision helper name -> ``((kind, default or None), ...)``, parsed from VISION_SIGNATURES.
+VISION_PARAMETERS: Mapping[str, tuple[tuple[str, int | None], ...]] = MappingProxyType(
+    {name: _parameters(name, text) for name, text in VISION_SIGNATURES.items()}
+)
+
+#: Vision helpers (see :mod:`sandbox.vision`), bound as global names in every checker.
+VISION_NAMES = frozenset(VISION_SIGNATURES)
 
 #: Modules whose imports are accepted and dropped: they only serve annotations, which are stripped.
 INERT_IMPORTS = frozenset({"typing", "__future__"})

@@ -17,6 +17,14 @@ Provides:
     VISION_HELPERS: read-only mapping of helper name to public function (what checkers see).
     VISION_KERNELS: read-only mapping of helper name to its Numba kernel (for jitted checkers).
 
+**One declaration per helper.** A helper's parameters are declared once, in
+:data:`sandbox.surface.VISION_SIGNATURES` (the audit's name table, the prompt's surface text and
+the JIT's twin are all read from there). This module implements it: a kernel and a checked wrapper
+registered with ``@_implements(kernel)``, which refuses a wrapper whose parameters differ from the
+declaration. ``VISION_HELPERS``, ``VISION_KERNELS`` and :func:`warm_up` are derived from the
+registrations, and :mod:`sandbox.jit_helpers` generates the jitted twin from the declaration. Adding
+a helper means writing its kernel and wrapper here and its signature line there.
+
 Every helper is a thin Python wrapper around a private kernel compiled with
 ``numba.njit(cache=True, nogil=True, boundscheck=True)``. The wrapper validates its arguments and
 raises :class:`ValueError` naming the argument, what it got and what it expects; it never writes
@@ -48,15 +56,17 @@ connectivity (any connectivity other than 8 is treated as 4).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 import numba  # untyped: its decorated kernels are Any
 import numpy as np
 import numpy.typing as npt
 
 from sandbox.describe import describe
+from sandbox.surface import VISION_NAMES, VISION_PARAMETERS
 
 __all__ = [
     "MAX_PIXELS",
@@ -443,7 +453,38 @@ def _coord(fn: str, name: str, value: object, size: int) -> int:
 # Public helpers
 # --------------------------------------------------------------------------------------------
 
+#: name -> (checked wrapper, kernel), filled by :func:`_implements` in this module only
+_IMPLEMENTED: dict[str, tuple[Callable[..., Any], Any]] = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
+
+def _implements(kernel: Any) -> Callable[[_F], _F]:
+    """Register the decorated wrapper and ``kernel`` as the helper its name declares.
+
+    The declaration is :data:`sandbox.surface.VISION_SIGNATURES`: the wrapper's parameters must
+    be exactly the declared ones (names and defaults), so the facade entry, the JIT twin and the
+    warm-up, all derived from that table, cannot drift from the implementation.
+    """
+
+    def register(fn: _F) -> _F:
+        name = fn.__name__
+        declared = VISION_PARAMETERS.get(name)
+        params = tuple(
+            (p.name, None if p.default is inspect.Parameter.empty else p.default)
+            for p in inspect.signature(fn).parameters.values()
+        )
+        if declared is None or params != declared or name in _IMPLEMENTED:
+            raise RuntimeError(
+                f"sandbox.vision.{name}: parameters {params} do not match "
+                f"sandbox.surface.VISION_SIGNATURES ({declared})"
+            )
+        _IMPLEMENTED[name] = (fn, kernel)
+        return fn
+
+    return register
+
+
+@_implements(_color_mask_kernel)
 def color_mask(frame: _FrameArray, rgb: _RGB, tol: _Int = 0) -> _MaskArray:
     """Mark the pixels whose colour is within ``tol`` of ``rgb`` in every channel.
 
@@ -472,6 +513,7 @@ def color_mask(frame: _FrameArray, rgb: _RGB, tol: _Int = 0) -> _MaskArray:
     return out
 
 
+@_implements(_count_color_kernel)
 def count_color(frame: _FrameArray, rgb: _RGB, tol: _Int = 0) -> int:
     """Count the pixels :func:`color_mask` would mark, in one pass and without building a mask.
 
@@ -500,6 +542,7 @@ def count_color(frame: _FrameArray, rgb: _RGB, tol: _Int = 0) -> int:
     return int(_count_color_kernel(f, r, g, b, t))
 
 
+@_implements(_pixel_count_kernel)
 def pixel_count(mask: _MaskArray) -> int:
     """Count the True pixels of a mask.
 
@@ -519,6 +562,7 @@ def pixel_count(mask: _MaskArray) -> int:
     return int(_pixel_count_kernel(_mask("pixel_count", mask)))
 
 
+@_implements(_bbox_kernel)
 def bbox(mask: _MaskArray) -> tuple[int, int, int, int]:
     """Return the inclusive bounding box of the True pixels of a mask.
 
@@ -544,6 +588,7 @@ def bbox(mask: _MaskArray) -> tuple[int, int, int, int]:
     return int(y0), int(x0), int(y1), int(x1)
 
 
+@_implements(_centroid_kernel)
 def centroid(mask: _MaskArray) -> tuple[float, float]:
     """Return the mean row and column of the True pixels of a mask.
 
@@ -566,6 +611,7 @@ def centroid(mask: _MaskArray) -> tuple[float, float]:
     return float(cy), float(cx)
 
 
+@_implements(_connected_components_kernel)
 def connected_components(
     mask: _MaskArray, connectivity: _Int = 4
 ) -> tuple[npt.NDArray[np.int32], int]:
@@ -602,6 +648,7 @@ def connected_components(
     return labels, int(n)
 
 
+@_implements(_component_sizes_kernel)
 def component_sizes(mask: _MaskArray, connectivity: _Int = 4) -> npt.NDArray[np.int64]:
     """Return the sizes of the connected components of a mask.
 
@@ -628,6 +675,7 @@ def component_sizes(mask: _MaskArray, connectivity: _Int = 4) -> npt.NDArray[np.
     return sizes
 
 
+@_implements(_largest_component_kernel)
 def largest_component(mask: _MaskArray, connectivity: _Int = 4) -> int:
     """Return the size of the largest connected component of a mask.
 
@@ -654,6 +702,7 @@ def largest_component(mask: _MaskArray, connectivity: _Int = 4) -> int:
     return int(_largest_component_kernel(m, c))
 
 
+@_implements(_mean_color_kernel)
 def mean_color(frame: _FrameArray, mask: _MaskArray) -> tuple[float, float, float]:
     """Return the mean RGB colour of the frame over the True pixels of a mask.
 
@@ -686,6 +735,7 @@ def mean_color(frame: _FrameArray, mask: _MaskArray) -> tuple[float, float, floa
     return float(r), float(g), float(b)
 
 
+@_implements(_changed_fraction_kernel)
 def changed_fraction(frame: _FrameArray, first: _FrameArray, tol: _Int = 0) -> float:
     """Return the fraction of pixels that changed by more than ``tol`` since ``first``.
 
@@ -717,6 +767,7 @@ def changed_fraction(frame: _FrameArray, first: _FrameArray, tol: _Int = 0) -> f
     return float(_changed_fraction_kernel(f, s, t))
 
 
+@_implements(_region_change_kernel)
 def region_change(
     frame: _FrameArray,
     first: _FrameArray,
@@ -770,6 +821,7 @@ def region_change(
     return float(_region_change_kernel(f, s, *box, t))
 
 
+@_implements(_region_mean_kernel)
 def region_mean(
     frame: _FrameArray, y0: _Int, x0: _Int, y1: _Int, x1: _Int
 ) -> tuple[float, float, float]:
@@ -812,40 +864,20 @@ def region_mean(
     return float(r), float(g), float(b)
 
 
+if set(_IMPLEMENTED) != VISION_NAMES:  # pragma: no cover - a helper declared but not written
+    raise RuntimeError(
+        "sandbox.vision: helpers declared in sandbox.surface.VISION_SIGNATURES but not implemented "
+        f"here: {sorted(VISION_NAMES - set(_IMPLEMENTED))}"
+    )
+
 #: Helper name -> public function; the facade exposes these to checkers.
 VISION_HELPERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
-    {
-        "bbox": bbox,
-        "centroid": centroid,
-        "changed_fraction": changed_fraction,
-        "color_mask": color_mask,
-        "component_sizes": component_sizes,
-        "connected_components": connected_components,
-        "count_color": count_color,
-        "largest_component": largest_component,
-        "mean_color": mean_color,
-        "pixel_count": pixel_count,
-        "region_change": region_change,
-        "region_mean": region_mean,
-    }
+    {name: _IMPLEMENTED[name][0] for name in sorted(_IMPLEMENTED)}
 )
 
 #: Helper name -> Numba kernel (signatures in the module docstring), for jitted checkers.
 VISION_KERNELS: Mapping[str, Any] = MappingProxyType(
-    {
-        "bbox": _bbox_kernel,
-        "centroid": _centroid_kernel,
-        "changed_fraction": _changed_fraction_kernel,
-        "color_mask": _color_mask_kernel,
-        "component_sizes": _component_sizes_kernel,
-        "connected_components": _connected_components_kernel,
-        "count_color": _count_color_kernel,
-        "largest_component": _largest_component_kernel,
-        "mean_color": _mean_color_kernel,
-        "pixel_count": _pixel_count_kernel,
-        "region_change": _region_change_kernel,
-        "region_mean": _region_mean_kernel,
-    }
+    {name: _IMPLEMENTED[name][1] for name in sorted(_IMPLEMENTED)}
 )
 
 
@@ -881,16 +913,17 @@ def warm_up() -> None:
         >>> warm_up()
     """
     frame = np.zeros((4, 4, 3), np.uint8)
-    mask = np.zeros((4, 4), np.bool_)
-    color_mask(frame, (0, 0, 0))
-    count_color(frame, (0, 0, 0))
-    pixel_count(mask)
-    bbox(mask)
-    centroid(mask)
-    connected_components(mask)
-    component_sizes(mask)
-    largest_component(mask)
-    mean_color(frame, mask)
-    changed_fraction(frame, frame)
-    region_change(frame, frame, 0, 0, 2, 2)
-    region_mean(frame, 0, 0, 2, 2)
+    sample: dict[str, object] = {
+        "frame": frame,
+        "first": frame,
+        "mask": np.zeros((4, 4), np.bool_),
+        "rgb": (0, 0, 0),
+        "tol": 0,
+        "connectivity": 4,
+        "y0": 0,
+        "x0": 0,
+        "y1": 2,
+        "x1": 2,
+    }
+    for name, fn in VISION_HELPERS.items():  # declared defaults left out, as checkers mostly call
+        fn(*(sample[kind] for kind, default in VISION_PARAMETERS[name] if default is None))

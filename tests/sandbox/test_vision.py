@@ -744,3 +744,90 @@ def test_surface_lists_exactly_the_vision_helpers() -> None:
     from sandbox.surface import VISION_NAMES
 
     assert set(VISION_HELPERS) == VISION_NAMES
+
+
+# ---------------------------------------------------------------------------------------------
+# One declaration per helper (sandbox.surface.VISION_SIGNATURES)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_helper_is_derived_from_its_declaration() -> None:
+    import inspect
+
+    from sandbox import jit_helpers
+    from sandbox.surface import VISION_PARAMETERS, VISION_SIGNATURES
+
+    assert set(VISION_SIGNATURES) == set(VISION_HELPERS) == set(jit_helpers.VISION_TWINS)
+    for name, params in VISION_PARAMETERS.items():
+        signature = inspect.signature(VISION_HELPERS[name])
+        assert [(p.name, p.default) for p in signature.parameters.values()] == [
+            (kind, inspect.Parameter.empty if default is None else default)
+            for kind, default in params
+        ], name
+        twin = jit_helpers.VISION_TWINS[name]
+        assert twin is getattr(jit_helpers, name)
+        assert twin.py_func.__code__.co_varnames[: len(params)] == tuple(k for k, _ in params)
+        assert twin.targetoptions["boundscheck"] is True
+
+
+def test_the_twin_source_checks_what_the_wrapper_checks() -> None:
+    from sandbox.jit_helpers import _twin_source
+    from sandbox.surface import VISION_PARAMETERS
+
+    text = _twin_source("count_color", VISION_PARAMETERS["count_color"])
+    assert text.splitlines()[0] == "def count_color(frame, rgb, tol=0):"
+    assert "_rgb_ok(rgb)" in text and "tol < 0 or tol > 255" in text
+    assert "_kernel(frame, rgb[0], rgb[1], rgb[2], tol)" in text
+    sizes = _twin_source("component_sizes", VISION_PARAMETERS["component_sizes"])
+    assert "_kernel(mask, _connectivity(connectivity))" in sizes
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("count_color", ((0, 0, 300), 0)),
+        ("count_color", ((0, 0, 0), 256)),
+        ("color_mask", ((0, 0, -1), 0)),
+        ("component_sizes", (5,)),
+        ("changed_fraction", (-1,)),
+    ],
+)
+def test_twins_refuse_what_the_wrappers_refuse(name: str, args: tuple[object, ...]) -> None:
+    from sandbox import jit_helpers
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    first = frame if name == "changed_fraction" else None
+    lead = (
+        (frame, first)
+        if first is not None
+        else (np.zeros((4, 4), bool),)
+        if name == "component_sizes"
+        else (frame,)
+    )
+    with pytest.raises(ValueError):
+        VISION_HELPERS[name](*lead, *args)
+    with pytest.raises(ValueError):
+        jit_helpers.VISION_TWINS[name](*lead, *args)
+
+
+def test_a_wrapper_that_differs_from_its_declaration_is_refused() -> None:
+    def count_color(frame, rgb, tol=1):  # type: ignore[no-untyped-def]  # default differs
+        return 0
+
+    with pytest.raises(RuntimeError, match=r"do not match sandbox\.surface\.VISION_SIGNATURES"):
+        vision._implements(VISION_KERNELS["count_color"])(count_color)
+
+    def undeclared(frame):  # type: ignore[no-untyped-def]
+        return 0
+
+    with pytest.raises(RuntimeError, match="undeclared"):
+        vision._implements(VISION_KERNELS["bbox"])(undeclared)
+
+
+def test_a_bad_declaration_is_refused() -> None:
+    from sandbox.surface import _parameters
+
+    with pytest.raises(ValueError, match="bad parameter 'colour'"):
+        _parameters("x", "frame, colour")
+    with pytest.raises(ValueError, match="bad parameter 'mask'"):
+        _parameters("x", "frame, tol=0, mask")
