@@ -90,6 +90,7 @@ from sandbox.facade import (
 from sandbox.surface import ATTRIBUTES, EXCEPTION_NAMES, IMPORTABLE
 
 __all__ = [
+    "ARRAY_ITER_CHUNK",
     "array_items",
     "classify",
     "counted",
@@ -219,7 +220,8 @@ _COPYING_METHODS = frozenset({"copy"})
 _STRING_COPIES = frozenset({"lower", "upper", "strip"})
 _MAX_ROUND_DIGITS = 30
 _INT64_LIMIT = 2.0**63
-_CHUNK = 1024
+#: 1-D arrays are iterated in copied chunks of this many elements (kernels copy alike)
+ARRAY_ITER_CHUNK = _CHUNK = 1024
 #: Bytes charged per element: a list or tuple slot, a set or dict entry (hash slot, key and value
 #: references), and a Python number made from an array element (``tolist()``, iteration).
 _SLOT_BYTES = 8

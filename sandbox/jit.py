@@ -342,9 +342,18 @@ class _Rebuild:
         self.current = key or node.name
         self.calls.setdefault(self.current, set())
         self.nested = {}
+        for a in args.posonlyargs + args.args:
+            self._not_shadowing(node, a.arg)
         names = [a.arg for a in args.posonlyargs + args.args] + list(captured)
         params = [ast.arg(arg=_local(n)) for n in names]
         statements = [_as_def(stmt) for stmt in _without_docstring(node.body)]
+        unbound = _unbound_read(node)
+        if unbound is not None:
+            raise _Refused(
+                unbound,
+                f"{unbound.id!r} may be read before it is assigned (Python raises there; a kernel "
+                "would read whatever its slot holds): outside the JIT subset",
+            )
         self._check_nested(statements, names)
         body: list[ast.stmt] = []
         for stmt in statements:
@@ -419,7 +428,7 @@ class _Rebuild:
                 "which is outside the JIT subset",
             )
         captured = tuple(sorted((reads - own) & enclosing))
-        hoisted = f"{_function(self.current)}__{node.name}"
+        hoisted = f"_vlmcar_h{len(self.extra)}_{node.name}"  # numbered: no two can collide
         self.extra.append(self.function(node, name=hoisted, key=hoisted, captured=captured))
         self.nested[node.name] = (hoisted, captured)
 
@@ -438,8 +447,21 @@ class _Rebuild:
                     self.tuple_sizes[t.id] = max(
                         self.tuple_sizes.get(t.id, 1), self._tuple_values(node.value)
                     )
+            for t in node.targets:
+                if isinstance(t, ast.Tuple) and any(
+                    isinstance(e, ast.Subscript | ast.Starred) for e in ast.walk(t)
+                ):
+                    raise _Refused(
+                        t, "element stores inside a tuple target are outside the JIT subset"
+                    )
             targets = [self.target(t) for t in node.targets]
-            return [_store(targets, self.expr(node.value))]
+            value = self.expr(node.value)
+            if len(targets) > 1:  # a = b[0] = v: one value, each store on its own (setitem twin)
+                self.loops += 1
+                keep = f"_vlmcar_t{self.loops}"
+                first = _store([ast.Name(keep, ast.Store())], value)
+                return [first, *(_store([t], ast.Name(keep, ast.Load())) for t in targets)]
+            return [_store(targets, value)]
         if isinstance(node, ast.AnnAssign):
             if node.value is None:
                 return []  # a bare annotation binds nothing
@@ -455,11 +477,7 @@ class _Rebuild:
         if isinstance(node, ast.For):
             if node.orelse:
                 raise _Refused(node, "for/else is outside the JIT subset")
-            if not _is_range(node.iter):
-                return self.sequence_loop(node)
-            return [ast.For(target=self.target(node.target), iter=self.range_iter(node.iter),
-                            body=self.block(node.body) or [ast.Pass()], orelse=[],
-                            type_comment=None)]  # fmt: skip
+            return self.sequence_loop(node)
         if isinstance(node, ast.While):
             if node.orelse:
                 raise _Refused(node, "while/else is outside the JIT subset")
@@ -481,41 +499,54 @@ class _Rebuild:
             )
         raise _Refused(node, f"{type(node).__name__} statements are outside the JIT subset")
 
-    def range_iter(self, it: ast.expr) -> ast.Call:
-        """The ``range(...)`` a loop or comprehension iterates, rebuilt.
+    def _not_shadowing(self, node: ast.AST, name: str) -> None:
+        """Refuse a local (parameter or assigned name) that hides a name the rebuild resolves.
 
-        ``reversed(range(stop))`` and ``reversed(range(start, stop))`` become
-        ``range(stop - 1, start - 1, -1)``: the same values in the same order (empty where the
-        range is), each bound evaluated once.
+        The rebuild reads module constants, the checker's functions, ``np``/``math`` and the
+        builtins and vision helpers by name; a local of the same name would hide them in Python
+        but not in the kernel.
         """
-        backwards = (
+        hidden = set(self.constants) | self.functions | self.numpy | self.math
+        hidden |= _BUILTINS | _FOLDS | VISION_NAMES | {"reversed", "enumerate"}
+        if name in hidden:
+            raise _Refused(
+                node,
+                f"a local named {name!r} hides the module-level or provided name; rename it "
+                "(outside the JIT subset)",
+            )
+
+    def range_iter(self, it: ast.expr) -> tuple[list[ast.stmt], ast.Call]:
+        """The ``range(...)`` a loop or comprehension iterates: bound statements and the call.
+
+        The bounds are evaluated once, in order, into locals, and ``vlmcar_range_check`` defers
+        to the interpreter where the range's length does not fit an int64 (numba would compute
+        a wrapped length and skip the loop; Python iterates). ``reversed`` ranges are countdowns
+        instead (:meth:`reversed_loop`).
+        """
+        if not (
             isinstance(it, ast.Call)
             and isinstance(it.func, ast.Name)
-            and it.func.id == "reversed"
-            and len(it.args) == 1
+            and it.func.id == "range"
             and not it.keywords
-        )
-        inner = it.args[0] if backwards and isinstance(it, ast.Call) else it
-        if not (
-            isinstance(inner, ast.Call)
-            and isinstance(inner.func, ast.Name)
-            and inner.func.id == "range"
-            and not inner.keywords
-            and 1 <= len(inner.args) <= (2 if backwards else 3)
+            and 1 <= len(it.args) <= 3
         ):
             raise _Refused(
                 it,
                 "only `for ... in range(...)` (or `reversed(range(a, b))`) loops are in the "
                 "JIT subset",
             )
-        args = [self.expr(a) for a in inner.args]
-        if backwards:
-            start, stop = (ast.Constant(0), args[0]) if len(args) == 1 else (args[0], args[1])
-            one = ast.Constant(1)
-            args = [ast.BinOp(left=stop, op=ast.Sub(), right=one),
-                    ast.BinOp(left=start, op=ast.Sub(), right=one),
-                    ast.UnaryOp(op=ast.USub(), operand=ast.Constant(1))]  # fmt: skip
-        return ast.Call(func=ast.Name("range", ast.Load()), args=args, keywords=[])
+        self.loops += 1
+        names = [f"_vlmcar_r{self.loops}_{i}" for i in range(len(it.args))]
+        bounds: list[ast.stmt] = [
+            _store([ast.Name(n, ast.Store())], self.expr(a))
+            for n, a in zip(names, it.args, strict=True)
+        ]
+        loads: list[ast.expr] = [ast.Name(n, ast.Load()) for n in names]
+        full = loads if len(loads) == 3 else [ast.Constant(0), *loads] if len(loads) == 1 else loads
+        if len(full) == 2:
+            full = [*full, ast.Constant(1)]
+        bounds.append(ast.Expr(value=_helper_call("vlmcar_range_check", full)))
+        return bounds, ast.Call(func=ast.Name("range", ast.Load()), args=loads, keywords=[])
 
     def sequence_loop(self, node: ast.For) -> list[ast.stmt]:
         """``for x in seq`` and ``for i, x in enumerate(seq[, start])`` as loops over indices.
@@ -531,9 +562,14 @@ class _Rebuild:
     def loop(self, target: ast.expr, it: ast.expr, body: list[ast.stmt]) -> list[ast.stmt]:
         """The statements of ``for target in it: body`` (``body`` already rebuilt)."""
         named = it.func.id if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) else None
-        if named in ("range", "reversed"):
-            return [ast.For(target=self.target(target), iter=self.range_iter(it),
-                            body=body or [ast.Pass()], orelse=[], type_comment=None)]  # fmt: skip
+        if any(isinstance(e, ast.Subscript | ast.Attribute) for e in ast.walk(target)):
+            raise _Refused(target, "loop targets other than names are outside the JIT subset")
+        if named == "reversed":
+            return self.reversed_loop(target, it, body)
+        if named == "range":
+            bounds, call = self.range_iter(it)
+            return [*bounds, ast.For(target=self.target(target), iter=call,
+                                     body=body or [ast.Pass()], orelse=[], type_comment=None)]  # fmt: skip
         counter: ast.expr | None = None
         index_target: ast.expr | None = None
         if named == "enumerate":
@@ -558,17 +594,32 @@ class _Rebuild:
 
         head: list[ast.stmt] = []
         if _is_range(it):  # enumerate(range(...)): the range's own values, a count beside them
-            loop_iter = self.range_iter(it)
+            head, loop_iter = self.range_iter(it)
             value_target = self.target(target)
             loop_var = value_target
         else:
-            head = [_store([ast.Name(seq, ast.Store())], self.expr(it))]
+            part = f"_vlmcar_p{k}"
+            head = [
+                _store([ast.Name(seq, ast.Store())], self.expr(it)),
+                _store([ast.Name(part, ast.Store())],
+                       _helper_call("vlmcar_iter_chunk", [load(seq), ast.Constant(0)])),
+            ]  # fmt: skip
             size = ast.Call(func=ast.Name("len", ast.Load()), args=[load(seq)], keywords=[])
             loop_iter = ast.Call(func=ast.Name("range", ast.Load()), args=[size], keywords=[])
             loop_var = ast.Name(index, ast.Store())
-            item = _helper_call(_PYNUM, [ast.Subscript(value=load(seq), slice=load(index),
-                                                       ctx=ast.Load())])  # fmt: skip
-            body = [_store([self.target(target)], item), *body]
+            # a 1-D array is read in copied chunks, as the interpreter's guard iterates it
+            chunk = ast.Attribute(value=load(_HELPERS), attr="ITER_CHUNK", ctx=ast.Load())
+            at_chunk = ast.BoolOp(op=ast.And(), values=[
+                ast.Compare(left=load(index), ops=[ast.Gt()], comparators=[ast.Constant(0)]),
+                ast.Compare(left=ast.BinOp(load(index), ast.Mod(), chunk),
+                            ops=[ast.Eq()], comparators=[ast.Constant(0)]),
+            ])  # fmt: skip
+            refresh = ast.If(test=at_chunk, body=[_store([ast.Name(part, ast.Store())],
+                             _helper_call("vlmcar_iter_chunk", [load(seq), load(index)]))],
+                             orelse=[])  # fmt: skip
+            got = _helper_call("vlmcar_iter_get", [load(seq), load(part), load(index)])
+            item = _helper_call(_PYNUM, [got])
+            body = [refresh, _store([self.target(target)], item), *body]
         if counter is not None and index_target is not None:
             count = f"_vlmcar_n{k}"
             head.append(_store([ast.Name(count, ast.Store())],
@@ -578,6 +629,44 @@ class _Rebuild:
                     _store([self.target(index_target)], load(count)), *body]  # fmt: skip
         loop = ast.For(target=loop_var, iter=loop_iter, body=body or [ast.Pass()], orelse=[],
                        type_comment=None)  # fmt: skip
+        return [*head, loop]
+
+    def reversed_loop(self, target: ast.expr, it: ast.expr, body: list[ast.stmt]) -> list[ast.stmt]:
+        """``for t in reversed(range(a, b))`` as a countdown that never leaves ``a..b``.
+
+        ``a`` then ``b`` are evaluated once, in that order; ``k`` starts at ``b`` and steps down
+        while ``k > a``, so no bound is ever passed by one (``range(b - 1, a - 1, -1)`` would wrap
+        at the int64 limits). The target is assigned from ``k`` at the top of each pass, so the
+        body rebinding it does not change the iteration.
+        """
+        inner = it.args[0] if isinstance(it, ast.Call) and len(it.args) == 1 else None
+        if not (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "range"
+            and not inner.keywords
+            and not it.keywords  # type: ignore[attr-defined]
+            and 1 <= len(inner.args) <= 2
+        ):
+            raise _Refused(it, "only `reversed(range(a, b))` is in the JIT subset")
+        self.loops += 1
+        low, k = f"_vlmcar_lo{self.loops}", f"_vlmcar_k{self.loops}"
+        start = ast.Constant(0) if len(inner.args) == 1 else self.expr(inner.args[0])
+        stop = self.expr(inner.args[-1])
+
+        def load(name: str) -> ast.Name:
+            return ast.Name(name, ast.Load())
+
+        head = [
+            _store([ast.Name(low, ast.Store())], start),
+            _store([ast.Name(k, ast.Store())], stop),
+        ]
+        step = _store([ast.Name(k, ast.Store())], ast.BinOp(load(k), ast.Sub(), ast.Constant(1)))
+        loop = ast.While(
+            test=ast.Compare(left=load(k), ops=[ast.Gt()], comparators=[load(low)]),
+            body=[step, _store([self.target(target)], load(k)), *body],
+            orelse=[],
+        )
         return [*head, loop]
 
     def fold(self, kind: str, node: ast.Call | ast.ListComp) -> ast.expr:
@@ -776,6 +865,7 @@ class _Rebuild:
         if isinstance(node, ast.Name):
             if node.id in self.constants or node.id in self.functions:
                 raise _Refused(node, f"assigning to module name {node.id!r} is outside the subset")
+            self._not_shadowing(node, node.id)
             return ast.Name(_local(node.id), ast.Store())
         if isinstance(node, ast.Tuple):
             return ast.Tuple([self.target(e) for e in node.elts], ast.Store())
@@ -803,6 +893,8 @@ class _Rebuild:
             operand = self.expr(node.operand)
             if isinstance(node.op, ast.USub) and _number_literal(node.operand) is None:
                 return _helper_call(_NEG, [operand])  # numpy refuses -bool_array; numba would not
+            if isinstance(node.op, ast.Invert):
+                return _helper_call("vlmcar_invert", [operand])  # ~True: -2 or False
             return ast.UnaryOp(op=op(), operand=operand)
         if isinstance(node, ast.BoolOp):
             return ast.BoolOp(
@@ -1129,20 +1221,142 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
 
     numpy refuses to store NaN or an out-of-range Python int into an integer array where Numba
     casts; the twin raises as numpy does, for element stores and stores through slices alike
-    (``a[1:3] = 300``; a slice becomes a ``slice(...)`` argument). Stores through ``...`` stay
-    native (numba cannot take it as a call argument).
+    (``a[1:3] = 300``; a slice becomes a ``slice(...)`` argument). A store through ``...`` is
+    refused: numba cannot take ``...`` as a call argument, and a native store would wrap where
+    numpy raises.
     """
     if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
         index = targets[0].slice
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        if not any(_is_ellipsis(p) for p in parts):
-            args = [_slice_call(p) if isinstance(p, ast.Slice) else p for p in parts]
-            index = (
-                ast.Tuple(elts=args, ctx=ast.Load()) if isinstance(index, ast.Tuple) else args[0]
-            )
-            call = _helper_call(_SETITEM, [targets[0].value, index, value])
-            return ast.Expr(value=call)
+        if any(_is_ellipsis(p) for p in parts):
+            raise _Refused(targets[0], "stores through `...` are outside the JIT subset")
+        args = [_slice_call(p) if isinstance(p, ast.Slice) else p for p in parts]
+        index = ast.Tuple(elts=args, ctx=ast.Load()) if isinstance(index, ast.Tuple) else args[0]
+        call = _helper_call(_SETITEM, [targets[0].value, index, value])
+        return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _unbound_read(fn: ast.FunctionDef) -> ast.Name | None:
+    """A local of ``fn`` that some path reads before binding it, or None (conservative).
+
+    Python raises ``UnboundLocalError`` there; a kernel would read whatever the slot holds. A
+    forward pass over the body tracks the names bound on every path so far: both branches of an
+    ``if`` must bind a name for it to count after it, and a loop body may not run at all (its
+    target and its assignments do not count after the loop). Calls of a nested function read the
+    enclosing names it captures.
+    """
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args}
+    body = [_as_def(s) for s in _without_docstring(fn.body)]
+    nested = {s.name: s for s in body if isinstance(s, ast.FunctionDef)}
+    local = set(params) | set(nested)
+    for stmt in body:
+        if not isinstance(stmt, ast.FunctionDef):
+            local |= {
+                n.id
+                for n in ast.walk(stmt)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+
+    def captured(d: ast.FunctionDef) -> set[str]:
+        own = {a.arg for a in d.args.posonlyargs + d.args.args} | {
+            n.id for n in ast.walk(d) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        reads = {
+            n.id for n in ast.walk(d) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        return (reads - own) & local
+
+    def reads(node: ast.AST) -> list[ast.Name]:
+        bound: set[str] = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.GeneratorExp | ast.ListComp | ast.SetComp | ast.DictComp):
+                for gen in sub.generators:
+                    bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        out = [
+            n
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in bound
+        ]
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id in nested
+            ):
+                out += [
+                    ast.copy_location(ast.Name(c, ast.Load()), call)
+                    for c in captured(nested[call.func.id])
+                ]
+        return out
+
+    def check(node: ast.AST, bound: set[str]) -> ast.Name | None:
+        # a walrus binds within its expression, left to right (counted as bound throughout)
+        walrus = {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
+        return next((n for n in reads(node) if n.id in local and n.id not in bound | walrus), None)
+
+    def stores(node: ast.AST) -> set[str]:
+        return {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+
+    class Found(Exception):
+        def __init__(self, name: ast.Name) -> None:
+            self.name = name
+
+    def block(stmts: Sequence[ast.stmt], bound: set[str]) -> set[str] | None:
+        """Names bound after ``stmts`` on every path that falls through (None: none does)."""
+        current: set[str] | None = set(bound)
+        for stmt in stmts:
+            if current is None:
+                return None  # unreachable code after return/break/continue
+            if isinstance(stmt, ast.FunctionDef):
+                current.add(stmt.name)
+                continue
+            if isinstance(stmt, ast.If):
+                if (hit := check(stmt.test, current)) is not None:
+                    raise Found(hit)
+                current |= stores(stmt.test)  # walrus targets
+                a = block(stmt.body, current)
+                b = block(stmt.orelse, current)
+                current = b if a is None else a if b is None else a & b
+                continue
+            if isinstance(stmt, ast.For | ast.While):
+                head = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+                if (hit := check(head, current)) is not None:
+                    raise Found(hit)
+                current |= stores(head)  # walrus targets
+                inside = current | (stores(stmt.target) if isinstance(stmt, ast.For) else set())
+                block(stmt.body, inside)
+                block(stmt.orelse, current)
+                continue
+            target = getattr(stmt, "target", None)
+            if (
+                isinstance(stmt, ast.AugAssign)
+                and isinstance(target, ast.Name)
+                and target.id in local
+                and target.id not in current
+            ):
+                raise Found(target)
+            value = getattr(stmt, "value", None)
+            parts = [
+                p
+                for p in (value, *getattr(stmt, "targets", ()), getattr(stmt, "target", None))
+                if p is not None
+            ]
+            for part in parts:
+                if (hit := check(part, current)) is not None:
+                    raise Found(hit)
+            if isinstance(stmt, ast.Return | ast.Break | ast.Continue | ast.Raise):
+                return None
+            current |= stores(stmt)
+        return current
+
+    try:
+        block(body, params)
+    except Found as found:
+        return found.name
+    return None
 
 
 def _as_def(stmt: ast.stmt) -> ast.stmt:
@@ -1573,6 +1787,12 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             t_value = typemap.get(value.name)
             if tuple_widens(t_value, t_target):
                 return refuse(target, "a tuple's int element becomes a float element")
+            if isinstance(t_value, types.Boolean) and isinstance(t_target, types.Integer):
+                return (
+                    f"`{name(target)}`: a bool is moved into an int variable; Numba makes it an "
+                    "int where the interpreter keeps a bool (`range(True)`, `a[True]`, `~True` "
+                    "differ), so the checker stays on the interpreter"
+                )
             continue
         if not isinstance(value, ir.Expr):
             continue

@@ -23,10 +23,12 @@ from numba.core import types
 from numba.extending import overload
 
 from sandbox.errors import JitDeferred
+from sandbox.guards import ARRAY_ITER_CHUNK
 from sandbox.surface import VISION_PARAMETERS
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
+    "ITER_CHUNK",
     "JIT_WRAPS",
     "MATH_TWINS",
     "VISION_TWINS",
@@ -41,6 +43,9 @@ __all__ = [
     "vlmcar_floor",
     "vlmcar_floordiv",
     "vlmcar_int",
+    "vlmcar_invert",
+    "vlmcar_iter_chunk",
+    "vlmcar_iter_get",
     "vlmcar_max_axis",
     "vlmcar_mean",
     "vlmcar_mean_axis",
@@ -48,6 +53,7 @@ __all__ = [
     "vlmcar_neg",
     "vlmcar_prod",
     "vlmcar_pynum",
+    "vlmcar_range_check",
     "vlmcar_round",
     "vlmcar_setitem",
     "vlmcar_slice",
@@ -294,6 +300,92 @@ def _vlmcar_fold_int(value: Any) -> Any:
 
     def impl(value: Any) -> Any:
         return value
+
+    return impl
+
+
+#: Elements the interpreter copies at a time when it iterates a 1-D array (sandbox.guards).
+ITER_CHUNK: int = ARRAY_ITER_CHUNK
+
+
+def vlmcar_iter_chunk(seq: Any, start: Any) -> Any:
+    """The part of ``seq`` a loop over it reads from, from element ``start`` on.
+
+    A 1-D array is iterated as the interpreter's guard does: a copy of the next
+    :data:`ITER_CHUNK` elements is taken when the loop reaches them, so a store into the array
+    inside the loop is seen only in a later chunk, exactly where the guard would see it. Deeper
+    arrays yield views and tuples their items (no copy), so ``seq`` itself is handed back.
+    """
+    return seq
+
+
+@overload(vlmcar_iter_chunk)
+def _vlmcar_iter_chunk(seq: Any, start: Any) -> Any:
+    if isinstance(seq, types.Array) and seq.ndim == 1:
+
+        def chunk(seq: Any, start: Any) -> Any:
+            return seq[start : start + ITER_CHUNK].copy()
+
+        return chunk
+
+    def whole(seq: Any, start: Any) -> Any:
+        return seq
+
+    return whole
+
+
+def vlmcar_iter_get(seq: Any, part: Any, i: Any) -> Any:
+    """Item ``i`` of a loop over ``seq``, read from ``part`` (see :func:`vlmcar_iter_chunk`)."""
+    return seq[i]
+
+
+@overload(vlmcar_iter_get)
+def _vlmcar_iter_get(seq: Any, part: Any, i: Any) -> Any:
+    if isinstance(seq, types.Array) and seq.ndim == 1:
+
+        def from_chunk(seq: Any, part: Any, i: Any) -> Any:
+            return part[i % ITER_CHUNK]
+
+        return from_chunk
+
+    def direct(seq: Any, part: Any, i: Any) -> Any:
+        return seq[i]
+
+    return direct
+
+
+@_jit
+def vlmcar_range_check(start: Any, stop: Any, step: Any) -> None:
+    """Defer to the interpreter where ``range(start, stop, step)`` has more than 2**63 - 1 items.
+
+    numba computes the length in int64 and would wrap it (an empty loop); Python's range has no
+    such limit. A zero step raises ``ValueError`` as Python's does.
+    """
+    if step == 0:
+        raise ValueError("range() arg 3 must not be zero")
+    if step > 0 and stop > start and stop - start < 0:
+        raise JitDeferred("range longer than the int64 range")
+    if step < 0 and start > stop and start - stop < 0:
+        raise JitDeferred("range longer than the int64 range")
+
+
+def vlmcar_invert(value: Any) -> Any:
+    """``~x``; refused for a bool scalar (a Python bool inverts to -2, numpy's to False)."""
+    return ~value
+
+
+@overload(vlmcar_invert)
+def _vlmcar_invert(value: Any) -> Any:
+    if isinstance(value, types.Boolean):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            "Unsupported: ~ of a bool: a Python bool inverts to -2 and a numpy bool to False, "
+            "and the kernel cannot tell which the interpreter holds"
+        )
+
+    def impl(value: Any) -> Any:
+        return ~value
 
     return impl
 
