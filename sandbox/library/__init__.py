@@ -570,16 +570,6 @@ _SOURCES: dict[str, str] = {
             return bright * 4 > h and dark
         """
     ),
-    "strongest_cell_max_min": _checker(
-        """
-        def check(frame):
-            h = frame.shape[0] // 4
-            w = frame.shape[1] // 4
-            top = max(int(frame[4 * y, 4 * x, 1]) for y in range(h) for x in range(w) if x != y)
-            low = min([int(frame[4 * y, 4 * y % frame.shape[1], 0]) for y in range(h)])
-            return top - low > 120
-        """
-    ),
     "palette_loop_enumerate": _checker(
         """
         PALETTE = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0))
@@ -613,21 +603,6 @@ _SOURCES: dict[str, str] = {
             rows = frame.shape[0] // tile
             cols = frame.shape[1] // tile
             return all(vivid(r, c) or r % 2 == 1 for r in range(rows) for c in range(cols) if c < 3)
-        """
-    ),
-    "local_colour_array": _checker(
-        """
-        import numpy as np
-
-
-        def check(frame):
-            red = np.array((255, 0, 0))
-            near = np.array([[30, 30, 30]], dtype=np.int64)
-            close = np.all(np.abs(frame.astype(np.int64) - red) <= near[0], axis=-1)
-            for dy, dx in ((0, 0), (1, 1)):
-                if close[dy::2, dx::2].sum() > 4:
-                    return True
-            return False
         """
     ),
 }
