@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import operator
@@ -405,29 +406,19 @@ class _Rebuild:
         """
         if node.decorator_list:  # pragma: no cover - the audit refuses decorators
             raise _Refused(node, "decorators are outside the JIT subset")
-        enclosing = set(params) | {
-            n.id
-            for s in statements
-            if not isinstance(s, ast.FunctionDef)
-            for n in ast.walk(s)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        inner = node.args
-        own = {a.arg for a in inner.posonlyargs + inner.args} | {
-            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        reads = {
-            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
+        enclosing = set(params).union(
+            *(_names(s, ast.Store) for s in statements if not isinstance(s, ast.FunctionDef))
+        )
         functions = {s.name for s in statements if isinstance(s, ast.FunctionDef)}
-        if (reads - own) & functions:
-            shown = sorted((reads - own) & functions)[0]
+        free = _free_names(node)
+        if free & functions:
+            shown = sorted(free & functions)[0]
             raise _Refused(
                 node,
                 f"the nested function {node.name}() calls the nested function {shown}(), "
                 "which is outside the JIT subset",
             )
-        captured = tuple(sorted((reads - own) & enclosing))
+        captured = tuple(sorted(free & enclosing))
         hoisted = f"_vlmcar_h{len(self.extra)}_{node.name}"  # numbered: no two can collide
         self.extra.append(self.function(node, name=hoisted, key=hoisted, captured=captured))
         self.nested[node.name] = (hoisted, captured)
@@ -589,9 +580,6 @@ class _Rebuild:
         k = self.loops = self.loops + 1
         seq, index = f"_vlmcar_s{k}", f"_vlmcar_i{k}"
 
-        def load(name: str) -> ast.Name:
-            return ast.Name(name, ast.Load())
-
         head: list[ast.stmt] = []
         if _is_range(it):  # enumerate(range(...)): the range's own values, a count beside them
             head, loop_iter = self.range_iter(it)
@@ -602,31 +590,31 @@ class _Rebuild:
             head = [
                 _store([ast.Name(seq, ast.Store())], self.expr(it)),
                 _store([ast.Name(part, ast.Store())],
-                       _helper_call("vlmcar_iter_chunk", [load(seq), ast.Constant(0)])),
+                       _helper_call("vlmcar_iter_chunk", [_load(seq), ast.Constant(0)])),
             ]  # fmt: skip
-            size = ast.Call(func=ast.Name("len", ast.Load()), args=[load(seq)], keywords=[])
+            size = ast.Call(func=ast.Name("len", ast.Load()), args=[_load(seq)], keywords=[])
             loop_iter = ast.Call(func=ast.Name("range", ast.Load()), args=[size], keywords=[])
             loop_var = ast.Name(index, ast.Store())
             # a 1-D array is read in copied chunks, as the interpreter's guard iterates it
-            chunk = ast.Attribute(value=load(_HELPERS), attr="ITER_CHUNK", ctx=ast.Load())
+            chunk = ast.Attribute(value=_load(_HELPERS), attr="ITER_CHUNK", ctx=ast.Load())
             at_chunk = ast.BoolOp(op=ast.And(), values=[
-                ast.Compare(left=load(index), ops=[ast.Gt()], comparators=[ast.Constant(0)]),
-                ast.Compare(left=ast.BinOp(load(index), ast.Mod(), chunk),
+                ast.Compare(left=_load(index), ops=[ast.Gt()], comparators=[ast.Constant(0)]),
+                ast.Compare(left=ast.BinOp(_load(index), ast.Mod(), chunk),
                             ops=[ast.Eq()], comparators=[ast.Constant(0)]),
             ])  # fmt: skip
             refresh = ast.If(test=at_chunk, body=[_store([ast.Name(part, ast.Store())],
-                             _helper_call("vlmcar_iter_chunk", [load(seq), load(index)]))],
+                             _helper_call("vlmcar_iter_chunk", [_load(seq), _load(index)]))],
                              orelse=[])  # fmt: skip
-            got = _helper_call("vlmcar_iter_get", [load(seq), load(part), load(index)])
+            got = _helper_call("vlmcar_iter_get", [_load(seq), _load(part), _load(index)])
             item = _helper_call(_PYNUM, [got])
             body = [refresh, _store([self.target(target)], item), *body]
         if counter is not None and index_target is not None:
             count = f"_vlmcar_n{k}"
             head.append(_store([ast.Name(count, ast.Store())],
                                ast.BinOp(left=counter, op=ast.Sub(), right=ast.Constant(1))))  # fmt: skip
-            step = ast.BinOp(left=load(count), op=ast.Add(), right=ast.Constant(1))
+            step = ast.BinOp(left=_load(count), op=ast.Add(), right=ast.Constant(1))
             body = [_store([ast.Name(count, ast.Store())], step),
-                    _store([self.target(index_target)], load(count)), *body]  # fmt: skip
+                    _store([self.target(index_target)], _load(count)), *body]  # fmt: skip
         loop = ast.For(target=loop_var, iter=loop_iter, body=body or [ast.Pass()], orelse=[],
                        type_comment=None)  # fmt: skip
         return [*head, loop]
@@ -654,17 +642,14 @@ class _Rebuild:
         start = ast.Constant(0) if len(inner.args) == 1 else self.expr(inner.args[0])
         stop = self.expr(inner.args[-1])
 
-        def load(name: str) -> ast.Name:
-            return ast.Name(name, ast.Load())
-
         head = [
             _store([ast.Name(low, ast.Store())], start),
             _store([ast.Name(k, ast.Store())], stop),
         ]
-        step = _store([ast.Name(k, ast.Store())], ast.BinOp(load(k), ast.Sub(), ast.Constant(1)))
+        step = _store([ast.Name(k, ast.Store())], ast.BinOp(_load(k), ast.Sub(), ast.Constant(1)))
         loop = ast.While(
-            test=ast.Compare(left=load(k), ops=[ast.Gt()], comparators=[load(low)]),
-            body=[step, _store([self.target(target)], load(k)), *body],
+            test=ast.Compare(left=_load(k), ops=[ast.Gt()], comparators=[_load(low)]),
+            body=[step, _store([self.target(target)], _load(k)), *body],
             orelse=[],
         )
         return [*head, loop]
@@ -1249,23 +1234,12 @@ def _unbound_read(fn: ast.FunctionDef) -> ast.Name | None:
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args}
     body = [_as_def(s) for s in _without_docstring(fn.body)]
     nested = {s.name: s for s in body if isinstance(s, ast.FunctionDef)}
-    local = set(params) | set(nested)
-    for stmt in body:
-        if not isinstance(stmt, ast.FunctionDef):
-            local |= {
-                n.id
-                for n in ast.walk(stmt)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-            }
+    local = (set(params) | set(nested)).union(
+        *(_names(s, ast.Store) for s in body if not isinstance(s, ast.FunctionDef))
+    )
 
     def captured(d: ast.FunctionDef) -> set[str]:
-        own = {a.arg for a in d.args.posonlyargs + d.args.args} | {
-            n.id for n in ast.walk(d) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        reads = {
-            n.id for n in ast.walk(d) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        return (reads - own) & local
+        return _free_names(d) & local
 
     def reads(node: ast.AST) -> list[ast.Name]:
         bound: set[str] = set()
@@ -1295,10 +1269,7 @@ def _unbound_read(fn: ast.FunctionDef) -> ast.Name | None:
         walrus = {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
         return next((n for n in reads(node) if n.id in local and n.id not in bound | walrus), None)
 
-    def stores(node: ast.AST) -> set[str]:
-        return {
-            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+    stores = functools.partial(_names, ctx=ast.Store)
 
     class Found(Exception):
         def __init__(self, name: ast.Name) -> None:
@@ -1385,6 +1356,21 @@ def _is_range(it: ast.expr) -> bool:
         and isinstance(it.func, ast.Name)
         and it.func.id in ("range", "reversed")
     )
+
+
+def _names(node: ast.AST, ctx: type[ast.expr_context]) -> set[str]:
+    """The names ``node`` stores (``ast.Store``) or reads (``ast.Load``), nested scopes included."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+
+
+def _free_names(fn: ast.FunctionDef) -> set[str]:
+    """Names a function reads but neither takes as a parameter nor binds itself."""
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args}
+    return _names(fn, ast.Load) - params - _names(fn, ast.Store)
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(name, ast.Load())
 
 
 def _stores(node: ast.AST, name: str) -> bool:
