@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.constants import ConstantError, constant_source, fold_constants
+from sandbox.fusion import FUSED_PREFIX, HELPERS_ALIAS, NUMPY_ALIAS, Fuser
 from sandbox.surface import MATH_NAMES, VISION_NAMES
 
 __all__ = [
@@ -137,7 +138,7 @@ _AXIS_TWINS = {
 _ORDER_DEPENDENT = frozenset({"std", "var"})
 #: numpy calls whose result size comes from their arguments: checked before allocating.
 _SIZED_ALLOCATIONS = frozenset({"zeros", "ones", "full"})
-_NP = "_vlmcar_np"
+_NP = NUMPY_ALIAS
 _MATH = "_vlmcar_math"
 _PYNUM = "vlmcar_pynum"
 _FLOORDIV = "vlmcar_floordiv"
@@ -147,7 +148,7 @@ _SLICE = "vlmcar_slice"
 _NEG = "vlmcar_neg"
 _SHAPE = "vlmcar_checked_shape"
 _ARANGE = "vlmcar_checked_arange"
-_HELPERS = "_vlmcar_h"
+_HELPERS = HELPERS_ALIAS
 #: Operators with a twin for a module tuple constant against an array (``vlmcar_tuple_<name>``).
 _TUPLE_OPS: Mapping[type[ast.AST], str] = {
     ast.Eq: "eq",
@@ -290,7 +291,14 @@ _BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.boolop]] = {ast.And: ast.And, 
 class _Rebuild:
     """Build a fresh kernel tree from an audited module, copying allow-listed nodes only."""
 
-    def __init__(self, tree: ast.Module, constants: Mapping[str, Any], limits: JitLimits) -> None:
+    def __init__(
+        self, tree: ast.Module, constants: Mapping[str, Any], limits: JitLimits, entry: str = ""
+    ) -> None:
+        self.entry = entry
+        #: per function, its parameters that always hold a frame (the fuser's leaves)
+        self.frame_params = _frame_params(tree, entry)
+        #: the entry function's fused reductions (sandbox.fusion) while it is rebuilt, else None
+        self.fuser: Fuser | None = None
         # Elements of at most 8 bytes each: the check runs before the dtype is known.
         self.max_elements = max(1, limits.max_alloc_bytes // 8)
         self.max_tuple_values = limits.max_tuple_values
@@ -328,11 +336,14 @@ class _Rebuild:
         name: str,
         key: str = "",
         captured: Sequence[str] = (),
+        frames: Sequence[str] = (),
+        literals: Mapping[str, ast.expr] | None = None,
     ) -> ast.FunctionDef:
         """Rebuild one function (its nested functions hoisted beside it).
 
         ``key`` names it in the call graph; ``captured`` are the enclosing function's names a
-        hoisted nested function reads (its extra last parameters).
+        hoisted nested function reads (its extra last parameters); ``frames`` and ``literals``
+        those of them that are frames and literals in the enclosing function (for fusion).
         """
         args = node.args
         if args.kwonlyargs or args.defaults or args.kw_defaults or args.vararg or args.kwarg:
@@ -356,12 +367,16 @@ class _Rebuild:
                 "would read whatever its slot holds): outside the JIT subset",
             )
         self._check_nested(statements, names)
-        body: list[ast.stmt] = []
-        for stmt in statements:
-            if isinstance(stmt, ast.FunctionDef):
-                self.hoist(stmt, statements, names)
-            else:
-                body += self.statement(stmt)
+        outer_fuser = self.fuser
+        self.fuser = None
+        if node.name in self.frame_params and not key:
+            frames = self.frame_params[node.name]
+        if frames:
+            self.fuser = Fuser(
+                node, frames, self.constants, self.numpy, self._hidden(), outer=literals
+            )
+        body = self._body(statements, names)
+        self.fuser = outer_fuser
         self.current, self.nested = outer
         return ast.FunctionDef(
             name=name,
@@ -374,6 +389,42 @@ class _Rebuild:
             returns=None,
             type_comment=None,
         )  # fmt: skip
+
+    def _body(self, statements: Sequence[ast.stmt], names: Sequence[str]) -> list[ast.stmt]:
+        """The rebuilt statements; with a fuser, its reductions fused and its masks dropped.
+
+        Should a dropped name still be read in the rebuilt code (a position the fuser counted as
+        fused that the rebuild reached another way), the body is rebuilt without fusion.
+        """
+        fuser = self.fuser
+        first_extra = len(self.extra)
+        body: list[ast.stmt] = []
+        for stmt in statements:
+            if isinstance(stmt, ast.FunctionDef):
+                self.hoist(stmt, statements, names)
+            elif fuser is None or not fuser.dropped(stmt):
+                body += self.statement(stmt)
+        if fuser is not None and fuser.inline:
+            made = [*body, *self.extra[first_extra:]]
+            read = {n.id for s in made for n in ast.walk(s) if isinstance(n, ast.Name)}
+            if read & fuser.inline:
+                self.fuser = None
+                self.nested = {}
+                return self._body(statements, names)
+        return body
+
+    def _hidden(self) -> set[str]:
+        """Names a local may not take: those the rebuild resolves itself."""
+        hidden = set(self.constants) | self.functions | self.numpy | self.math
+        return hidden | _BUILTINS | _FOLDS | VISION_NAMES | {"reversed", "enumerate"}
+
+    def _view(self, name: str, slices: list[ast.Slice] | None) -> ast.expr:
+        """A fused helper's argument: a frame (or view) name, sliced by its spatial slices."""
+        base = ast.Name(_local(name), ast.Load())
+        if slices is None:
+            return base
+        parts: list[ast.expr] = [self.index(s) for s in slices]
+        return ast.Subscript(value=base, slice=ast.Tuple(parts, ast.Load()), ctx=ast.Load())
 
     def _check_nested(self, statements: Sequence[ast.stmt], params: Sequence[str]) -> None:
         """Refuse nested functions that hoisting could not keep exact.
@@ -420,7 +471,15 @@ class _Rebuild:
             )
         captured = tuple(sorted(free & enclosing))
         hoisted = f"_vlmcar_h{len(self.extra)}_{node.name}"  # numbered: no two can collide
-        self.extra.append(self.function(node, name=hoisted, key=hoisted, captured=captured))
+        fuser = self.fuser  # the enclosing function's: its frames and literals, passed on
+        frames = [c for c in captured if fuser is not None and c in fuser.frames]
+        literals = fuser.literals(captured) if fuser is not None else {}
+        self.extra.append(
+            self.function(
+                node, name=hoisted, key=hoisted, captured=captured, frames=frames,
+                literals=literals,
+            )
+        )  # fmt: skip
         self.nested[node.name] = (hoisted, captured)
 
     def block(self, body: Sequence[ast.stmt]) -> list[ast.stmt]:
@@ -497,9 +556,7 @@ class _Rebuild:
         builtins and vision helpers by name; a local of the same name would hide them in Python
         but not in the kernel.
         """
-        hidden = set(self.constants) | self.functions | self.numpy | self.math
-        hidden |= _BUILTINS | _FOLDS | VISION_NAMES | {"reversed", "enumerate"}
-        if name in hidden:
+        if name in self._hidden():
             raise _Refused(
                 node,
                 f"a local named {name!r} hides the module-level or provided name; rename it "
@@ -1033,6 +1090,11 @@ class _Rebuild:
         return ast.Attribute(value=self.expr(base), attr=node.attr, ctx=ast.Load())
 
     def call(self, node: ast.Call) -> ast.expr:
+        if self.fuser is not None:
+            lowered = self.fuser.lower(node, self._view)
+            if lowered is not None:
+                self.extra.append(lowered.helper)
+                return _helper_call(_PYNUM, [lowered.call])
         func = node.func
         if any(isinstance(a, ast.Starred) for a in node.args) or any(
             k.arg is None for k in node.keywords
@@ -1159,6 +1221,62 @@ class _Rebuild:
         else:
             return None
         return _helper_call(_PYNUM, [_helper_call(_AXIS_TWINS[reduction], [subject, axis])])
+
+
+def _frame_params(tree: ast.Module, entry: str) -> dict[str, list[str]]:
+    """Per module function, the parameters that hold one of the kernel's frames at every call.
+
+    The entry's parameters are the frames. A helper's parameter is one when every call of the
+    helper passes, at that position, a name that is such a parameter of the caller and that the
+    caller never assigns (a greatest fixpoint over the call graph, which has no cycles: recursion
+    is refused). Those parameters all have the frame's type, so the fuser may read them.
+    """
+    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if entry not in defs:
+        return {}
+
+    def params(fn: ast.FunctionDef) -> list[str]:
+        return [a.arg for a in fn.args.posonlyargs + fn.args.args]
+
+    stored = {
+        name: {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        | {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} - set(params(fn))
+        for name, fn in defs.items()
+    }  # fmt: skip
+    frames = {name: set(params(fn)) for name, fn in defs.items()}
+    frames[entry] = set(params(defs[entry])) - stored[entry]
+    changed = True
+    while changed:
+        changed = False
+        for name, fn in defs.items():
+            if name == entry:
+                continue
+            ok = set(frames[name])
+            called = False
+            for caller, other in defs.items():
+                for node in ast.walk(other):
+                    if not (isinstance(node, ast.Name) and node.id == name):
+                        continue
+                    call = _calls_of(other, node)
+                    if call is None or call.keywords or len(call.args) != len(params(fn)):
+                        ok = set()
+                        continue
+                    called = True
+                    for p, arg in zip(params(fn), call.args, strict=True):
+                        if not (isinstance(arg, ast.Name) and arg.id in frames[caller]):
+                            ok.discard(p)
+            ok = ok - stored[name] if called else set()
+            if ok != frames[name]:
+                frames[name], changed = ok, True
+    return {name: sorted(f) for name, f in frames.items() if f}
+
+
+def _calls_of(fn: ast.FunctionDef, name: ast.Name) -> ast.Call | None:
+    """The call whose function ``name`` is, inside ``fn`` (None: the name is not called)."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and node.func is name:
+            return node
+    return None
 
 
 def _numeric_tuple(value: Any) -> bool:
@@ -1447,7 +1565,7 @@ def _generate(
     tree: ast.Module, entry: str, constants: Mapping[str, Any], limits: JitLimits
 ) -> _Generated:
     """Kernel module source from the rebuilt tree and the folded constants (raises _Refused)."""
-    rebuild = _Rebuild(tree, constants, limits)
+    rebuild = _Rebuild(tree, constants, limits, entry)
     lines = [
         "# Generated by vlm-car from an audited checker, rebuilt from allow-listed nodes; do not edit.",
         f"# engine {_engine_digest()}",
@@ -1497,8 +1615,12 @@ def _generate(
             None, f"{nodes:,} syntax nodes: larger than the JIT limit of {limits.max_nodes:,}"
         )
     jit = "_vlmcar_numba.njit(cache=True, nogil=True, boundscheck=True)"
+    # a fused helper indexes only by its own loop counters over the shape it checked first
+    fused = "_vlmcar_numba.njit(cache=True, nogil=True, boundscheck=False)"
     for function in functions:
-        if function.name != _function(entry):
+        if function.name.startswith(FUSED_PREFIX):
+            lines.append(f"@{fused}\n" + ast.unparse(function))
+        elif function.name != _function(entry):
             lines.append(f"@{jit}\n" + ast.unparse(function))
         else:
             lines.append(ast.unparse(function))

@@ -42,6 +42,9 @@ __all__ = [
     "vlmcar_checked_shape",
     "vlmcar_floor",
     "vlmcar_floordiv",
+    "vlmcar_fused_defer",
+    "vlmcar_fused_same",
+    "vlmcar_fused_shape",
     "vlmcar_int",
     "vlmcar_invert",
     "vlmcar_iter_chunk",
@@ -352,6 +355,26 @@ def _vlmcar_iter_get(seq: Any, part: Any, i: Any) -> Any:
         return seq[i]
 
     return direct
+
+
+@_jit
+def vlmcar_fused_defer() -> None:
+    """Hand a frame to the interpreter from a fused helper (a case it does not compute)."""
+    raise JitDeferred("a fused reduction's bound check")
+
+
+@_jit
+def vlmcar_fused_shape(view: Any) -> None:
+    """A fused helper reads three channels: defer any other shape (frames are validated)."""
+    if view.shape[2] != 3:
+        raise JitDeferred("a fused reduction over a frame without 3 channels")
+
+
+@_jit
+def vlmcar_fused_same(view: Any, other: Any) -> None:
+    """Two views read pixel by pixel must match in shape (numpy would broadcast or raise)."""
+    if view.shape != other.shape:
+        raise JitDeferred("a fused reduction over views of different shapes")
 
 
 @_jit

@@ -1,0 +1,390 @@
+"""Fused reductions (sandbox.fusion): one pass per reduction, and the interpreter's answer.
+
+Each case is a reduction of a per-pixel expression. The kernel module built from a checker that
+returns all of them (trusted test text, compiled in this process) must give exactly what the
+interpreter path (RestrictedPython, the guards and the numpy facade) gives for the same source, on
+frames chosen to hit wrap-around, exact boundaries, NaN comparisons and odd shapes; a Hypothesis
+grammar adds expressions nobody wrote by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import math
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox import compile_checker, fusion
+from sandbox.errors import SandboxError
+from sandbox.jit import kernel_source
+from sandbox.jit_helpers import JitDeferred
+
+HEADER = """\
+import numpy as np
+
+KEY = (255, 0, 0)
+DOOR = np.array([200, 120, 10], dtype=np.uint8)
+WEIGHTS = np.array([0.299, 0.587, 0.114])
+TOL = 30
+Y0 = 2
+"""
+
+#: (reduction expression) -> each must be fused; answers compared with numpy's
+CASES = [
+    "np.count_nonzero((frame[..., 0] > 200) & (frame[..., 1] < 60))",
+    "np.sum(np.all(frame == KEY, axis=-1))",
+    "np.all(frame == DOOR, axis=2).any()",
+    "(frame[:, :, 0] == 255).mean()",
+    "np.count_nonzero(np.any(frame != first, axis=-1))",
+    "np.sum(np.abs(frame.astype(int) - KEY).sum(axis=-1) < TOL)",
+    "np.count_nonzero(frame.mean(axis=2) > 127.5)",
+    "np.count_nonzero(frame.mean(axis=-1) == 85.0)",
+    "(frame[..., 0] + frame[..., 1]).max()",  # uint8 + uint8 wraps in numpy
+    "np.sum(frame[..., 0] - frame[..., 1])",  # wraps, then sums as uint64
+    "np.count_nonzero((frame[..., 0] - 10) > 240)",  # uint8 - 10: int64 (a strong Python int)
+    "np.count_nonzero((frame[..., 0] - frame[..., 2]) > 240)",  # uint8 - uint8 wraps
+    "(frame[..., 0] * 3).min()",
+    "np.sum(-frame[..., 2])",
+    "np.count_nonzero(frame[..., 0].astype(np.int8) < 0)",  # 128..255 wrap to negatives
+    "np.abs(frame[..., 1].astype(np.int8)).max()",  # abs(-128) stays -128 in int8
+    "(frame[..., 0].astype(np.int16) - frame[..., 2].astype(np.int16)).min()",
+    "np.sum(frame.sum(axis=-1))",
+    "frame.sum(axis=2).max()",
+    "np.count_nonzero(frame.max(axis=-1) - frame.min(axis=-1) < 12)",
+    "np.count_nonzero(frame.astype(np.int32).max(axis=-1) - frame.astype(np.int32).min(axis=-1) < 12)",
+    "np.count_nonzero(frame[..., 0] / 255.0 > 0.5)",
+    "np.count_nonzero(frame[..., 0] / 300 > 0.5)",
+    "np.count_nonzero((frame.astype(float) * WEIGHTS).sum(axis=-1) > 100)",
+    "np.count_nonzero(0.299 * frame[..., 0] + 0.587 * frame[..., 1] + 0.114 * frame[..., 2] > 150)",
+    "np.count_nonzero(np.sqrt(((frame.astype(float) - KEY) ** 2).sum(axis=-1)) < 40.0)",
+    "np.sum((frame.astype(np.int64) - DOOR) ** 2)",
+    "np.count_nonzero(frame[..., 1] > np.nan)",
+    "np.count_nonzero(frame[..., 1] != np.nan)",
+    "np.count_nonzero(frame[..., 2] < np.inf)",
+    "np.count_nonzero(frame[..., 0] - 300 == -45)",
+    "np.count_nonzero(frame[..., 0] - 300 > -100)",
+    "np.count_nonzero(frame[1:3, :, 0] > frame[2:4, :, 0])",  # two regions of one shape
+    "np.any(~(frame[..., 0] > 10))",
+    "np.all(np.logical_or(frame[..., 0] > 10, frame[..., 1] <= 10))",
+    "np.count_nonzero(np.logical_xor(frame[..., 0] > 100, frame[..., 2] > 100))",
+    "np.count_nonzero(np.logical_not(frame[..., 0] > 100))",
+    "np.count_nonzero((frame[..., 0] > 100) ^ (frame[..., 1] > 100))",
+    "len(np.argwhere(frame[..., 0] > 128))",
+    "np.count_nonzero(frame[Y0:-1, 1:5, 0] > 128)",
+    "np.count_nonzero(np.all(frame[Y0:, :3] == first[Y0:, :3], axis=-1))",
+    "np.mean(frame[..., 0].astype(float))",
+    "frame[..., 1].astype(np.int64).sum()",
+    "np.count_nonzero(frame)",
+    "np.count_nonzero(frame.astype(np.int16) - 128)",
+    "(frame[..., 0] > 100).astype(int).sum()",
+    "np.max(frame[..., 2])",
+    "np.amin(frame[..., 0].astype(np.int32) - 300)",
+]
+
+
+def module_text(cases: list[str]) -> str:
+    body = ",\n        ".join(cases)
+    return HEADER + f"\n\ndef check(frame, first):\n    return (\n        {body},\n    )\n"
+
+
+def load_kernel(source: str, tmp: Path, name: str) -> tuple[str, ModuleType]:
+    """Build the kernel module text for a trusted source and import it (no batch function).
+
+    The batch function stores one bool per frame; these checkers return tuples of numbers, so it
+    is cut off and the entry is called directly.
+    """
+    text = kernel_source(source)
+    head = text[: text.index("@_vlmcar_numba.njit((_BATCH")]
+    path = tmp / f"{name}.py"
+    path.write_text(head)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return text, module
+
+
+def reference(source: str) -> Any:
+    """The checker's function on the interpreter path (audited, restricted, guarded).
+
+    A checker's answer must be a bool; these return tuples of numbers, so the loaded function is
+    called directly, with the budget meter reset before each call as the checker does.
+    """
+    checker = compile_checker(source)
+
+    def call(frame: np.ndarray, first: np.ndarray) -> Any:
+        checker._meter.reset()
+        return checker._function(frame, first)
+
+    return call
+
+
+def python_number(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def frames_for(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    shapes = [(7, 9), (1, 1), (5, 3), (16, 16)]
+    out = []
+    for h, w in shapes:
+        noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        extremes = rng.choice(np.array([0, 1, 10, 127, 128, 129, 200, 254, 255], np.uint8),
+                              size=(h, w, 3))  # fmt: skip
+        red = np.zeros((h, w, 3), np.uint8)
+        red[..., 0] = 255
+        red[: h // 2, :, 1] = 120  # half the rows a near miss
+        for frame in (noise, extremes, red):
+            first = noise if frame is not noise else extremes
+            out.append((frame, first))
+    door = np.zeros((6, 6, 3), np.uint8)
+    door[:] = (200, 120, 10)
+    out.append((door, door.copy()))
+    return out
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a).copy()
+    a.setflags(write=False)
+    return a
+
+
+def compare(source: str, tmp: Path, name: str, seed: int) -> int:
+    """Run kernel and numpy on the frames; return how many answers were compared."""
+    _text, module = load_kernel(source, tmp, name)
+    check = reference(source)
+    compared = 0
+    with np.errstate(all="raise"):  # a warning numpy would give is a case fusion must not take
+        for frame, first in frames_for(seed):
+            want = check(readonly(frame), readonly(first))
+            try:
+                got = module._vlmcar_entry(readonly(frame), readonly(first))
+            except JitDeferred:
+                continue
+            assert len(got) == len(want)
+            for i, (g_raw, w_raw) in enumerate(zip(got, want, strict=True)):
+                g, w = python_number(g_raw), python_number(w_raw)
+                shown = f"case {i} on {frame.shape}: kernel {g!r}, numpy {w!r}"
+                assert isinstance(g, bool) == isinstance(w, bool), shown
+                assert g == w or (isinstance(w, float) and math.isnan(w) and math.isnan(g)), shown
+                compared += 1
+    return compared
+
+
+def test_numpy_adds_three_channels_in_order() -> None:
+    """The fact fused channel sums rely on: ``x.sum(axis=-1)`` is ``(x0 + x1) + x2``, bit for bit."""
+    rng = np.random.default_rng(0)
+    for shape in [(100, 100, 3), (1, 1, 3), (7, 9, 3)]:
+        x = rng.standard_normal(shape) * rng.choice([1e-8, 1.0, 1e8], size=shape)
+        ordered = (x[..., 0] + x[..., 1]) + x[..., 2]
+        assert np.array_equal(x.sum(axis=-1), ordered)
+        assert np.array_equal(x[2:, 1:].sum(axis=2), ordered[2:, 1:])
+        assert np.array_equal(x.mean(axis=-1), ordered / 3.0)
+
+
+#: the cases in modules of a few each (a kernel has a size limit)
+CHUNKS = [CASES[i : i + 12] for i in range(0, len(CASES), 12)]
+
+
+@pytest.mark.parametrize("chunk", range(len(CHUNKS)))
+def test_every_case_is_fused(chunk: int) -> None:
+    text = kernel_source(module_text(CHUNKS[chunk]))
+    fused = text.count(f"def {fusion.FUSED_PREFIX}")
+    assert fused == len(CHUNKS[chunk]), f"{fused} of {len(CHUNKS[chunk])} fused"
+    assert "vlmcar_mean_axis" not in text and "vlmcar_tuple_eq" not in text  # no temporaries
+
+
+@pytest.mark.parametrize("chunk", range(len(CHUNKS)))
+def test_fused_equals_numpy(chunk: int, tmp_path: Path) -> None:
+    compared = compare(module_text(CHUNKS[chunk]), tmp_path, f"fusion_cases{chunk}", seed=chunk)
+    assert compared >= len(CHUNKS[chunk]) * 10
+
+
+def test_masks_used_only_by_reductions_are_not_computed() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            r = frame[:, :, 0].astype(np.int32)
+            g, b = frame[:, :, 1], frame[:, :, 2]
+            tol = 40
+            mask = (r > 200) & (g < 60) & (b < 60)
+            if not mask.any():
+                return False
+            return np.count_nonzero(mask) > tol
+        """
+    )
+    text = kernel_source(source)
+    entry = text[text.index("def _vlmcar_f_check") : text.index(f"def {fusion.FUSED_PREFIX}")]
+    assert "mask" not in entry and "astype" not in entry, entry
+    assert text.count(f"def {fusion.FUSED_PREFIX}") == 2
+
+
+def test_a_mask_with_other_uses_is_kept_and_read_directly() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            mask = frame[..., 0] > 200
+            ys, xs = np.nonzero(mask)
+            return mask.sum() > 3 and ys.mean() > 2
+        """
+    )
+    text = kernel_source(source)
+    assert f"def {fusion.FUSED_PREFIX}" not in text  # the mask exists anyway: sum reads it
+    assert "mask = " in text
+
+
+@pytest.mark.parametrize(
+    ("expr", "why"),
+    [
+        ("np.count_nonzero(frame[..., 0] - 2**70 > 0)", "an int past int64"),
+        ("np.sum(frame[..., 0] / 255.0)", "a float sum depends on the order"),
+        ("(frame[..., 0] / 3.0).max()", "float max"),
+        ("np.count_nonzero(frame[..., 0] / (frame[..., 1] - 1.0) > 1)", "a zero divisor"),
+        ("np.count_nonzero(frame[..., 0] & 4)", "& of ints is bitwise"),
+        ("np.count_nonzero(frame[..., 0] > frame[:, :, 0:1])", "broadcast"),
+        ("np.count_nonzero(frame[..., 0].astype(np.float32) > 99.9999)", "float32"),
+        ("np.count_nonzero(np.sqrt(frame[..., 0] - 100.0) > 2)", "sqrt of a negative"),
+        ("np.count_nonzero(frame[::2, :, 0] > 3)", "a stepped slice"),
+    ],
+)
+def test_cases_numpy_would_treat_differently_are_not_fused(expr: str, why: str) -> None:
+    try:
+        text = kernel_source(module_text([expr]))
+    except ValueError:
+        return  # outside the JIT subset altogether: the interpreter answers
+    assert f"def {fusion.FUSED_PREFIX}" not in text, why
+
+
+def test_a_reassigned_frame_is_not_a_leaf() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            n = np.count_nonzero(frame[..., 0] > 3)
+            frame = first
+            return np.count_nonzero(frame[..., 0] > 3) > n
+        """
+    )
+    text = kernel_source(source)
+    assert f"def {fusion.FUSED_PREFIX}" not in text  # frame is the parameter, then first
+    assert "frame = first" in text
+
+
+def test_nested_scopes_are_not_fused_through() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            mask = frame[..., 0] > 3
+            def count():
+                return np.count_nonzero(mask)
+            return count() > 1 and np.count_nonzero(mask) > 1
+        """
+    )
+    text = kernel_source(source)
+    assert "mask = " in text  # a nested function reads it: computed, not dropped
+
+
+# a grammar of per-pixel expressions (Hypothesis) ------------------------------------------------
+
+_LEAVES = st.sampled_from(
+    [
+        "frame[..., 0]", "frame[..., 1]", "frame[:, :, 2]", "first[..., 0]",
+        "frame[..., 0].astype(np.int16)", "frame[..., 1].astype(int)",
+        "frame[..., 2].astype(np.int8)", "frame[..., 0].astype(float)", "frame.mean(axis=-1)",
+        "frame.sum(axis=2)", "frame.max(axis=-1)",
+    ]
+)  # fmt: skip
+_NUMBERS = st.sampled_from(["0", "1", "3", "10", "127", "128", "255", "256", "-5", "2.5", "0.5"])
+
+
+def _numeric(depth: int) -> st.SearchStrategy[str]:
+    if depth == 0:
+        return _LEAVES
+    sub = _numeric(depth - 1)
+    return st.one_of(
+        _LEAVES,
+        st.builds(lambda a, op, b: f"({a} {op} {b})", sub, st.sampled_from(["+", "-", "*"]), sub),
+        st.builds(
+            lambda a, op, n: f"({a} {op} {n})", sub, st.sampled_from(["+", "-", "*", "/"]), _NUMBERS
+        ),
+        st.builds(lambda a: f"np.abs({a})", sub),
+        st.builds(lambda a: f"(-{a})", sub),
+    )
+
+
+def _mask(depth: int) -> st.SearchStrategy[str]:
+    cmp = st.builds(
+        lambda a, op, b: f"({a} {op} {b})",
+        _numeric(depth),
+        st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+        st.one_of(_NUMBERS, _numeric(depth - 1) if depth else _LEAVES, st.just("np.nan")),
+    )
+    return st.one_of(
+        cmp,
+        st.builds(lambda a, op, b: f"({a} {op} {b})", cmp, st.sampled_from(["&", "|", "^"]), cmp),
+        st.builds(lambda a: f"(~{a})", cmp),
+    )
+
+
+_REDUCE = st.sampled_from(["np.count_nonzero({})", "np.any({})", "({}).all()", "np.mean({})"])
+_INT_REDUCE = st.sampled_from(["np.max({})", "({}).min()", "np.sum({})", "np.count_nonzero({})"])
+
+
+@st.composite
+def _reductions(draw: st.DrawFn) -> list[str]:
+    out = [draw(_REDUCE).format(draw(_mask(2))) for _ in range(4)]
+    out += [draw(_INT_REDUCE).format(draw(_numeric(2))) for _ in range(3)]
+    return out
+
+
+def fused_alone(case: str) -> bool:
+    """Whether numpy computes the case without raising or warning, and the fuser takes it."""
+    frame = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    try:
+        with np.errstate(all="raise"):
+            reference(module_text([case]))(frame, frame)
+    except (ArithmeticError, TypeError, ValueError, SandboxError):
+        return False  # the interpreter raises or refuses it: nothing to compare
+    try:
+        return f"def {fusion.FUSED_PREFIX}" in kernel_source(module_text([case]))
+    except ValueError:
+        return False  # outside the JIT subset (a float max of a cast ...)
+
+
+def generated(cases: list[str], seed: int, tmp: Path, prefix: str) -> None:
+    kept = [c for c in cases if fused_alone(c)]
+    if not kept:
+        return
+    source = module_text(kept)
+    ast.parse(source)
+    compare(source, tmp, f"{prefix}_{abs(hash(source)) % 10**12}", seed)
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cases=_reductions(), seed=st.integers(0, 2**16))
+def test_generated_expressions_agree_with_numpy(
+    cases: list[str], seed: int, tmp_path: Path
+) -> None:
+    generated(cases, seed, tmp_path, "fusion_gen")
+
+
+@pytest.mark.long
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cases=_reductions(), seed=st.integers(0, 2**16))
+def test_many_generated_expressions_agree_with_numpy(
+    cases: list[str], seed: int, tmp_path: Path
+) -> None:
+    generated(cases, seed, tmp_path, "fusion_many")
