@@ -908,9 +908,28 @@ class Fuser:
             if arity == 1:
                 return _Val(tuple(_logical("not", [p]) for p in values[0].parts))
             return self._elementwise(lambda a, b: _logical(op, [a, b]), values[0], values[1])
+        if is_np and name in ("array", "asarray") and len(node.args) == 1:
+            return self._array_constant(node, ctx)
         if name in _AXIS_REDUCTIONS and isinstance(func, ast.Attribute):
             return self._axis_reduction(node, name, is_np, ctx)
         raise _No
+
+    def _array_constant(self, node: ast.Call, ctx: _Ctx) -> _Val:
+        """``np.array(GOAL)``, ``np.array((255, 0, 0), dtype=np.int16)``: a 3-element constant."""
+        value = self._scalar_or_vector(node.args[0], ctx)
+        if not value.vector or any(p.pixel for p in value.parts):
+            raise _No
+        numbers = [p.lo if p.kind == "f" else int(p.lo) for p in value.parts]
+        if not node.keywords:
+            return _strong_vector(numbers, np.asarray(numbers).dtype)
+        if len(node.keywords) != 1 or node.keywords[0].arg != "dtype":
+            raise _No
+        dtype = self._dtype(node.keywords[0].value)
+        if dtype.kind in "iu":
+            lo, hi = _dtype_range(dtype)
+            if any(not isinstance(v, int) or not lo <= v <= hi for v in numbers):
+                raise _No  # numpy raises for an int out of the dtype's range
+        return _strong_vector(numbers, dtype)
 
     def _dtype(self, node: ast.expr) -> np.dtype[Any]:
         if isinstance(node, ast.Name) and node.id in _BUILTIN_CASTS:

@@ -181,11 +181,15 @@ class JitLimits:
             counted each time they appear; Numba types every element of a tuple constant, so
             compile time grows steeply with it (4,096 values: 15 s, against 0.5 s for an array
             of 65,536). Larger tables keep the checker on the interpreter; ``np.array`` is fast.
+        fuse: lower reductions of per-pixel expressions to one pass (:mod:`sandbox.fusion`);
+            off only to measure what fusion gains (a kernel directory holds one variant: give
+            the unfused one its own ``cache_dir``).
     """
 
     max_nodes: int = 4_000
     max_alloc_bytes: int = 64 * 2**20
     max_tuple_values: int = 1_024
+    fuse: bool = True
 
 
 @dataclass(frozen=True)
@@ -294,9 +298,9 @@ class _Rebuild:
     def __init__(
         self, tree: ast.Module, constants: Mapping[str, Any], limits: JitLimits, entry: str = ""
     ) -> None:
-        self.entry = entry
+        self.entry = entry if limits.fuse else ""
         #: per function, its parameters that always hold a frame (the fuser's leaves)
-        self.frame_params = _frame_params(tree, entry)
+        self.frame_params = _frame_params(tree, entry) if limits.fuse else {}
         #: the entry function's fused reductions (sandbox.fusion) while it is rebuilt, else None
         self.fuser: Fuser | None = None
         # Elements of at most 8 bytes each: the check runs before the dtype is known.
@@ -471,7 +475,8 @@ class _Rebuild:
             )
         captured = tuple(sorted(free & enclosing))
         hoisted = f"_vlmcar_h{len(self.extra)}_{node.name}"  # numbered: no two can collide
-        fuser = self.fuser  # the enclosing function's: its frames and literals, passed on
+        fuser = self.fuser  # the enclosing function's: its frames and literals, passed on (none
+        # when fusion is off)
         frames = [c for c in captured if fuser is not None and c in fuser.frames]
         literals = fuser.literals(captured) if fuser is not None else {}
         self.extra.append(

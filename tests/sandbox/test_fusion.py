@@ -87,6 +87,9 @@ CASES = [
     "(frame[..., 0] > 100).astype(int).sum()",
     "np.max(frame[..., 2])",
     "np.amin(frame[..., 0].astype(np.int32) - 300)",
+    "np.count_nonzero(np.abs(frame.astype(np.int16) - np.array(KEY)).sum(axis=-1) < TOL)",
+    "np.all(frame == np.array((200, 120, 10), dtype=np.uint8), axis=-1).sum()",
+    "np.count_nonzero((frame - np.array([1, 2, 3], dtype=np.uint8)).max(axis=-1) > 250)",
 ]
 
 
