@@ -435,7 +435,6 @@ class Fuser:
     ) -> None:
         self.constants = constants
         self.numpy = numpy
-        self.count = 0
         stores: dict[str, int] = {}
         own = {id(a) for a in fn.args.posonlyargs + fn.args.args}
         own_names = {a.arg for a in fn.args.posonlyargs + fn.args.args}
@@ -558,15 +557,18 @@ class Fuser:
     # lowering -------------------------------------------------------------------------------
 
     def lower(
-        self, node: ast.Call, view: Callable[[str, list[ast.Slice] | None], ast.expr]
+        self,
+        node: ast.Call,
+        view: Callable[[str, list[ast.Slice] | None], ast.expr],
+        number: int,
     ) -> Lowered | None:
         """The fused helper and its call for a reduction call, or None when it is not fused.
 
         ``view(name, slices)`` builds a helper argument: the (rebuilt) name sliced by the
-        (audited, to be rebuilt) spatial slices, or the name alone.
+        (audited, to be rebuilt) spatial slices, or the name alone. ``number`` makes the
+        helper's name unique in the kernel module (``_vlmcar_fz<number>``).
         """
-        self.count += 1
-        built = self._build(node, f"{FUSED_PREFIX}{self.count}")
+        built = self._build(node, f"{FUSED_PREFIX}{number}")
         if built is None:
             return None
         helper, ctx = built

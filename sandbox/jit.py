@@ -1096,7 +1096,7 @@ class _Rebuild:
 
     def call(self, node: ast.Call) -> ast.expr:
         if self.fuser is not None:
-            lowered = self.fuser.lower(node, self._view)
+            lowered = self.fuser.lower(node, self._view, len(self.extra))
             if lowered is not None:
                 self.extra.append(lowered.helper)
                 return _helper_call(_PYNUM, [lowered.call])

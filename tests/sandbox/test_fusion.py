@@ -282,6 +282,28 @@ def test_a_reassigned_frame_is_not_a_leaf() -> None:
     assert "frame = first" in text
 
 
+def test_helpers_fused_in_several_functions_get_distinct_names(tmp_path: Path) -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def reds(img):
+            return np.count_nonzero(img[..., 0] > 200)
+
+        def check(frame, first):
+            greens = np.count_nonzero(frame[..., 1] > 100)
+            return (reds(frame), reds(first), greens, np.sum(first[..., 2] < 5))
+        """
+    )
+    text, module = load_kernel(source, tmp_path, "fusion_names")
+    names = [line.split("(")[0] for line in text.splitlines() if line.startswith("def _vlmcar_fz")]
+    assert len(names) == 3 and len(set(names)) == 3, names
+    check = reference(source)
+    for frame, first in frames_for(3):
+        got = module._vlmcar_entry(readonly(frame), readonly(first))
+        assert [python_number(v) for v in got] == [
+            python_number(v) for v in check(readonly(frame), readonly(first))
+        ]
+
+
 def test_nested_scopes_are_not_fused_through() -> None:
     source = HEADER + textwrap.dedent(
         """
