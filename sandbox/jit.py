@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -1615,6 +1616,9 @@ def _generate(
         raise _Refused(None, f"{cycle}() is recursive (native recursion has no budget)")
     module = ast.fix_missing_locations(ast.Module(body=list(functions), type_ignores=[]))
     nodes = sum(1 for _ in ast.walk(module))
+    if nodes > limits.max_nodes and any(f.name.startswith(FUSED_PREFIX) for f in functions):
+        # the fused helpers' loops are what made it too large: the kernel without them
+        return _generate(tree, entry, constants, dataclasses.replace(limits, fuse=False))
     if nodes > limits.max_nodes:
         raise _Refused(
             None, f"{nodes:,} syntax nodes: larger than the JIT limit of {limits.max_nodes:,}"

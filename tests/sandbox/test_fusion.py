@@ -304,6 +304,13 @@ def test_helpers_fused_in_several_functions_get_distinct_names(tmp_path: Path) -
         ]
 
 
+def test_a_kernel_too_large_with_its_fused_loops_is_built_without_them() -> None:
+    cases = [f"np.count_nonzero(frame[..., {k % 3}] > {k})" for k in range(60)]
+    text = kernel_source(module_text(cases))  # unfused it fits the node limit
+    assert f"def {fusion.FUSED_PREFIX}" not in text
+    assert kernel_source(module_text(cases[:5])).count(f"def {fusion.FUSED_PREFIX}") == 5
+
+
 def test_nested_scopes_are_not_fused_through() -> None:
     source = HEADER + textwrap.dedent(
         """
