@@ -196,6 +196,8 @@ def _dtype_range(dtype: np.dtype[Any]) -> tuple[int, int]:
 def _wrap(expr: ast.expr, lo: int, hi: int, dtype: np.dtype[Any]) -> tuple[ast.expr, int, int]:
     """An int64 expression reduced to ``dtype``'s width where its interval leaves the range."""
     dmin, dmax = _dtype_range(dtype)
+    if hi > _INT64[1]:
+        raise _No  # uint64 values past 2**63 cannot be held in the kernel's int64
     if dmin <= lo and hi <= dmax:
         return expr, lo, hi
     bits = dtype.itemsize * 8
@@ -271,17 +273,24 @@ def _float_num(lo: float, hi: float, expr: ast.expr, integral: bool) -> _Num:
 
 
 def _square(a: _Num) -> _Num:
-    """``a ** 2``: a product of a with itself (its interval starts at 0 when it holds 0)."""
-    product = _arith(ast.Mult(), a, a)
-    if product.kind == "i" and product.dtype is not None:
-        lo = 0 if a.lo <= 0 <= a.hi else min(a.lo * a.lo, a.hi * a.hi)
-        hi = max(a.lo * a.lo, a.hi * a.hi)
-        dmin, dmax = _dtype_range(product.dtype)
-        if dmin <= lo and hi <= dmax:
-            return replace(product, lo=int(lo), hi=int(hi))
-        return product
-    lo = 0.0 if a.lo <= 0 <= a.hi else min(a.lo * a.lo, a.hi * a.hi)
-    return _float_num(lo, max(a.lo * a.lo, a.hi * a.hi), product.expr, product.integral)
+    """``a ** 2``: the 2 is a Python int, so an int64 next to the array (uint8 ** 2 is int64).
+
+    The product is of ``a`` with itself, in that dtype; its interval starts at 0 when ``a``'s
+    holds 0.
+    """
+    if a.kind == "b" or not a.pixel:
+        raise _No
+    dtype = _result_dtype(a, _py_int(2))
+    if dtype.kind == "f" and a.kind != "f":
+        raise _No  # uint64 ** 2 is float64 in numpy: not lowered
+    lo = 0 if a.lo <= 0 <= a.hi else min(a.lo * a.lo, a.hi * a.hi)
+    hi = max(a.lo * a.lo, a.hi * a.hi)
+    if a.kind == "f":
+        product = ast.BinOp(left=a.expr, op=ast.Mult(), right=a.expr)
+        return _float_num(float(lo), float(hi), product, a.integral)
+    product = ast.BinOp(left=a.expr, op=ast.Mult(), right=a.expr)
+    wrapped, ilo, ihi = _wrap(product, int(lo), int(hi), dtype)
+    return _Num("i", dtype, ilo, ihi, wrapped, True)
 
 
 def _arith(op: ast.operator, a: _Num, b: _Num) -> _Num:
@@ -314,7 +323,7 @@ def _arith(op: ast.operator, a: _Num, b: _Num) -> _Num:
 
 
 def _negate(a: _Num) -> _Num:
-    if a.kind == "b":
+    if a.kind == "b" or not a.pixel:
         raise _No  # numpy refuses -bool arrays
     if a.kind == "f":
         return _float_num(-a.hi, -a.lo, ast.UnaryOp(op=ast.USub(), operand=a.expr), a.integral)
@@ -326,7 +335,7 @@ def _negate(a: _Num) -> _Num:
 
 
 def _absolute(a: _Num) -> _Num:
-    if a.kind == "b":
+    if a.kind == "b" or not a.pixel:
         raise _No
     lo = 0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi))
     hi = max(abs(a.lo), abs(a.hi))
@@ -368,6 +377,8 @@ def _logical(op: str, values: Sequence[_Num]) -> _Num:
 
 def _cast(a: _Num, dtype: np.dtype[Any]) -> _Num:
     """``.astype(dtype)``: exact widening, or numpy's wrap for a narrower int type."""
+    if not a.pixel:
+        raise _No  # a tuple has no astype; an array constant's cast is left to numpy
     if a.kind == "f":
         if dtype != np.float64:
             raise _No  # float -> int truncates and is undefined for NaN and infinities
@@ -529,6 +540,8 @@ class Fuser:
             for name in self.inline:
                 if self._pixels(self.defs[name], depth=1) is None and not self._is_literal(name):
                     continue
+                if not self._one_shape(self.defs[name]):
+                    continue
                 reads = [
                     n
                     for n in ast.walk(fn)
@@ -539,6 +552,25 @@ class Fuser:
             if keep == self.inline:
                 return keep
             self.inline = keep
+
+    def _one_shape(self, node: ast.expr) -> bool:
+        """Whether every array ``node`` reads has one shape, so computing it cannot raise.
+
+        Frames have one shape (validated); the same slices of frames give one shape; a view name
+        alone has one. Anything else could be a broadcast error in numpy, which a dropped
+        statement would never raise: such a definition is computed as written.
+        """
+        ctx = _Ctx(depth=1)
+        try:
+            self._value(node, ctx)
+        except _No:
+            return True  # a literal
+        keys = {
+            (name, None) if name in self.view_names
+            else ("", None if slices is None else tuple(ast.dump(s) for s in slices))
+            for name, slices in ctx.views
+        }  # fmt: skip
+        return len(keys) <= 1
 
     def _is_literal(self, name: str) -> bool:
         try:
@@ -702,13 +734,21 @@ class Fuser:
 
     @staticmethod
     def _neg_const(v: _Val) -> _Val:
+        """``-C`` of a constant, as numpy negates it.
+
+        A Python number is negated; an array element wraps into its dtype (``-np.int8(-128)`` is
+        -128, ``-np.uint8(5)`` is 251).
+        """
         parts = []
         for p in v.parts:
-            value = -p.lo
-            num = _py_float(float(value)) if p.kind == "f" else _py_int(int(value))
-            parts.append(replace(num, dtype=p.dtype))
-        if any(p.dtype is not None and p.dtype.kind == "u" for p in v.parts):
-            raise _No
+            if p.kind == "f":
+                parts.append(replace(_py_float(-float(p.lo)), dtype=p.dtype))
+                continue
+            value = -int(p.lo)
+            if p.dtype is not None:
+                dmin, dmax = _dtype_range(p.dtype)
+                value = (value - dmin) % (dmax - dmin + 1) + dmin
+            parts.append(replace(_py_int(value), dtype=p.dtype))
         return _Val(tuple(parts))
 
     def _base(self, name: str, slices: list[ast.Slice] | None, ctx: _Ctx) -> _Val:
@@ -768,6 +808,8 @@ class Fuser:
             return self._scalar_or_vector(node, ctx)
         if not (isinstance(node.value, ast.Name) and node.value.id in self.frames):
             inner = self._value(node.value, ctx)
+            if not inner.pixel:
+                raise _No
             items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             if inner.vector and len(items) == 2 and _is_ellipsis(items[0]):
                 return _Val((inner.parts[self._channel(items[1])],))
@@ -896,8 +938,10 @@ class Fuser:
             inner = self._value(node.args[0], ctx)
             out = []
             for p in inner.parts:
-                if p.kind == "b" or p.lo < 0:
+                if p.kind == "b" or p.lo < 0 or not p.pixel:
                     raise _No  # sqrt of a negative warns and gives NaN
+                if p.dtype is None or (p.dtype.kind in "iu" and p.dtype.itemsize < 4):
+                    raise _No  # numpy's sqrt of (u)int8 is float16, of (u)int16 float32
                 expr = _call(_np("sqrt"), _as_float(p))
                 out.append(_float_num(math.sqrt(p.lo), math.sqrt(p.hi), expr, integral=False))
             return _Val(tuple(out))
@@ -970,8 +1014,8 @@ class Fuser:
         if axis not in (-1, 2):
             raise _No
         inner = self._value(subject, ctx)
-        if not inner.vector:
-            raise _No
+        if not inner.vector or not all(p.pixel for p in inner.parts):
+            raise _No  # over a constant (a tuple has no methods): left to the regular path
         parts = inner.parts
         if name in ("all", "any"):
             return _Val((_logical("and" if name == "all" else "or", list(parts)),))
@@ -997,6 +1041,8 @@ class Fuser:
     def _helper(self, kind: str, value: _Val, ctx: _Ctx, name: str) -> ast.FunctionDef:
         """One loop over the pixels of the views, reducing ``value``'s parts on the fly."""
         parts = value.parts
+        if not ctx.views or not all(p.pixel for p in parts):
+            raise _No  # nothing read per pixel
         if len({p.kind for p in parts}) != 1:
             raise _No
         if kind == "count1" and value.vector:
@@ -1026,9 +1072,11 @@ class Fuser:
             bound = max(max(abs(p.lo), abs(p.hi)) for p in parts)
             floats = any(p.kind == "f" for p in parts)
             limit = _EXACT_FLOAT if (floats or kind == "mean") else 2**62
+            # the most values whose exact total stays below the limit, computed here (a product
+            # in the kernel's int64 could wrap)
+            most = limit // ((math.ceil(bound) + 1) * len(parts))
             pre.append(
-                f"if {n_values} * {math.ceil(bound) + 1} >= {limit}:\n"
-                f"    {HELPERS_ALIAS}.vlmcar_fused_defer()"
+                f"if _vlmcar_hh * _vlmcar_ww > {most}:\n    {HELPERS_ALIAS}.vlmcar_fused_defer()"
             )
             if kind == "mean":
                 pre.append(f"if {n_values} == 0:\n    {HELPERS_ALIAS}.vlmcar_fused_defer()")

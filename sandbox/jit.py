@@ -135,6 +135,12 @@ _AXIS_TWINS = {
     "sum": "vlmcar_sum_axis",
     "mean": "vlmcar_mean_axis",
 }
+#: numpy functions computed in float16/float32 for narrow integer arrays (float64 in numba):
+#: their array arguments are checked at typing (``vlmcar_float_arg``).
+_FLOAT_UFUNCS = frozenset(
+    "arccos arcsin arctan arctan2 cos deg2rad exp hypot log log10 log1p log2 rad2deg sin sqrt "
+    "tan".split()
+)
 #: Reductions whose float results depend on the order of operations: never in the subset.
 _ORDER_DEPENDENT = frozenset({"std", "var"})
 #: numpy calls whose result size comes from their arguments: checked before allocating.
@@ -1200,6 +1206,10 @@ class _Rebuild:
                     node, f"{reduction}() with axis or other arguments is outside the JIT subset"
                 )
             return _helper_call(_PYNUM, [_helper_call(_REDUCTION_TWINS[reduction], [subject])])
+        if is_numpy and func.attr in _FLOAT_UFUNCS:
+            args = [_helper_call("vlmcar_float_arg", [a]) for a in args]
+        if is_numpy and func.attr in ("floor", "ceil", "trunc"):
+            args = [_helper_call("vlmcar_int_array_refused", [a]) for a in args]
         target = self.attribute(func)
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
 
@@ -1244,11 +1254,21 @@ def _frame_params(tree: ast.Module, entry: str) -> dict[str, list[str]]:
     def params(fn: ast.FunctionDef) -> list[str]:
         return [a.arg for a in fn.args.posonlyargs + fn.args.args]
 
-    stored = {
-        name: {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-        | {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} - set(params(fn))
-        for name, fn in defs.items()
-    }  # fmt: skip
+    def stores(fn: ast.FunctionDef) -> set[str]:
+        """Names ``fn`` binds: assignments anywhere and nested scopes' parameters.
+
+        Parameters are told apart by node: a nested function's parameter named like one of
+        ``fn``'s hides it there.
+        """
+        own = {id(a) for a in fn.args.posonlyargs + fn.args.args}
+        names = {
+            n.id
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        return names | {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg) and id(a) not in own}
+
+    stored = {name: stores(fn) for name, fn in defs.items()}  # fmt: skip
     frames = {name: set(params(fn)) for name, fn in defs.items()}
     frames[entry] = set(params(defs[entry])) - stored[entry]
     changed = True

@@ -40,12 +40,14 @@ __all__ = [
     "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
+    "vlmcar_float_arg",
     "vlmcar_floor",
     "vlmcar_floordiv",
     "vlmcar_fused_defer",
     "vlmcar_fused_same",
     "vlmcar_fused_shape",
     "vlmcar_int",
+    "vlmcar_int_array_refused",
     "vlmcar_invert",
     "vlmcar_iter_chunk",
     "vlmcar_iter_get",
@@ -299,6 +301,59 @@ def _vlmcar_fold_int(value: Any) -> Any:
         raise TypingError(
             f"Unsupported: sum() of {value} elements: the builtin sums floats in its own order "
             "(compensated since Python 3.12); only ints and bools are summed in the kernel"
+        )
+
+    def impl(value: Any) -> Any:
+        return value
+
+    return impl
+
+
+def vlmcar_float_arg(value: Any) -> Any:
+    """An argument of a float ufunc (``np.sqrt``, ``np.exp``, ``np.sin`` ...) in a kernel.
+
+    numpy computes those in float16 for (u)int8 and bool arrays and in float32 for (u)int16
+    arrays; numba computes float64, so the answers can differ (``np.sqrt(frame[..., 0])`` at 128).
+    Such an argument is refused at typing (the checker stays on the interpreter); scalars and
+    wider arrays pass unchanged.
+    """
+    return value
+
+
+@overload(vlmcar_float_arg)
+def _vlmcar_float_arg(value: Any) -> Any:
+    narrow = (types.int8, types.uint8, types.int16, types.uint16, types.boolean)
+    if isinstance(value, types.Array) and value.dtype in narrow:
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: a float function of a {value.dtype} array (numpy computes it in "
+            "float16/float32, the kernel in float64)"
+        )
+
+    def impl(value: Any) -> Any:
+        return value
+
+    return impl
+
+
+def vlmcar_int_array_refused(value: Any) -> Any:
+    """An argument of ``np.floor/ceil/trunc`` in a kernel: integer arrays refused at typing.
+
+    numpy returns an integer array unchanged (uint8 stays uint8, and wraps later); numba
+    returns float64.
+    """
+    return value
+
+
+@overload(vlmcar_int_array_refused)
+def _vlmcar_int_array_refused(value: Any) -> Any:
+    if isinstance(value, types.Array) and isinstance(value.dtype, types.Integer | types.Boolean):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: np.floor/ceil/trunc of a {value.dtype} array (numpy keeps the integer "
+            "dtype, the kernel gives float64)"
         )
 
     def impl(value: Any) -> Any:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from sandbox import compile_checker, fusion
 from sandbox.errors import SandboxError
-from sandbox.jit import kernel_source
+from sandbox.jit import Kernel, build_kernel, kernel_source
 from sandbox.jit_helpers import JitDeferred
 
 HEADER = """\
@@ -35,6 +35,8 @@ DOOR = np.array([200, 120, 10], dtype=np.uint8)
 WEIGHTS = np.array([0.299, 0.587, 0.114])
 TOL = 30
 Y0 = 2
+NEG = np.array([-128, 5, 127], dtype=np.int8)
+BIG = 2**52
 """
 
 #: (reduction expression) -> each must be fused; answers compared with numpy's
@@ -90,6 +92,9 @@ CASES = [
     "np.count_nonzero(np.abs(frame.astype(np.int16) - np.array(KEY)).sum(axis=-1) < TOL)",
     "np.all(frame == np.array((200, 120, 10), dtype=np.uint8), axis=-1).sum()",
     "np.count_nonzero((frame - np.array([1, 2, 3], dtype=np.uint8)).max(axis=-1) > 250)",
+    "(frame[..., 0] ** 2).max()",  # the 2 is an int64 there: uint8 ** 2 is int64
+    "(frame[..., 0].astype(np.int16) ** 2).min()",
+    "np.count_nonzero(frame == -NEG)",  # -(-128) wraps to -128 in int8
 ]
 
 
@@ -213,6 +218,17 @@ def test_fused_equals_numpy(chunk: int, tmp_path: Path) -> None:
     assert compared >= len(CHUNKS[chunk]) * 10
 
 
+def test_a_total_past_the_exact_range_defers_to_the_interpreter(tmp_path: Path) -> None:
+    # the bound check is computed when the helper is generated: a product in the kernel's int64
+    # could wrap and let an inexact mean through
+    source = module_text(["np.mean(frame[..., 0].astype(np.int64) * BIG)"])
+    text, module = load_kernel(source, tmp_path, "fusion_defer")
+    assert f"def {fusion.FUSED_PREFIX}" in text
+    frame = readonly(np.full((4, 4, 3), 255, np.uint8))
+    with pytest.raises(JitDeferred):
+        module._vlmcar_entry(frame, frame)
+
+
 def test_masks_used_only_by_reductions_are_not_computed() -> None:
     source = HEADER + textwrap.dedent(
         """
@@ -309,6 +325,61 @@ def test_a_kernel_too_large_with_its_fused_loops_is_built_without_them() -> None
     text = kernel_source(module_text(cases))  # unfused it fits the node limit
     assert f"def {fusion.FUSED_PREFIX}" not in text
     assert kernel_source(module_text(cases[:5])).count(f"def {fusion.FUSED_PREFIX}") == 5
+
+
+# --- red-team round on fusion (tests/sandbox/data/fusion_divergences) ----------------------------
+
+DIVERGENCES = sorted(
+    (Path(__file__).parent / "data" / "fusion_divergences").glob("[0-9][0-9]_*.py")
+)
+
+
+def _trigger_frames() -> list[np.ndarray]:
+    """Uniform frames at the values the round's cases turn on, random ones, odd shapes."""
+    rng = np.random.default_rng(0)
+    out = [np.full((7, 9, 3), v, np.uint8) for v in (0, 1, 127, 128, 200, 235, 254, 255)]
+    out += [np.full((1, 1, 3), v, np.uint8) for v in (128, 255)]
+    out += [rng.integers(0, 256, (s, s + 2, 3), dtype=np.uint8) for s in (3, 16)]
+    out += [np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)]
+    mixed = np.zeros((6, 6, 3), np.uint8)
+    mixed[..., 0], mixed[..., 1] = 128, 254
+    return [*out, mixed]
+
+
+def _answer(run: Any) -> object:
+    try:
+        return bool(run())
+    except JitDeferred:
+        return "deferred"
+    except Exception:  # a failure on either path is compared as a failure
+        return "error"
+
+
+@pytest.mark.long  # 12 cold kernel builds; the fixes' own cases run in make test above
+@pytest.mark.parametrize("path", DIVERGENCES, ids=[p.stem for p in DIVERGENCES])
+def test_red_team_divergences_agree_or_stay_on_the_interpreter(path: Path) -> None:
+    # A helper wrote these against the first version of fusion: each kernel answered differently
+    # from the interpreter (or lost its kernel to a mis-fusion). Now each kernel agrees, fails
+    # where the interpreter fails, defers, or the checker stays on the interpreter.
+    source = path.read_text("utf-8")
+    kernel = build_kernel(source)
+    interpreter = compile_checker(source)
+    if not isinstance(kernel, Kernel):
+        assert "vlmcar_fz" not in kernel, (path.name, kernel)  # never lost to a fused helper
+        return
+    for frame in _trigger_frames():
+        ro = readonly(frame)[None]
+        out = np.zeros(1, np.bool_)
+
+        def jit(ro: np.ndarray = ro, out: np.ndarray = out) -> bool:
+            kernel.run(ro, ro, out)
+            return bool(out[0])
+
+        got = _answer(jit)
+        if got == "deferred":
+            continue
+        want = _answer(lambda frame=frame: interpreter(frame, frame))
+        assert got == want, (path.name, frame.shape, frame[0, 0].tolist())
 
 
 def test_nested_scopes_are_not_fused_through() -> None:
