@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FUSED_PREFIX", "HELPERS_ALIAS", "NUMPY_ALIAS", "Fuser"]
+__all__ = ["FUSED_COUNT_PREFIX", "FUSED_PREFIX", "HELPERS_ALIAS", "NUMPY_ALIAS", "Fuser"]
 
 #: the kernel module's fixed aliases (sandbox.jit uses the same)
 NUMPY_ALIAS = "_vlmcar_np"
@@ -54,6 +54,9 @@ HELPERS_ALIAS = "_vlmcar_h"
 #: generated fused helpers are named ``_vlmcar_fz<k>``: their indices are the engine's own loop
 #: counters over the checked shape, so they are compiled without bounds checks
 FUSED_PREFIX = "_vlmcar_fz"
+#: helpers that count (true pixels, ``len(np.argwhere(...))``): their results are sizes, far
+#: below 2**52, which the JIT's type-flow check lets become floats
+FUSED_COUNT_PREFIX = "_vlmcar_fzc"
 
 _CHANNELS = 3
 #: floats hold every integer below this exactly
@@ -117,9 +120,14 @@ class _Num:
 
 @dataclass(frozen=True)
 class _Val:
-    """A lowered array: one part (an (h, w) array) or three (the channel axis, last)."""
+    """A lowered array: one part (an (h, w) array) or three (the channel axis, last).
+
+    ``sequence``: a Python tuple or list constant (numpy makes it an array next to an array, but
+    on its own it has no ``-``, ``+`` or methods).
+    """
 
     parts: tuple[_Num, ...]
+    sequence: bool = False
 
     @property
     def vector(self) -> bool:
@@ -232,7 +240,7 @@ def _number(value: Any) -> _Num:
     return _py_int(value) if isinstance(value, int) else _py_float(value)
 
 
-def _strong_vector(values: Sequence[Any], dtype: np.dtype[Any]) -> _Val:
+def _strong_vector(values: Sequence[Any], dtype: np.dtype[Any], sequence: bool = False) -> _Val:
     """A 3-element numeric constant (a tuple or an array) as a strong array."""
     if dtype.kind not in "iuf" or (dtype.kind == "f" and dtype != np.float64):
         raise _No
@@ -242,7 +250,7 @@ def _strong_vector(values: Sequence[Any], dtype: np.dtype[Any]) -> _Val:
             parts.append(replace(_py_float(float(v)), dtype=dtype))
         else:
             parts.append(replace(_py_int(int(v)), dtype=dtype))
-    return _Val(tuple(parts))
+    return _Val(tuple(parts), sequence=sequence)
 
 
 def _result_dtype(a: _Num, b: _Num) -> np.dtype[Any]:
@@ -532,7 +540,12 @@ class Fuser:
                 if isinstance(node, ast.Call) and id(node) not in hidden_ids:
                     subject = self._subject(node)
                     if subject is not None and self._build(node, FUSED_PREFIX) is not None:
-                        allowed |= {id(n) for n in ast.walk(subject[1])}
+                        # slice bounds are read again where the view is built: not fused
+                        bounds = {
+                            id(n) for sl in ast.walk(subject[1]) if isinstance(sl, ast.Slice)
+                            for n in ast.walk(sl)
+                        }  # fmt: skip
+                        allowed |= {id(n) for n in ast.walk(subject[1])} - bounds
             for name in self.inline:
                 if self._pixels(self.defs[name], depth=1) is not None:
                     allowed |= {id(n) for n in ast.walk(self.defs[name])}
@@ -676,9 +689,9 @@ class Fuser:
             return _Val((_number(node.value),))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             inner = self._scalar_or_vector(node.operand, ctx)
-            if inner.vector or isinstance(node.op, ast.UAdd):
-                return inner if isinstance(node.op, ast.UAdd) else self._neg_const(inner)
-            return self._neg_const(inner)
+            if inner.sequence:
+                raise _No  # -KEY of a tuple raises TypeError in Python
+            return inner if isinstance(node.op, ast.UAdd) else self._neg_const(inner)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             if node.value.id in self.numpy and node.attr in ("nan", "inf", "pi", "e"):
                 return _Val((_py_float(float(getattr(np, node.attr))),))
@@ -708,7 +721,7 @@ class Fuser:
                 raise _No
             numbers = [float(v.parts[0].lo) if v.parts[0].kind == "f" else int(v.parts[0].lo)
                        for v in values]  # fmt: skip
-            return _strong_vector(numbers, np.asarray(numbers).dtype)
+            return _strong_vector(numbers, np.asarray(numbers).dtype, sequence=True)
         if isinstance(node, ast.Name):
             if node.id in self.constants:
                 value = self.constants[node.id]
@@ -727,7 +740,7 @@ class Fuser:
             if isinstance(value, tuple) and len(value) == _CHANNELS:
                 if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
                     raise _No
-                return _strong_vector(value, np.asarray(value).dtype)
+                return _strong_vector(value, np.asarray(value).dtype, sequence=True)
             if isinstance(value, np.ndarray) and value.shape == (_CHANNELS,):
                 return _strong_vector(value.tolist(), value.dtype)
         raise _No
@@ -863,6 +876,10 @@ class Fuser:
             if isinstance(node.op, ast.USub) and not _has_pixels(node.operand, self):
                 return self._scalar_or_vector(node, ctx)
             inner = self._value(node.operand, ctx)
+            if not inner.pixel:  # a constant: a tuple has no unary operators
+                if inner.sequence or not isinstance(node.op, ast.USub | ast.UAdd):
+                    raise _No
+                return inner if isinstance(node.op, ast.UAdd) else self._neg_const(inner)
             if isinstance(node.op, ast.USub):
                 return _Val(tuple(_negate(p) for p in inner.parts))
             if isinstance(node.op, ast.Invert):
@@ -968,8 +985,8 @@ class Fuser:
         if not value.vector or any(p.pixel for p in value.parts):
             raise _No
         numbers = [p.lo if p.kind == "f" else int(p.lo) for p in value.parts]
-        if not node.keywords:
-            return _strong_vector(numbers, np.asarray(numbers).dtype)
+        if not node.keywords:  # a tuple's dtype is numpy's for its numbers; an array keeps its own
+            return replace(value, sequence=False)
         if len(node.keywords) != 1 or node.keywords[0].arg != "dtype":
             raise _No
         dtype = self._dtype(node.keywords[0].value)
@@ -1061,6 +1078,7 @@ class Fuser:
         step: list[str]
         end: list[str]
         if kind in ("count", "count1") or (kind == "sum" and parts[0].kind == "b"):
+            name = name.replace(FUSED_PREFIX, FUSED_COUNT_PREFIX, 1)
             init = ["_vlmcar_acc = 0"]
             step = [f"if _VLMCAR_T{i}:\n    _vlmcar_acc += 1" for i in range(len(parts))]
             end = ["return _vlmcar_acc"]

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.constants import ConstantError, constant_source, fold_constants
-from sandbox.fusion import FUSED_PREFIX, HELPERS_ALIAS, NUMPY_ALIAS, Fuser
+from sandbox.fusion import FUSED_COUNT_PREFIX, FUSED_PREFIX, HELPERS_ALIAS, NUMPY_ALIAS, Fuser
 from sandbox.surface import MATH_NAMES, VISION_NAMES
 
 __all__ = [
@@ -939,6 +939,13 @@ class _Rebuild:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.BinOp):
+            folded = _literal_int(node)
+            if folded is not None and not _INT64_MIN <= folded <= _INT64_MAX:
+                raise _Refused(
+                    node,
+                    "arithmetic of int literals leaving 64 bits: Python folds it into one constant "
+                    "that numba types as uint64, where the interpreter wraps each step",
+                )
             return self.binop(node.op, self.expr(node.left), node.right, node)
         if isinstance(node, ast.UnaryOp):
             op = _UNARY.get(type(node.op))
@@ -1303,6 +1310,48 @@ def _calls_of(fn: ast.FunctionDef, name: ast.Name) -> ast.Call | None:
         if isinstance(node, ast.Call) and node.func is name:
             return node
     return None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_LITERAL_OPS: Mapping[type[ast.AST], Callable[[int, int], int]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+}
+
+
+def _literal_int(node: ast.expr) -> int | None:
+    """The exact value of an int expression of literals only (None: not one, or not computed).
+
+    Powers and shifts are computed only for the small exponents the subset admits.
+    """
+    if isinstance(node, ast.Constant):
+        return node.value if type(node.value) is int else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Invert):
+        v = _literal_int(node.operand)
+        if v is None:
+            return None
+        return -v if isinstance(node.op, ast.USub) else ~v if isinstance(node.op, ast.Invert) else v
+    if not isinstance(node, ast.BinOp):
+        return None
+    a, b = _literal_int(node.left), _literal_int(node.right)
+    if a is None or b is None:
+        return None
+    if isinstance(node.op, ast.Pow):
+        return a**b if 0 <= b <= _MAX_LITERAL_POWER and abs(a) < 2**64 else None
+    if isinstance(node.op, ast.LShift | ast.RShift):
+        if not 0 <= b <= _MAX_SHIFT:
+            return None
+        return a << b if isinstance(node.op, ast.LShift) else a >> b
+    fn = _LITERAL_OPS.get(type(node.op))
+    if fn is None or (b == 0 and isinstance(node.op, ast.FloorDiv | ast.Mod)):
+        return None
+    return fn(a, b)
 
 
 def _numeric_tuple(value: Any) -> bool:
@@ -1836,9 +1885,15 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             if value.value.name in shapes:
                 sizes.add(stmt.target.name)
         elif isinstance(value, ir.Expr) and value.op == "call":
-            fn = getattr(typemap.get(value.func.name), "typing_key", None)
+            ftype = typemap.get(value.func.name)
+            fn = getattr(ftype, "typing_key", None)
             passes = getattr(fn, "__name__", "") in _PASS_TWINS
-            counts = fn is numpy.count_nonzero  # at most the array's size
+            fused = isinstance(
+                ftype, types.Dispatcher
+            ) and ftype.dispatcher.py_func.__name__.startswith(
+                FUSED_COUNT_PREFIX
+            )  # a fused count: at most the pixels of its views
+            counts = fn is numpy.count_nonzero or fused  # at most the array's size
             if fn is len or counts or (passes and value.args and value.args[0].name in sizes):
                 sizes.add(stmt.target.name)
         elif isinstance(value, ir.Var) and value.name in sizes:
