@@ -7,7 +7,9 @@ Provides:
         load average, platform, time.
     timed_call, balanced_order, summary: one timing sample with the collector off, a Williams
         order for interleaving modes, median and quartiles.
-    make_scene, readonly_copy: structured synthetic frames and read-only copies of them.
+    make_scene, paint, readonly_copy: structured synthetic frames (and rectangles painted onto
+        one) and read-only copies of them.
+    write_results: a result as STEM.json and STEM.md, the Markdown printed.
     source_digest, git_commit: which sandbox code a run measured.
 
 The scripts stay self-contained otherwise (CleanRL style): one file holds a benchmark's whole logic.
@@ -22,6 +24,7 @@ import gc
 import importlib.metadata
 import inspect
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -41,11 +44,13 @@ __all__ = [
     "git_commit",
     "machine_info",
     "make_scene",
+    "paint",
     "parse_dataclass_args",
     "readonly_copy",
     "source_digest",
     "summary",
     "timed_call",
+    "write_results",
 ]
 
 T = TypeVar("T")
@@ -151,12 +156,29 @@ def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
     f = np.empty((h, w, 3), np.uint8)
     f[...] = rng.integers(0, 200, 3)
-    for _ in range(int(rng.integers(1, 13))):
+    paint(rng, f, int(rng.integers(1, 13)))
+    return f
+
+
+def paint(rng: np.random.Generator, f: np.ndarray, count: int) -> None:
+    """Paint ``count`` palette rectangles (some striped) onto ``f`` in place."""
+    h, w = f.shape[:2]
+    for _ in range(count):
         rh, rw = int(rng.integers(3, max(4, h // 3))), int(rng.integers(3, max(4, w // 3)))
         y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
         step = 2 if rng.random() < 0.2 else 1  # some rectangles are striped (a fence, a grid)
         f[y0 : y0 + rh, x0 : x0 + rw : step] = PALETTE[int(rng.integers(len(PALETTE)))]
-    return f
+
+
+def write_results(
+    out_dir: Path, stem: str, results: dict[str, Any], markdown: Callable[[dict[str, Any]], str]
+) -> None:
+    """``STEM.json`` and ``STEM.md`` in ``out_dir`` (created), and the Markdown printed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    text = markdown(results)
+    (out_dir / f"{stem}.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 def readonly_copy(a: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ Usage:
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import machine_info, parse_dataclass_args  # noqa: E402
+from benchmarks.common import machine_info, parse_dataclass_args, write_results  # noqa: E402
 from benchmarks.realistic import geomean, median_us, raw_checker, read_bound_us  # noqa: E402
 from tools import build_corpus  # noqa: E402
 
@@ -281,11 +280,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "rows": rows,
     }
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "fusion_quick" if args.quick else "fusion"
-    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out_dir / f"{stem}.md").write_text(markdown(results), encoding="utf-8")
-    print(markdown(results))
+    write_results(out_dir, "fusion_quick" if args.quick else "fusion", results, markdown)
     return results
 
 

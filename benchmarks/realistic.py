@@ -45,7 +45,12 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import machine_info, parse_dataclass_args, timed_call  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    machine_info,
+    parse_dataclass_args,
+    timed_call,
+    write_results,
+)
 from tools import build_corpus  # noqa: E402
 
 MODES = ("raw", "restricted", "sandbox", "sandbox_jit")
@@ -290,11 +295,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "rows": rows,
     }
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "realistic_quick" if args.quick else "realistic"
-    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out_dir / f"{stem}.md").write_text(markdown(results), encoding="utf-8")
-    print(markdown(results))
+    write_results(out_dir, "realistic_quick" if args.quick else "realistic", results, markdown)
     return results
 
 

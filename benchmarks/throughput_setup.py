@@ -14,10 +14,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from benchmarks.common import (
-    PALETTE,
-)
 from benchmarks.common import machine_info as common_machine_info
+from benchmarks.common import make_scene, paint
 from sandbox.pool import strongest_isolation
 
 
@@ -149,24 +147,6 @@ MODES: dict[str, str] = {
     "jit": "(d) sandbox + JIT",
     "jit_inproc": "JIT in process",
 }
-
-
-def make_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A background colour and 1 to 12 rectangles (some striped) from a small palette."""
-    f = np.empty((h, w, 3), np.uint8)
-    f[...] = rng.integers(0, 200, 3)
-    paint(rng, f, int(rng.integers(1, 13)))
-    return f
-
-
-def paint(rng: np.random.Generator, f: np.ndarray, count: int) -> None:
-    """Paint ``count`` palette rectangles (some striped) onto ``f`` in place."""
-    h, w = f.shape[:2]
-    for _ in range(count):
-        rh, rw = int(rng.integers(3, max(4, h // 3))), int(rng.integers(3, max(4, w // 3)))
-        y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
-        step = 2 if rng.random() < 0.2 else 1  # some rectangles are striped (a fence, a grid)
-        f[y0 : y0 + rh, x0 : x0 + rw : step] = PALETTE[int(rng.integers(len(PALETTE)))]
 
 
 def make_pool(rng: np.random.Generator, n: int, side: int) -> tuple[np.ndarray, np.ndarray]:

@@ -546,12 +546,12 @@ class Fuser:
                             for n in ast.walk(sl)
                         }  # fmt: skip
                         allowed |= {id(n) for n in ast.walk(subject[1])} - bounds
-            for name in self.inline:
-                if self._pixels(self.defs[name], depth=1) is not None:
-                    allowed |= {id(n) for n in ast.walk(self.defs[name])}
+            per_pixel = {n for n in self.inline if self._pixels(self.defs[n], depth=1) is not None}
+            for name in per_pixel:
+                allowed |= {id(n) for n in ast.walk(self.defs[name])}
             keep = set()
             for name in self.inline:
-                if self._pixels(self.defs[name], depth=1) is None and not self._is_literal(name):
+                if name not in per_pixel and not self._is_literal(name):
                     continue
                 if not self._one_shape(self.defs[name]):
                     continue
@@ -644,7 +644,10 @@ class Fuser:
         return value if value.pixel else None
 
     def _subject(self, node: ast.Call) -> tuple[str, ast.expr] | None:
-        """``(reduction, subject)`` of a full reduction call whose subject lowers, else None."""
+        """``(reduction, subject)`` when ``node`` has the form of a full reduction, else None.
+
+        Only the form is checked here; whether the subject lowers is :meth:`_build`'s question.
+        """
         func = node.func
         if node.keywords:
             return None
@@ -677,8 +680,6 @@ class Fuser:
             ):
                 kind, subject = "count1", inner.args[0]  # rows of argwhere: one per true pixel
         if kind is None or subject is None:
-            return None
-        if self._pixels(subject) is None:
             return None
         return kind, subject
 
@@ -725,9 +726,7 @@ class Fuser:
         if isinstance(node, ast.Name):
             if node.id in self.constants:
                 value = self.constants[node.id]
-            elif node.id in self.inline or node.id in self.defs:
-                if node.id not in self.inline and not ctx_allows_literal(node.id, self):
-                    raise _No
+            elif node.id in self.defs:  # a local bound once; a per-pixel one raises _No here
                 return self._scalar_or_vector(self.defs[node.id], ctx)
             elif node.id in self.outer:
                 return self._scalar_or_vector(self.outer[node.id], ctx)
@@ -873,8 +872,6 @@ class Fuser:
         if isinstance(node, ast.Subscript):
             return self._read(node, ctx)
         if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.USub) and not _has_pixels(node.operand, self):
-                return self._scalar_or_vector(node, ctx)
             inner = self._value(node.operand, ctx)
             if not inner.pixel:  # a constant: a tuple has no unary operators
                 if inner.sequence or not isinstance(node.op, ast.USub | ast.UAdd):
@@ -1213,16 +1210,3 @@ def _full(node: ast.expr) -> bool:
 
 def _is_ellipsis(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is Ellipsis
-
-
-def _has_pixels(node: ast.expr, fuser: Fuser) -> bool:
-    return any(
-        isinstance(n, ast.Name) and (n.id in fuser.frames or n.id in fuser.inline)
-        for n in ast.walk(node)
-    )
-
-
-def ctx_allows_literal(name: str, fuser: Fuser) -> bool:
-    """A local bound once to a constant operand (``tol = 30``, ``red = (255, 0, 0)``)."""
-    node = fuser.defs.get(name)
-    return node is not None and not _has_pixels(node, fuser)
