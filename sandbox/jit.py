@@ -56,6 +56,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -1785,6 +1786,10 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 #: (which float64 rounds only past 2**53) gives the exact answer.
 _WIDENED_LIMIT = 2**52
 _TYPED_OK = "typed IR checked: no int value computed as float64"
+#: A load from Numba's cache with no verdict beside it (a build killed between saving the cache
+#: and writing the verdict, or a cache written outside the build lock): build_kernel compiles
+#: afresh.
+_NO_RECORD = "a kernel from Numba's cache whose type check left no record"
 #: Twins that hand their argument's value back (a widened value stays widened through them).
 _PASS_TWINS = frozenset({"as_python_number", "vlmcar_int", "vlmcar_round", "vlmcar_fold_int"})
 #: Twins that compute with two operands, like ``a - b`` (a widened value needs a float partner).
@@ -1831,16 +1836,13 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
     ]
     annotations = [getattr(r, "type_annotation", None) for r in results]
     if any(getattr(a, "typemap", None) is None for a in annotations):
-        # what the check said when this kernel was compiled (by this engine: see kernel_dir); a
-        # process that compiled it a moment ago may still be writing it (Numba saves its cache
-        # before the check runs), so wait a little before refusing
-        for _ in range(40):
-            with contextlib.suppress(OSError):
-                said = stamp.read_text(encoding="utf-8").strip()
-                if said:
-                    return None if said == _TYPED_OK else said
-            time.sleep(0.05)
-        return "a kernel from Numba's cache whose type check left no record"
+        # loaded from Numba's cache: what the check said when this kernel was compiled (by this
+        # engine: see kernel_dir). The build lock is held, so no other process is writing it.
+        with contextlib.suppress(OSError):
+            said = stamp.read_text(encoding="utf-8").strip()
+            if said:
+                return None if said == _TYPED_OK else said
+        return _NO_RECORD
     why = None
     for annotation in annotations:
         why = _flow_problem(annotation, module.__name__, ir, types)
@@ -2118,6 +2120,34 @@ def build_kernel(
             os.replace(tmp, path)
     except OSError as err:
         return f"cannot write the kernel module in {directory}: {err.strerror or err}"
+    try:
+        lock = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        return f"cannot open the kernel's build lock in {directory}: {err.strerror or err}"
+    try:
+        # one build of a kernel at a time: workers of the same checker (several per run, several
+        # runs on one machine) would otherwise load each other's half-written cache
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = _import_kernel(name, path, directory)
+        if built == _NO_RECORD:
+            for stale in (directory / "__pycache__").glob(f"{name}*"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            built = _import_kernel(name, path, directory)
+    finally:
+        os.close(lock)  # releases the lock
+    if isinstance(built, str):
+        return built
+    module, seconds, cached = built
+    return Kernel(run=module.vlmcar_batch, path=path, seconds=seconds, cached=cached)
+
+
+def _import_kernel(name: str, path: Path, directory: Path) -> tuple[Any, float, bool] | str:
+    """Import (compile, or load from Numba's cache) a kernel module and type-check it.
+
+    Returns (module, seconds, whether the cache had it), or why it cannot be used; the caller
+    holds the kernel's build lock.
+    """
     cached = any((directory / "__pycache__").glob(f"{name}*.nbi"))
     t0 = time.perf_counter()
     try:
@@ -2137,9 +2167,4 @@ def build_kernel(
     if widened is not None:
         sys.modules.pop(name, None)
         return widened
-    return Kernel(
-        run=module.vlmcar_batch,
-        path=path,
-        seconds=time.perf_counter() - t0,
-        cached=cached,
-    )
+    return module, time.perf_counter() - t0, cached

@@ -385,6 +385,68 @@ def test_second_build_in_a_fresh_process_hits_the_cache(tmp_path: Path) -> None:
     assert list(Path(str(first["path"])).parent.glob("__pycache__/vlmcar_jit_*.nbi"))
 
 
+def _helper_source(k: int) -> str:
+    # several functions, so a build compiles several dispatchers (each with its own cache entry)
+    return src(
+        f"""
+        def count(frame, c):
+            n = 0
+            for y in range(frame.shape[0]):
+                for x in range(frame.shape[1]):
+                    if frame[y, x, c] > {k}:
+                        n += 1
+            return n
+
+
+        def check(frame):
+            return count(frame, 0) > count(frame, 1)
+        """
+    )
+
+
+@pytest.mark.slow
+def test_a_cache_without_its_verdict_is_compiled_afresh(tmp_path: Path) -> None:
+    # a build killed between Numba saving its cache and the type check writing its verdict left
+    # a cache that every later load refused (the checker stayed on the interpreter for good)
+    source = _helper_source(100)
+    first = _build_in_fresh_process(source, tmp_path)
+    stamp = Path(str(first["path"])).with_suffix(".typed")
+    assert stamp.read_text(encoding="utf-8").strip().startswith("typed IR checked")
+    stamp.unlink()
+    assert list(stamp.parent.glob("__pycache__/*.nbi"))  # the cache stays, without a verdict
+    again = _build_in_fresh_process(source, tmp_path)  # used to refuse the kernel here
+    assert again["cached"] is False  # compiled again ...
+    assert stamp.exists()  # ... with its verdict written this time
+    third = _build_in_fresh_process(source, tmp_path)
+    assert third["cached"] is True
+
+
+@pytest.mark.slow
+def test_concurrent_builds_of_one_kernel_all_get_it(tmp_path: Path) -> None:
+    # workers of one checker start together (two per run, several runs on a machine): they used
+    # to load each other's half-written cache and refuse it, leaving no verdict behind
+    source = _helper_source(50)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD_SCRIPT, str(tmp_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(source, timeout=300) for p in procs]
+    for (out, err), p in zip(results, procs, strict=True):
+        assert p.returncode == 0, err
+        assert json.loads(out.strip().splitlines()[-1])["path"]
+    built = [json.loads(out.strip().splitlines()[-1]) for out, _ in results]
+    assert sorted(b["cached"] for b in built) == [False, True, True]  # one compiled, two loaded
+
+
 # --- results --------------------------------------------------------------------------------
 
 HAND_BUILT = np.stack(
