@@ -44,12 +44,23 @@ from sandbox.guards import make_namespace
 from sandbox.jit import Kernel
 from sandbox.policy import restricted_compile
 
-__all__ = ["AUDIT_EVERY", "AUDIT_FRAMES", "Checker", "compile_checker", "probe_frames"]
+__all__ = [
+    "AUDIT_EVERY",
+    "AUDIT_FRAMES",
+    "KERNEL_RAISES",
+    "Checker",
+    "compile_checker",
+    "probe_frames",
+]
 
 #: With a kernel attached, one real frame of every this many batches also runs on the interpreter.
 AUDIT_EVERY = 64
 #: Probe frames (and real frames) compared on the first batch of each new frame shape.
 AUDIT_FRAMES = 8
+#: A kernel that raises hands its batch to the interpreter; after this many such batches it is
+#: detached (native code does not free what it allocated when it raises, and each such batch
+#: runs twice).
+KERNEL_RAISES = 16
 
 _PALETTE = (
     (0, 0, 0),
@@ -133,6 +144,7 @@ class Checker:
         self.jit_reason = "not compiled for the JIT path"
         self._probed_shapes: set[tuple[int, int]] = set()
         self._batches = 0
+        self._raised = 0
         self._function = function
         self._meter = meter
 
@@ -214,11 +226,7 @@ class Checker:
             self._audit_kernel(frames, firsts)
         if self.kernel is not None:
             return self._run_kernel(frames, firsts)
-        out = np.empty(frames.shape[0], dtype=np.bool_)
-        with np.errstate(all="ignore"):
-            for i in range(frames.shape[0]):
-                out[i] = self._run(frames[i], firsts[i])
-        return out
+        return self._interpreted(frames, firsts)
 
     def _run_kernel(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
         kernel = self.kernel
@@ -230,23 +238,38 @@ class Checker:
         except JitDeferred:
             # The kernel met a case where it cannot promise the interpreter's exact answer (an
             # integer mean past 2**53, an empty mean): the interpreter answers this batch.
-            with np.errstate(all="ignore"):
-                for i in range(frames.shape[0]):
-                    out[i] = self._run(frames[i], firsts[i])
-            return out
+            return self._interpreted(frames, firsts)
         except MemoryError:
             raise MemoryExceeded("out of memory (JIT path)", checker=self.path) from None
-        except Exception as err:
-            raise CheckerFailed(
-                f"{type(err).__name__} (JIT path): {_message(err)}", checker=self.path
-            ) from None
+        except Exception:
+            # The kernel raised where the interpreter raises too (a kernel answers only where
+            # the interpreter would, which the probes check): the interpreter, the reference
+            # semantics, answers the batch. It fails with the checker's own error, or runs the
+            # ``except`` clause that a kernel leaves out (kernels follow a ``try`` body only).
+            self._raised += 1
+            if self._raised >= KERNEL_RAISES:
+                self.kernel = None
+                self.jit_reason = (  # sandbox.pool.DETACHED
+                    f"kernel detached: it raised on {self._raised} batches (the interpreter "
+                    "answered them; native code keeps what it allocated when it raises)"
+                )
+            return self._interpreted(frames, firsts)
+        return out
+
+    def _interpreted(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
+        out = np.empty(frames.shape[0], dtype=np.bool_)
+        with np.errstate(all="ignore"):
+            for i in range(frames.shape[0]):
+                out[i] = self._run(frames[i], firsts[i])
         return out
 
     def attach_kernel(self, kernel: Kernel, probes: FrameBatch | None = None) -> str | None:
         """Use a compiled kernel for batches once it agrees with the interpreter path.
 
         Both paths run on diverse probe frames (see :func:`probe_frames`); any difference in an
-        answer, or in whether a frame fails, leaves the checker on the interpreter path. The
+        answer, or a kernel answering where the interpreter fails, leaves the checker on the
+        interpreter path (where the kernel raises, the interpreter answers that batch at run
+        time). The
         agreement is checked again where a checker could tell probe frames from real ones: on
         the first batch of every new frame shape (probe frames of that shape plus the batch's
         own first frames), and on one real frame every :data:`AUDIT_EVERY` batches. A
@@ -269,6 +292,7 @@ class Checker:
         self.jit_reason = ""
         self._probed_shapes = {tuple(frames.shape[1:3])}
         self._batches = 0
+        self._raised = 0
         return None
 
     def _disagreement(
@@ -292,10 +316,9 @@ class Checker:
                 out = np.zeros(1, np.bool_)
                 kernel.run(one, one_first, out)
                 got: bool | str = bool(out[0])
-            except JitDeferred:
-                got = expected  # at run time the interpreter answers such a frame
             except Exception:
-                got = "error"
+                # a deferral or an error: at run time the interpreter answers such a frame
+                got = expected
             if expected != got and not (isinstance(expected, str) and isinstance(got, str)):
                 return f"JIT and interpreter disagree on {what} {i} ({got!r} vs {expected!r})"
         return None

@@ -98,10 +98,10 @@ REFUSED = [
         "module constant 'MODE' (str) is outside the JIT subset",
     ),
     (
-        "try/except",
-        "def check(frame):\n    try:\n        x = frame[0, 0, 0]\n    except IndexError:\n"
+        "try/finally",
+        "def check(frame):\n    try:\n        x = frame[0, 0, 0]\n    finally:\n"
         "        x = 0\n    return x > 3\n",
-        "Try",
+        "try/finally",
     ),
     ("is", "def check(frame):\n    return frame is None\n", "`is`"),
     ("is not", "def check(frame):\n    return frame is not None\n", "`is`"),
@@ -737,8 +737,84 @@ def test_out_of_range_index_raises_instead_of_reading_memory(source: str, cache:
     assert checker.kernel is not None, checker.jit_reason  # both paths fail on the same probes
     dark_answer = compile_checker(source).batch(dark[None]).tolist()
     assert checker.batch(dark[None]).tolist() == dark_answer
-    with pytest.raises(CheckerFailed, match=r"IndexError \(JIT path\)"):
+    # the kernel raises, so the interpreter answers the batch: with the checker's own error
+    with pytest.raises(CheckerFailed, match=r"IndexError") as info:
         checker.batch(np.stack([dark, bright]))
+    assert "JIT path" not in str(info.value)
+
+
+# --- try/except: the kernel runs the path where nothing raises, the interpreter the rest -------
+
+TRY_BBOX = src(
+    """
+    import numpy as np
+
+
+    def check(frame):
+        try:
+            ys, xs = np.nonzero(frame[:, :, 1] > 200)
+            top = ys.min()  # raises ValueError on a frame without green
+            return bool(frame[top, xs.max(), 0] > 100)
+        except ValueError:
+            return True
+        else:
+            return False
+    """
+)
+
+
+def test_try_compiles_to_its_body_and_the_interpreter_runs_the_handler(cache: Path) -> None:
+    assert jit_refusal(ast.parse(TRY_BBOX)) is None
+    green = scene(rects=[(4, 4, 9, 9, (0, 255, 0))])
+    yellow = scene(rects=[(4, 4, 9, 9, (255, 255, 0))])
+    plain = scene()
+    kernel = build(TRY_BBOX, cache)
+    assert run_kernel(kernel, green[None]) == [False]
+    with pytest.raises(ValueError):
+        run_kernel(kernel, plain[None])  # the kernel has no handler: it raises
+    checker = compile_checker(TRY_BBOX, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    reference = compile_checker(TRY_BBOX)
+    for batch in (np.stack([green, yellow]), np.stack([green, plain, yellow, plain])):
+        assert checker.batch(batch).tolist() == reference.batch(batch).tolist()
+    assert checker.batch(plain[None]).tolist() == [True]  # the handler's answer
+    assert checker.kernel is not None  # a few raising batches keep the kernel
+
+
+def test_an_exception_the_handler_does_not_catch_fails_as_in_python(cache: Path) -> None:
+    source = TRY_BBOX.replace("except ValueError", "except ZeroDivisionError")
+    checker = compile_checker(source, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    with pytest.raises(CheckerFailed, match="ValueError"):
+        checker.batch(scene()[None])
+
+
+def test_a_kernel_that_keeps_raising_is_detached(cache: Path) -> None:
+    from sandbox.checker import KERNEL_RAISES
+
+    checker = compile_checker(TRY_BBOX, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    plain = scene()[None]
+    for _ in range(KERNEL_RAISES):
+        assert checker.batch(plain).tolist() == [True]
+    assert checker.kernel is None
+    assert checker.jit_reason.startswith("kernel detached: it raised on")
+    assert checker.batch(plain).tolist() == [True]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("    try:\n        v = 1\n    finally:\n        v = 2\n    return v > 1\n", "finally"),
+        (
+            "    try:\n        pass\n    except ValueError:\n        v = 2\n    return v > 1\n",
+            "'v' is assigned only in an except clause",
+        ),
+    ],
+)
+def test_try_forms_a_kernel_cannot_follow_are_refused(body: str, reason: str) -> None:
+    why = jit_refusal(ast.parse("def check(frame):\n" + body))
+    assert why is not None and reason in why
 
 
 def test_public_numba_attacks_never_give_a_normal_result() -> None:
