@@ -1139,6 +1139,9 @@ class _Rebuild:
             and func.value.id in self.numpy
         ):
             return self.array_display(node)
+        reduced = self.logical_reduce(node)
+        if reduced is not None:
+            return reduced
         if isinstance(func, ast.Name) and func.id in self.nested:
             hoisted, captured = self.nested[func.id]
             if node.keywords:
@@ -1225,6 +1228,33 @@ class _Rebuild:
             args = [_helper_call("vlmcar_int_array_refused", [a]) for a in args]
         target = self.attribute(func)
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
+
+    def logical_reduce(self, node: ast.Call) -> ast.expr | None:
+        """``np.logical_and.reduce([a, b, ...])`` (or ``logical_or``) of a display: its twin."""
+        func = node.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "reduce"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr in ("logical_and", "logical_or")
+            and isinstance(func.value.value, ast.Name)
+            and func.value.value.id in self.numpy
+        ):
+            return None
+        display = node.args[0] if len(node.args) == 1 else None
+        if (
+            node.keywords
+            or not isinstance(display, ast.List | ast.Tuple)
+            or len(display.elts) < 2
+            or any(isinstance(e, ast.Starred) for e in display.elts)
+        ):
+            raise _Refused(
+                node,
+                f"np.{func.value.attr}.reduce of anything but a display of two or more arrays "
+                "is outside the JIT subset",
+            )
+        items = ast.Tuple([self.expr(e) for e in display.elts], ast.Load())
+        return _helper_call(f"vlmcar_{func.value.attr}_reduce", [items])
 
     def _axis_reduction(
         self,

@@ -51,6 +51,8 @@ __all__ = [
     "vlmcar_invert",
     "vlmcar_iter_chunk",
     "vlmcar_iter_get",
+    "vlmcar_logical_and_reduce",
+    "vlmcar_logical_or_reduce",
     "vlmcar_max_axis",
     "vlmcar_mean",
     "vlmcar_mean_axis",
@@ -335,6 +337,47 @@ def _vlmcar_float_arg(value: Any) -> Any:
         return value
 
     return impl
+
+
+def _logical_reduce(name: str, pair: Any) -> Any:
+    """``np.<name>.reduce([a, b, ...])`` over a display of arrays, as one function of a tuple.
+
+    numpy stacks the display into one array (so every element must have the same shape: numpy
+    raises otherwise, and so does this) and reduces along the new axis, element by element: the
+    same truth values as applying ``pair`` left to right. Only a tuple of arrays of one type
+    types (a mixed display, or scalars, is refused at typing: the checker stays on the
+    interpreter).
+    """
+
+    def stub(arrays: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover - only called in kernels
+
+    stub.__name__ = stub.__qualname__ = f"vlmcar_{name}_reduce"
+
+    @overload(stub)
+    def _typed(arrays: Any) -> Any:
+        if not (isinstance(arrays, types.UniTuple) and isinstance(arrays.dtype, types.Array)):
+            from numba.core.errors import TypingError
+
+            raise TypingError(f"Unsupported: np.{name}.reduce of anything but arrays of one type")
+
+        def impl(arrays: Any) -> Any:
+            shape = arrays[0].shape
+            for k in range(1, len(arrays)):
+                if arrays[k].shape != shape:
+                    raise ValueError(f"np.{name}.reduce: the arrays differ in shape")
+            out = pair(arrays[0], arrays[1])
+            for k in range(2, len(arrays)):
+                out = pair(out, arrays[k])
+            return out
+
+        return impl
+
+    return stub
+
+
+vlmcar_logical_and_reduce = _logical_reduce("logical_and", np.logical_and)
+vlmcar_logical_or_reduce = _logical_reduce("logical_or", np.logical_or)
 
 
 def vlmcar_int_array_refused(value: Any) -> Any:

@@ -743,6 +743,79 @@ def test_out_of_range_index_raises_instead_of_reading_memory(source: str, cache:
     assert "JIT path" not in str(info.value)
 
 
+# --- np.logical_and/or.reduce of a display ---------------------------------------------------
+
+LOGICAL_REDUCE = src(
+    """
+    import numpy as np
+
+
+    def check(frame):
+        img = frame.astype(np.int32)
+        r, g, b = img[:, :, 0], img[:, :, 1], img[:, :, 2]
+        red = np.logical_and.reduce([r > 150, g < 80, b < 80])
+        any_hi = np.logical_or.reduce((r > 250, g > 250, b > 250, r + g < 0))
+        return int(red.sum()) > 3 and int(np.logical_not(any_hi).sum()) > 10
+    """
+)
+
+
+def test_logical_reduce_of_a_display_is_jitted_and_agrees(cache: Path) -> None:
+    checker = compile_checker(LOGICAL_REDUCE, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    reference = compile_checker(LOGICAL_REDUCE)
+    rng = np.random.default_rng(3)
+    frames = np.stack(
+        [
+            scene(rects=[(2, 2, 6, 6, (200, 10, 10))]),
+            scene(background=(255, 255, 255)),
+            scene(rects=[(0, 0, 2, 2, (151, 79, 79))]),
+            *rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8),
+        ]
+    )
+    assert checker.batch(frames).tolist() == reference.batch(frames).tolist()
+    assert any(reference.batch(frames).tolist())
+
+
+@pytest.mark.parametrize(
+    ("expression", "jitted"),
+    [
+        ("np.logical_and.reduce([frame[:, :, 0] > 1, frame[:-1, :, 1] > 1])", True),  # shapes
+        ("np.logical_and.reduce([frame[:, :, 0] > 1, frame[:, :, 1]])", False),  # two dtypes
+        ("np.logical_or.reduce([frame[0, 0, 0] > 1, frame[0, 0, 1] > 1])", False),  # scalars
+    ],
+)
+def test_logical_reduce_keeps_numpys_errors(expression: str, jitted: bool) -> None:
+    source = f"import numpy as np\n\n\ndef check(frame):\n    return bool({expression}.all())\n"
+    if "[0, 0, 0]" in source:
+        source = source.replace(".all()", "")
+    checker = compile_checker(source, jit=True)
+    assert (checker.kernel is not None) is jitted, checker.jit_reason
+    frame = scene()[None]
+    reference = compile_checker(source)
+    try:
+        expected: object = reference.batch(frame).tolist()
+    except CheckerFailed as err:
+        expected = type(err)
+    try:
+        got: object = checker.batch(frame).tolist()
+    except CheckerFailed as err:
+        got = type(err)
+    assert got == expected
+    if jitted:
+        assert expected is CheckerFailed  # numpy cannot stack arrays of two shapes
+
+
+def test_logical_reduce_needs_a_display_of_two_or_more() -> None:
+    for arg in ("[frame[:, :, 0] > 1]", "masks"):
+        source = (
+            "import numpy as np\n\n\ndef check(frame):\n    masks = frame > 1\n"
+            f"    return bool(np.logical_and.reduce({arg}).all())\n"
+        )
+        why = jit_refusal(ast.parse(source))
+        assert why is not None and "np.logical_and.reduce" in why
+
+
 # --- try/except: the kernel runs the path where nothing raises, the interpreter the rest -------
 
 TRY_BBOX = src(
