@@ -747,6 +747,8 @@ class _Auditor(ast.NodeVisitor):
                     )
         if node.name:
             self._check_identifier(node, node.name)
+            if node.name in PROVIDED_NAMES or node.name in self.numpy_aliases | self.math_aliases:
+                self.error(node, "A505", f"`except ... as {node.name}` rebinds a provided name")
         for stmt in node.body:
             self.visit(stmt)
 

@@ -321,6 +321,11 @@ class _Rebuild:
         self.numpy = _aliases(tree, "numpy")
         self.math = _aliases(tree, "math")
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        #: whether the checker writes any array element (then reshape keeps numba's own rules:
+        #: a copy and numpy's view differ once something is written through one of them)
+        self.writes = any(
+            isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) for n in ast.walk(tree)
+        )
         self.constants = dict(constants)
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
@@ -1156,8 +1161,19 @@ class _Rebuild:
             raise _Refused(node, f"calls to {func.id}() are outside the JIT subset")
         if isinstance(func, ast.Attribute):
             self.attribute(func)  # refuses a function outside the subset before its arguments
+            if func.attr == "reshape" and not self.writes and node.args and not node.keywords:
+                # not np.reshape (outside the subset): an array's method, for any layout
+                shape = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args, ast.Load())
+                return _helper_call("vlmcar_reshape", [self.expr(func.value), self.expr(shape)])
         args = [self.expr(a) for a in node.args]
         keywords = [ast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+            and _ARRAY_DTYPES.get(func.attr) is not None
+        ):
+            args = [_helper_call("vlmcar_int_dtype_arg", [a]) for a in args]
         if isinstance(func, ast.Name):
             name = func.id
             if name == "round" and (len(node.args) != 1 or node.keywords):
@@ -1676,9 +1692,11 @@ class _TryBodies(ast.NodeTransformer):
     """
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        before = _names(node, ast.Store)
+        before = _binders(node)
         self.generic_visit(node)
-        lost = before - _names(node, ast.Store)
+        # a name bound only in a dropped handler is still a local of the function in Python
+        # (``except E as NAME``, a ``def NAME`` there): reading it elsewhere raises there
+        lost = before - _binders(node)
         read = next(
             (n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in lost),
             None,
@@ -1696,6 +1714,21 @@ class _TryBodies(ast.NodeTransformer):
         if node.finalbody or not node.handlers:
             return node  # a finally clause runs on both paths: refused where it is rebuilt
         return [*node.body, *node.orelse]
+
+
+def _binders(node: ast.AST) -> set[str]:
+    """Every name a statement tree binds: stores, handler names, defs and classes, imports."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+            names.add(sub.id)
+        elif isinstance(
+            sub, ast.ExceptHandler | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        ):
+            names.add(sub.name or "")
+        elif isinstance(sub, ast.alias):
+            names.add((sub.asname or sub.name).split(".")[0])
+    return names
 
 
 @dataclass(frozen=True)

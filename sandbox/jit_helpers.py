@@ -48,6 +48,7 @@ __all__ = [
     "vlmcar_fused_shape",
     "vlmcar_int",
     "vlmcar_int_array_refused",
+    "vlmcar_int_dtype_arg",
     "vlmcar_invert",
     "vlmcar_iter_chunk",
     "vlmcar_iter_get",
@@ -61,6 +62,7 @@ __all__ = [
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_range_check",
+    "vlmcar_reshape",
     "vlmcar_round",
     "vlmcar_setitem",
     "vlmcar_slice",
@@ -359,7 +361,10 @@ def _logical_reduce(name: str, pair: Any) -> Any:
         if not (isinstance(arrays, types.UniTuple) and isinstance(arrays.dtype, types.Array)):
             from numba.core.errors import TypingError
 
-            raise TypingError(f"Unsupported: np.{name}.reduce of anything but arrays of one type")
+            raise TypingError(
+                f"Unsupported: np.{name}.reduce of anything but arrays of one type; it stays on "
+                "the interpreter"
+            )
 
         def impl(arrays: Any) -> Any:
             shape = arrays[0].shape
@@ -378,6 +383,60 @@ def _logical_reduce(name: str, pair: Any) -> Any:
 
 vlmcar_logical_and_reduce = _logical_reduce("logical_and", np.logical_and)
 vlmcar_logical_or_reduce = _logical_reduce("logical_or", np.logical_or)
+
+
+def vlmcar_reshape(a: Any, shape: Any) -> Any:
+    """``a.reshape(shape)`` in a kernel, for any layout (numba reshapes contiguous arrays only).
+
+    numpy returns a view where the strides allow one and a copy otherwise; this twin copies a
+    non-contiguous array first. The two can be told apart only by writing through one and
+    reading the other, so the rebuild uses it only in modules that write no array element.
+    """
+    return a.reshape(shape)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_reshape)
+def _vlmcar_reshape(a: Any, shape: Any) -> Any:
+    if not isinstance(a, types.Array) or not isinstance(shape, types.Integer | types.BaseTuple):
+        return None
+    if a.layout == "C":
+
+        def contiguous(a: Any, shape: Any) -> Any:
+            return a.reshape(shape)
+
+        return contiguous
+
+    def strided(a: Any, shape: Any) -> Any:
+        return np.ascontiguousarray(a).reshape(shape)
+
+    return strided
+
+
+def vlmcar_int_dtype_arg(value: Any) -> Any:
+    """The argument of ``np.uint8(x)``, ``np.int64(x)`` ... in a kernel: floats refused at typing.
+
+    numpy raises for a float out of the type's range (``OverflowError``) or NaN (``ValueError``);
+    numba casts natively, which never raises and is undefined out of range. Ints and bools (cast
+    C-style on both paths) pass unchanged.
+    """
+    return value
+
+
+@overload(vlmcar_int_dtype_arg)
+def _vlmcar_int_dtype_arg(value: Any) -> Any:
+    dtype = value.dtype if isinstance(value, types.Array) else value
+    if not isinstance(dtype, types.Integer | types.Boolean):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: an integer type called on {value} (numpy raises out of range or on "
+            "NaN, a native cast does not); it stays on the interpreter"
+        )
+
+    def impl(value: Any) -> Any:
+        return value
+
+    return impl
 
 
 def vlmcar_int_array_refused(value: Any) -> Any:

@@ -816,6 +816,51 @@ def test_logical_reduce_needs_a_display_of_two_or_more() -> None:
         assert why is not None and "np.logical_and.reduce" in why
 
 
+# --- reshape of views (numba reshapes contiguous arrays only) ---------------------------------
+
+RESHAPES = src(
+    """
+    import numpy as np
+
+
+    def check(frame):
+        tile = frame[2:10, 3:11]
+        pixels = tile.reshape(-1, 3).astype(np.int32)
+        rows = frame[1:5, 1:5, 0].reshape((2, -1))
+        flat = frame[::2, ::3, 1].reshape(-1)
+        return int(pixels.sum(axis=1).max()) > 300 and rows.shape[1] == 8 and flat.size > 10
+    """
+)
+
+
+def test_reshape_of_a_strided_view_is_jitted_and_agrees(cache: Path) -> None:
+    checker = compile_checker(RESHAPES, jit=True)
+    assert checker.kernel is not None, checker.jit_reason
+    reference = compile_checker(RESHAPES)
+    rng = np.random.default_rng(5)
+    frames = np.stack(
+        [
+            scene(),
+            scene(rects=[(2, 3, 6, 8, (255, 255, 0))]),
+            *rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8),
+        ]
+    )
+    assert checker.batch(frames).tolist() == reference.batch(frames).tolist()
+    bad = RESHAPES.replace("reshape((2, -1))", "reshape((3, 5))")  # 16 values: numpy raises
+    broken = compile_checker(bad, jit=True)
+    with pytest.raises(CheckerFailed, match="reshape"):
+        broken.batch(frames[:1])
+
+
+def test_reshape_keeps_numbas_rule_where_the_checker_writes_elements() -> None:
+    # a copy and numpy's view can be told apart by writing through one of them
+    from sandbox.jit import kernel_source
+
+    writing = RESHAPES.replace("    return", "    pixels[0, 0] = 1\n    return", 1)
+    assert "vlmcar_reshape" in kernel_source(RESHAPES)
+    assert "vlmcar_reshape" not in kernel_source(writing)
+
+
 # --- try/except: the kernel runs the path where nothing raises, the interpreter the rest -------
 
 TRY_BBOX = src(
@@ -1177,3 +1222,34 @@ def test_red_team_divergences_agree_or_stay_on_the_interpreter(path: Path) -> No
 
     for i in range(len(frames)):
         assert answer(jit, i) == answer(interpreter, i), (path.name, i)
+
+
+# --- red-team round on try/except and scalar types (tests/sandbox/data/try_divergences) --------
+
+TRY_DIVERGENCES = sorted(
+    (ROOT / "tests" / "sandbox" / "data" / "try_divergences").glob("[0-9][0-9]*_*.py")
+)
+
+
+@pytest.mark.parametrize("path", TRY_DIVERGENCES, ids=[p.stem for p in TRY_DIVERGENCES])
+def test_try_red_team_cases_are_refused_or_agree(path: Path) -> None:
+    # Each answered differently from the interpreter on a frame whose pixel [0, 0] is 37: a name
+    # bound only by a dropped handler (`except E as NAME`, a def there), or np.<int type>() of a
+    # float (numpy raises out of range and on NaN; a native cast does not). Now the audit or
+    # the JIT refuses each, or both paths answer alike.
+    source = path.read_text("utf-8")
+    if not audit(source).ok:
+        return  # `except ... as np`: a provided name rebound (A505)
+    jit, interpreter = compile_checker(source, jit=True), compile_checker(source)
+    frames = np.zeros((3, 3, 3, 3), np.uint8)
+    frames[1, 0, 0] = 37
+    frames[2, 0, 0, 0] = 37
+
+    def answer(checker: Any, i: int) -> object:
+        try:
+            return bool(checker.batch(frames[i : i + 1])[0])
+        except CheckerRuntimeError:
+            return "error"
+
+    for i in range(len(frames)):
+        assert answer(jit, i) == answer(interpreter, i), (path.name, i, jit.jit_reason)

@@ -1,0 +1,9 @@
+import numpy as np
+
+def check(frame):
+    try:
+        x = np.sqrt(-1.0 * (frame[0, 0, 0] == 37))
+        v = np.int64(x)
+        return v > 5
+    except ValueError:
+        return True
