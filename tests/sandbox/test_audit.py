@@ -318,3 +318,16 @@ def test_module_unpacking_that_cannot_work_is_refused_by_the_audit(line: str, wh
 @pytest.mark.parametrize("line", ["H, W = 8, 8", "A, B = 'ab'", "P = (1, 2)\nA, B = P"])
 def test_module_unpacking_that_works_passes(line: str) -> None:
     assert audit(line + "\n" + OK).ok
+
+
+@pytest.mark.parametrize("name", ["np", "math", "count_color", "len"])
+def test_a_handler_may_not_rebind_a_provided_name(name: str) -> None:
+    # `except E as np` makes np a local of the whole function, as `np = ...` does (A505)
+    code = (
+        "import numpy as np\nimport math\n\n\ndef check(frame):\n    try:\n"
+        f"        return bool(frame[0, 0, 0] > 1)\n    except ValueError as {name}:\n"
+        "        return False\n"
+    )
+    report = audit(code)
+    assert "A505" in {f.code for f in report.findings}
+    assert audit(code.replace(f"ValueError as {name}", "ValueError as err")).ok
