@@ -421,7 +421,7 @@ def test_a_cache_without_its_verdict_is_compiled_afresh(tmp_path: Path) -> None:
     assert third["cached"] is True
 
 
-@pytest.mark.slow
+@pytest.mark.long  # three cold builds in fresh processes; the verdict test above runs in make test
 def test_concurrent_builds_of_one_kernel_all_get_it(tmp_path: Path) -> None:
     # workers of one checker start together (two per run, several runs on a machine): they used
     # to load each other's half-written cache and refuse it, leaving no verdict behind
