@@ -259,6 +259,13 @@ def test_no_shared_memory_is_left_behind_on_any_path() -> None:
         pid = box.worker_pids[0]
         assert pid is not None
         os.kill(pid, signal.SIGSEGV)  # a crash
+        # A signal sent from outside is taken by the worker's main thread, which waits on the
+        # serving thread; until it has zapped that thread, the serving thread may answer one
+        # more batch. Evaluate once the worker is dead, as after a crash inside a checker.
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(pid), f"worker {pid} survived SIGSEGV for 10 s"
         assert box.evaluate(frames).statuses[0] == "crash"
         assert shm_entries() == before
     finally:
