@@ -126,8 +126,15 @@ _MATH_CHECKED = frozenset(
 )
 #: ``math`` functions that cannot fail, called directly.
 _MATH_PLAIN = frozenset({"isfinite", "isinf", "isnan"})
-#: Reductions with exact twins (integer and bool arrays; float arrays are refused at typing).
-_REDUCTION_TWINS = {"sum": "vlmcar_sum", "mean": "vlmcar_mean", "prod": "vlmcar_prod"}
+#: Whole-array reductions with exact twins: integer and bool arrays, and for sum, mean, std and
+#: var float64 arrays too, added in numpy's order (other dtypes are refused at typing).
+_REDUCTION_TWINS = {
+    "sum": "vlmcar_sum",
+    "mean": "vlmcar_mean",
+    "prod": "vlmcar_prod",
+    "std": "vlmcar_std",
+    "var": "vlmcar_var",
+}
 #: Reductions along one axis (2-D and 3-D arrays; float max/min/sum/mean refused at typing).
 _AXIS_TWINS = {
     "all": "vlmcar_all_axis",
@@ -145,8 +152,6 @@ _FLOAT_UFUNCS = frozenset(
     "arccos arcsin arctan arctan2 cos deg2rad exp hypot log log10 log1p log2 rad2deg sin sqrt "
     "tan".split()
 )
-#: Reductions whose float results depend on the order of operations: never in the subset.
-_ORDER_DEPENDENT = frozenset({"std", "var"})
 #: numpy calls whose result size comes from their arguments: checked before allocating.
 _SIZED_ALLOCATIONS = frozenset({"zeros", "ones", "full"})
 _NP = NUMPY_ALIAS
@@ -1220,12 +1225,6 @@ class _Rebuild:
                 return _helper_call(_PYNUM, [_helper_call(_ARANGE, [limit, *args])])
         reduction = func.attr
         is_numpy = isinstance(func.value, ast.Name) and func.value.id in self.numpy
-        if reduction in _ORDER_DEPENDENT:
-            raise _Refused(
-                node,
-                f"{reduction}() depends on the summation order of floats (numpy and a native loop "
-                "differ); it stays on the interpreter",
-            )
         if reduction in _AXIS_TWINS:
             axis_call = self._axis_reduction(func, reduction, is_numpy, args, keywords)
             if axis_call is not None:

@@ -209,9 +209,9 @@ def assert_same(p: Paths, frame: np.ndarray, first: np.ndarray) -> None:
 
 
 #: Public benign checkers that numba cannot compile (axis= reductions, 3-D boolean-mask
-#: assignment, walrus in an if, list comprehensions) or that the subset refuses because their
-#: answer would depend on float summation order (``std()``): they stay on the interpreter path,
-#: and there is nothing to compare. Any other entry without a kernel fails the test.
+#: assignment, walrus in an if, list comprehensions) or that the subset refuses: they stay on the
+#: interpreter path, and there is nothing to compare. Any other entry without a kernel fails the
+#: test.
 BENIGN_WITHOUT_KERNEL = frozenset(
     {
         "benign-local-array-write",

@@ -391,9 +391,15 @@ AGREEMENT_CASES = {
         "def check(frame):\n    return (frame[..., 0] + 9223372036854775807).max() < 0\n",
         "kernel",
     ),
+    # a float sum: the kernel adds in numpy's order (pairwise, buffered chunks), bit for bit
     "float sum order": (
         "import numpy as np\ndef check(frame):\n    return (frame * 0.1).sum() == 1.0\n",
-        "interpreter",
+        "kernel",
+    ),
+    "float std of a channel view": (
+        "import numpy as np\ndef check(frame):\n"
+        "    return (frame[1:, :, 0] * 0.1).std() * 3 == (frame[:, 2:, 1] / 7.0).mean()\n",
+        "kernel",
     ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
