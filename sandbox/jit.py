@@ -332,6 +332,13 @@ class _Rebuild:
             isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) for n in ast.walk(tree)
         )
         self.constants = dict(constants)
+        #: whether some value may be None (a ``None`` constant or a bare ``return``): then names
+        #: read where numba needs the value itself go through ``vlmcar_some``
+        self.optional = any(
+            (isinstance(n, ast.Constant) and n.value is None)
+            or (isinstance(n, ast.Return) and n.value is None)
+            for n in ast.walk(tree)
+        )
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
         self.loops = 0  # loops over sequences so far (their index names are numbered)
@@ -531,7 +538,8 @@ class _Rebuild:
                         t, "element stores inside a tuple target are outside the JIT subset"
                     )
             targets = [self.target(t) for t in node.targets]
-            value = self.expr(node.value)
+            unpacks = any(isinstance(t, ast.Tuple) for t in node.targets)
+            value = self.some(node.value) if unpacks else self.expr(node.value)
             if len(targets) > 1:  # a = b[0] = v: one value, each store on its own (setitem twin)
                 self.loops += 1
                 keep = f"_vlmcar_t{self.loops}"
@@ -949,7 +957,8 @@ class _Rebuild:
     def expr(self, node: ast.expr) -> ast.expr:
         if isinstance(node, ast.Constant):
             value = node.value
-            if isinstance(value, bool | int | float) and not isinstance(value, complex):
+            if value is None or (isinstance(value, bool | int | float)
+                                 and not isinstance(value, complex)):  # fmt: skip
                 return ast.Constant(value)
             raise _Refused(node, f"{type(value).__name__} constants are outside the JIT subset")
         if isinstance(node, ast.Name):
@@ -978,6 +987,14 @@ class _Rebuild:
                 op=_BOOLOPS[type(node.op)](), values=[self.expr(v) for v in node.values]
             )
         if isinstance(node, ast.Compare):
+            identity = self.none_test(node)
+            if identity is not None:
+                return identity
+            if any(
+                isinstance(c, ast.Constant) and c.value is None
+                for c in [node.left, *node.comparators]
+            ):  # Python answers `x == None`; numba raises for an optional holding a value
+                raise _Refused(node, "comparisons with None other than `is` are outside the subset")
             ops: list[ast.cmpop] = []
             for cmp in node.ops:
                 make = _COMPARE.get(type(cmp))
@@ -1006,7 +1023,7 @@ class _Rebuild:
                 )
             return ast.Tuple([self.expr(e) for e in node.elts], ast.Load())
         if isinstance(node, ast.Subscript):
-            read = ast.Subscript(value=self.expr(node.value), slice=self.index(node.slice),
+            read = ast.Subscript(value=self.some(node.value), slice=self.index(node.slice),
                                  ctx=ast.Load())  # fmt: skip
             return _helper_call(_PYNUM, [read])
         if isinstance(node, ast.Attribute):
@@ -1122,7 +1139,38 @@ class _Rebuild:
             return ast.Attribute(value=ast.Name(_MATH, ast.Load()), attr=node.attr, ctx=ast.Load())
         if node.attr not in _ARRAY_ATTRIBUTES:
             raise _Refused(node, f"attribute {node.attr!r} is outside the JIT subset")
-        return ast.Attribute(value=self.expr(base), attr=node.attr, ctx=ast.Load())
+        return ast.Attribute(value=self.some(base), attr=node.attr, ctx=ast.Load())
+
+    def some(self, node: ast.expr) -> ast.expr:
+        """``node`` rebuilt, through ``vlmcar_some`` where it is a name that may hold None."""
+        rebuilt = self.expr(node)
+        if not self.optional:
+            return rebuilt
+        local = isinstance(node, ast.Name) and isinstance(rebuilt, ast.Name)
+        own = (  # a call of one of the checker's functions: it may return None
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and (node.func.id in self.functions or node.func.id in self.nested)
+        )
+        return _helper_call("vlmcar_some", [rebuilt]) if local or own else rebuilt
+
+    def none_test(self, node: ast.Compare) -> ast.expr | None:
+        """``x is None`` / ``x is not None`` rebuilt; None where no ``is`` is compared.
+
+        ``is`` is in the subset only against the ``None`` constant, where numba and Python agree
+        (a value of any other type is not None; an optional one is tested at run time).
+        """
+        if not any(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
+            return None
+        if len(node.ops) != 1:
+            raise _Refused(node, "a chain of comparisons with `is` is outside the JIT subset")
+        left, right = node.left, node.comparators[0]
+        if isinstance(left, ast.Constant) and left.value is None:
+            left, right = right, left
+        if not (isinstance(right, ast.Constant) and right.value is None):
+            raise _Refused(node, "`is` comparisons other than with None are outside the JIT subset")
+        op: ast.cmpop = ast.Is() if isinstance(node.ops[0], ast.Is) else ast.IsNot()
+        return ast.Compare(left=self.expr(left), ops=[op], comparators=[ast.Constant(None)])
 
     def call(self, node: ast.Call) -> ast.expr:
         if self.fuser is not None:
@@ -1157,7 +1205,7 @@ class _Rebuild:
             if node.keywords:
                 raise _Refused(node, "keyword arguments to nested functions are outside the subset")
             self.calls[self.current].add(hoisted)
-            args = [self.expr(a) for a in node.args]
+            args = [self.expr(a) for a in node.args]  # a None argument is Python's to pass
             args += [ast.Name(_local(n), ast.Load()) for n in captured]
             return _helper_call(_PYNUM, [ast.Call(ast.Name(hoisted, ast.Load()), args, [])])
         if isinstance(func, ast.Name) and func.id not in (
@@ -1170,8 +1218,12 @@ class _Rebuild:
                 # not np.reshape (outside the subset): an array's method, for any layout
                 shape = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args, ast.Load())
                 return _helper_call("vlmcar_reshape", [self.expr(func.value), self.expr(shape)])
-        args = [self.expr(a) for a in node.args]
-        keywords = [ast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        # an optional argument of the checker's own function stays optional there (it may test
+        # it); any other function needs the value
+        own = isinstance(func, ast.Name) and func.id in self.functions
+        pass_on = self.expr if own else self.some
+        args = [pass_on(a) for a in node.args]
+        keywords = [ast.keyword(arg=k.arg, value=pass_on(k.value)) for k in node.keywords]
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
@@ -1891,7 +1943,9 @@ _TYPED_OK = "typed IR checked: no int value computed as float64"
 #: afresh.
 _NO_RECORD = "a kernel from Numba's cache whose type check left no record"
 #: Twins that hand their argument's value back (a widened value stays widened through them).
-_PASS_TWINS = frozenset({"as_python_number", "vlmcar_int", "vlmcar_round", "vlmcar_fold_int"})
+_PASS_TWINS = frozenset(
+    {"as_python_number", "vlmcar_int", "vlmcar_round", "vlmcar_fold_int", "vlmcar_some"}
+)
 #: Twins that compute with two operands, like ``a - b`` (a widened value needs a float partner).
 _ARITH_TWINS = frozenset({"vlmcar_floordiv", "vlmcar_sub"})
 _COMPARISONS = frozenset(

@@ -66,6 +66,7 @@ __all__ = [
     "vlmcar_round",
     "vlmcar_setitem",
     "vlmcar_slice",
+    "vlmcar_some",
     "vlmcar_std",
     "vlmcar_sub",
     "vlmcar_sum",
@@ -294,48 +295,127 @@ def _tuple_twin(name: str, operation: Any) -> Any:
     return twin
 
 
-def vlmcar_fold_int(value: Any) -> Any:
-    """An element of ``sum(<comprehension>)`` in a kernel: ints and bools only."""
-    return value
+def _typing_gate(name: str, refuse: Any, doc: str) -> Any:
+    """A kernel-only identity function whose argument numba types can be refused at typing.
 
+    ``refuse(numba_type)`` returns why the argument is refused (the kernel build fails with
+    ``Unsupported: <why>`` and the checker stays on the interpreter), or ``None`` to pass it
+    through unchanged. The rebuild wraps an argument in the gate where numpy and the kernel
+    would compute it differently.
+    """
 
-@overload(vlmcar_fold_int)
-def _vlmcar_fold_int(value: Any) -> Any:
-    if not isinstance(value, types.Integer | types.Boolean):
-        from numba.core.errors import TypingError
-
-        raise TypingError(
-            f"Unsupported: sum() of {value} elements: the builtin sums floats in its own order "
-            "(compensated since Python 3.12); only ints and bools are summed in the kernel"
-        )
-
-    def impl(value: Any) -> Any:
+    def gate(value: Any) -> Any:
         return value
 
-    return impl
+    gate.__name__ = gate.__qualname__ = name
+    gate.__doc__ = doc
+
+    @overload(gate)
+    def _typed(value: Any) -> Any:
+        reason = refuse(value)
+        if reason is not None:
+            from numba.core.errors import TypingError
+
+            raise TypingError(f"Unsupported: {reason}")
+
+        def impl(value: Any) -> Any:
+            return value
+
+        return impl
+
+    return gate
 
 
-def vlmcar_float_arg(value: Any) -> Any:
+def _refuse_fold(value: Any) -> str | None:
+    if isinstance(value, types.Integer | types.Boolean):
+        return None
+    return (
+        f"sum() of {value} elements: the builtin sums floats in its own order (compensated "
+        "since Python 3.12); only ints and bools are summed in the kernel"
+    )
+
+
+def _refuse_narrow_float(value: Any) -> str | None:
+    narrow = (types.int8, types.uint8, types.int16, types.uint16, types.boolean)
+    if isinstance(value, types.Array) and value.dtype in narrow:
+        return (
+            f"a float function of a {value.dtype} array (numpy computes it in float16/float32, "
+            "the kernel in float64)"
+        )
+    return None
+
+
+def _refuse_float_to_int(value: Any) -> str | None:
+    dtype = value.dtype if isinstance(value, types.Array) else value
+    if isinstance(dtype, types.Integer | types.Boolean):
+        return None
+    return (
+        f"an integer type called on {value} (numpy raises out of range or on NaN, a native cast "
+        "does not); it stays on the interpreter"
+    )
+
+
+def _refuse_int_array(value: Any) -> str | None:
+    if isinstance(value, types.Array) and isinstance(value.dtype, types.Integer | types.Boolean):
+        return (
+            f"np.floor/ceil/trunc of a {value.dtype} array (numpy keeps the integer dtype, the "
+            "kernel gives float64)"
+        )
+    return None
+
+
+vlmcar_fold_int = _typing_gate(
+    "vlmcar_fold_int",
+    _refuse_fold,
+    "An element of ``sum(<comprehension>)`` in a kernel: ints and bools only.",
+)
+vlmcar_float_arg = _typing_gate(
+    "vlmcar_float_arg",
+    _refuse_narrow_float,
     """An argument of a float ufunc (``np.sqrt``, ``np.exp``, ``np.sin`` ...) in a kernel.
 
     numpy computes those in float16 for (u)int8 and bool arrays and in float32 for (u)int16
     arrays; numba computes float64, so the answers can differ (``np.sqrt(frame[..., 0])`` at 128).
-    Such an argument is refused at typing (the checker stays on the interpreter); scalars and
-    wider arrays pass unchanged.
+    Such an argument is refused at typing; scalars and wider arrays pass unchanged.
+    """,
+)
+vlmcar_int_dtype_arg = _typing_gate(
+    "vlmcar_int_dtype_arg",
+    _refuse_float_to_int,
+    """The argument of ``np.uint8(x)``, ``np.int64(x)`` ... in a kernel: floats refused at typing.
+
+    numpy raises for a float out of the type's range (``OverflowError``) or NaN (``ValueError``);
+    numba casts natively, which never raises and is undefined out of range. Ints and bools (cast
+    C-style on both paths) pass unchanged.
+    """,
+)
+vlmcar_int_array_refused = _typing_gate(
+    "vlmcar_int_array_refused",
+    _refuse_int_array,
+    """An argument of ``np.floor/ceil/trunc`` in a kernel: integer arrays refused at typing.
+
+    numpy returns an integer array unchanged (uint8 stays uint8, and wraps later); numba
+    returns float64.
+    """,
+)
+
+
+def vlmcar_some(value: Any) -> Any:
+    """A value read where it may be ``None`` (``center[0]``, ``f(best)``) in a kernel.
+
+    numba types a function that returns ``None`` on one path and a value on another as an
+    optional; indexing an optional tuple then fails inside numba's typing. This twin matches no
+    optional type, so numba unwraps the argument first, with a run-time check that raises where
+    it is ``None`` (the kernel hands the batch to the interpreter, which raises or handles it as
+    Python does). Any other value passes unchanged.
     """
     return value
 
 
-@overload(vlmcar_float_arg)
-def _vlmcar_float_arg(value: Any) -> Any:
-    narrow = (types.int8, types.uint8, types.int16, types.uint16, types.boolean)
-    if isinstance(value, types.Array) and value.dtype in narrow:
-        from numba.core.errors import TypingError
-
-        raise TypingError(
-            f"Unsupported: a float function of a {value.dtype} array (numpy computes it in "
-            "float16/float32, the kernel in float64)"
-        )
+@overload(vlmcar_some)
+def _vlmcar_some(value: Any) -> Any:
+    if isinstance(value, types.Optional):
+        return None  # numba then tries the unwrapped type
 
     def impl(value: Any) -> Any:
         return value
@@ -412,58 +492,6 @@ def _vlmcar_reshape(a: Any, shape: Any) -> Any:
         return np.ascontiguousarray(a).reshape(shape)
 
     return strided
-
-
-def vlmcar_int_dtype_arg(value: Any) -> Any:
-    """The argument of ``np.uint8(x)``, ``np.int64(x)`` ... in a kernel: floats refused at typing.
-
-    numpy raises for a float out of the type's range (``OverflowError``) or NaN (``ValueError``);
-    numba casts natively, which never raises and is undefined out of range. Ints and bools (cast
-    C-style on both paths) pass unchanged.
-    """
-    return value
-
-
-@overload(vlmcar_int_dtype_arg)
-def _vlmcar_int_dtype_arg(value: Any) -> Any:
-    dtype = value.dtype if isinstance(value, types.Array) else value
-    if not isinstance(dtype, types.Integer | types.Boolean):
-        from numba.core.errors import TypingError
-
-        raise TypingError(
-            f"Unsupported: an integer type called on {value} (numpy raises out of range or on "
-            "NaN, a native cast does not); it stays on the interpreter"
-        )
-
-    def impl(value: Any) -> Any:
-        return value
-
-    return impl
-
-
-def vlmcar_int_array_refused(value: Any) -> Any:
-    """An argument of ``np.floor/ceil/trunc`` in a kernel: integer arrays refused at typing.
-
-    numpy returns an integer array unchanged (uint8 stays uint8, and wraps later); numba
-    returns float64.
-    """
-    return value
-
-
-@overload(vlmcar_int_array_refused)
-def _vlmcar_int_array_refused(value: Any) -> Any:
-    if isinstance(value, types.Array) and isinstance(value.dtype, types.Integer | types.Boolean):
-        from numba.core.errors import TypingError
-
-        raise TypingError(
-            f"Unsupported: np.floor/ceil/trunc of a {value.dtype} array (numpy keeps the integer "
-            "dtype, the kernel gives float64)"
-        )
-
-    def impl(value: Any) -> Any:
-        return value
-
-    return impl
 
 
 #: Elements the interpreter copies at a time when it iterates a 1-D array (sandbox.guards).
@@ -1031,18 +1059,9 @@ def _row_sum_unsigned(row: Any) -> Any:
 
 @_jit
 def _row_mean(row: Any) -> Any:
-    n = row.size
-    if n == 0:
+    if row.size == 0:
         raise JitDeferred("mean of an empty axis")
-    biggest = 0.0
-    total = np.int64(0)
-    for v in row:
-        x = np.int64(v)
-        biggest = max(biggest, abs(float(x)))
-        total += x
-    if biggest * n >= _EXACT_FLOAT_INTEGERS:
-        raise JitDeferred("mean outside the exactly reproducible range")
-    return float(total) / n
+    return _exact_integer_sum(row) / row.size
 
 
 def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any, kind: str) -> Any:

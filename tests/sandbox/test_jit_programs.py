@@ -401,6 +401,39 @@ AGREEMENT_CASES = {
         "    return (frame[1:, :, 0] * 0.1).std() * 3 == (frame[:, 2:, 1] / 7.0).mean()\n",
         "kernel",
     ),
+    # None: a helper's "not found" (numba types it optional); `is None` is tested at run time
+    "a helper's optional tuple tested with `is None`": (
+        "import numpy as np\ndef centre(mask):\n    ys, xs = np.nonzero(mask)\n"
+        "    if len(ys) == 0:\n        return None\n    return float(np.mean(ys)), float(np.mean(xs))\n"
+        "def check(frame):\n    c = centre(frame[:, :, 0] == 255)\n    if c is None:\n"
+        "        return False\n    y, x = c\n    return c[0] + x > 6.5\n",
+        "kernel",
+    ),
+    "an optional int used without a test fails on both paths": (
+        "def pick(frame):\n    if frame[0, 0, 2] == 255:\n        return\n    return frame[1, 1, 0]\n"
+        "def check(frame):\n    return pick(frame) + 1 > 3\n",
+        "kernel",
+    ),
+    "an optional int from a loop, `is not None`": (
+        "def check(frame):\n    best = None\n    for y in range(frame.shape[0]):\n"
+        "        if frame[y, 0, 1] > 200:\n            best = y\n"
+        "    return None is not best and best > 3\n",
+        "kernel",
+    ),
+    "an optional passed on to a helper that tests it": (
+        "def pick(frame):\n    return None if frame[0, 0, 0] > 100 else frame[0, 0, 1]\n"
+        "def big(v):\n    if v is None:\n        return False\n    return v > 100\n"
+        "def check(frame):\n    return big(pick(frame))\n",
+        "kernel",
+    ),
+    "`== None` (Python answers False, numba raises for a value)": (
+        "def check(frame):\n    v = None if frame[0, 0, 0] > 9 else 1\n    return v == None\n",
+        "interpreter",
+    ),
+    "`is` between two values": (
+        "def check(frame):\n    a = frame[0, 0, 0]\n    return a is a\n",
+        "interpreter",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
@@ -506,3 +539,23 @@ def test_known_divergences_agree_or_stay_on_the_interpreter(
     checker = compile_checker(source)
     assert checker.attach_kernel(kernel) is None, checker.jit_reason
     assert checker_answers(checker) == interpreter_answers(source)
+
+
+def test_an_optional_indexed_without_a_test_gets_the_interpreters_failure(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``centre(mask)[1]`` where ``centre`` found nothing: the kernel raises (``vlmcar_some``)
+    and hands the batch to the interpreter, whose guard refuses indexing None (a violation)."""
+    source = (
+        "import numpy as np\ndef centre(mask):\n    ys, xs = np.nonzero(mask)\n"
+        "    if len(ys) == 0:\n        return None\n    return ys[0], xs[0]\n"
+        "def check(frame):\n    return centre(frame[:, :, 2] == 255)[1] > 3\n"
+    )
+    kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
+    assert isinstance(kernel, Kernel), kernel
+    expected = interpreter_answers(source)
+    assert "fails (violation)" in expected and any(isinstance(a, bool) for a in expected)
+    assert kernel_answers(kernel).count("fails (error)") == expected.count("fails (violation)")
+    checker = compile_checker(source)
+    assert checker.attach_kernel(kernel) is None, checker.jit_reason
+    assert checker_answers(checker) == expected
