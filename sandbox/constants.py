@@ -556,8 +556,9 @@ def _short(value: int) -> str:
 def constant_source(value: Any, *, numpy_name: str = "_vlmcar_np") -> str | None:
     """Python source that rebuilds a folded value from literals, or None if the JIT cannot use it.
 
-    Only numbers, (nested) tuples of numbers and numeric arrays are JIT constants; strings, None,
-    sets and dicts keep a checker on the interpreter path.
+    Only numbers, strings, (nested) tuples of them and numeric arrays are JIT constants (dicts
+    are written by :mod:`sandbox.jit` as tuples of these); None, sets and frozen arrays of other
+    dtypes keep a checker on the interpreter path.
 
     Example:
         >>> constant_source((1, 2.5, True))
@@ -565,10 +566,8 @@ def constant_source(value: Any, *, numpy_name: str = "_vlmcar_np") -> str | None
         >>> constant_source(float("inf"))
         "float('inf')"
     """
-    if isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(value)
+    if isinstance(value, bool | int | str):
+        return repr(value)  # a str's repr is a literal of the same text
     if isinstance(value, float):
         if math.isnan(value):
             return "float('nan')"

@@ -332,6 +332,9 @@ class _Rebuild:
             isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) for n in ast.walk(tree)
         )
         self.constants = dict(constants)
+        #: module dict constants: read only as NAME[<literal>], NAME.items()/keys()/values(),
+        #: len(NAME) and ``for k in NAME`` (each a tuple constant of the kernel module)
+        self.dicts = {name for name, value in constants.items() if isinstance(value, Mapping)}
         #: whether some value may be None (a ``None`` constant or a bare ``return``): then names
         #: read where numba needs the value itself go through ``vlmcar_some``
         self.optional = any(
@@ -680,8 +683,12 @@ class _Rebuild:
             loop_var = value_target
         else:
             part = f"_vlmcar_p{k}"
+            if isinstance(it, ast.Name) and it.id in self.dicts:  # for k in NAME: its keys
+                seq_value: ast.expr = ast.Name(_dict_part(it.id, "keys"), ast.Load())
+            else:
+                seq_value = self.expr(it)
             head = [
-                _store([ast.Name(seq, ast.Store())], self.expr(it)),
+                _store([ast.Name(seq, ast.Store())], seq_value),
                 _store([ast.Name(part, ast.Store())],
                        _helper_call("vlmcar_iter_chunk", [_load(seq), ast.Constant(0)])),
             ]  # fmt: skip
@@ -957,7 +964,7 @@ class _Rebuild:
     def expr(self, node: ast.expr) -> ast.expr:
         if isinstance(node, ast.Constant):
             value = node.value
-            if value is None or (isinstance(value, bool | int | float)
+            if value is None or (isinstance(value, bool | int | float | str)
                                  and not isinstance(value, complex)):  # fmt: skip
                 return ast.Constant(value)
             raise _Refused(node, f"{type(value).__name__} constants are outside the JIT subset")
@@ -1022,6 +1029,12 @@ class _Rebuild:
                     "tuples whole) is slow to compile; build an array instead",
                 )
             return ast.Tuple([self.expr(e) for e in node.elts], ast.Load())
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.dicts
+        ):
+            return self.dict_item(node.value.id, node)
         if isinstance(node, ast.Subscript):
             read = ast.Subscript(value=self.some(node.value), slice=self.index(node.slice),
                                  ctx=ast.Load())  # fmt: skip
@@ -1053,6 +1066,12 @@ class _Rebuild:
         name = node.id
         if name in self.nested:
             raise _Refused(node, f"functions as values ({name!r}) are outside the JIT subset")
+        if name in self.dicts:
+            raise _Refused(
+                node,
+                f"the dict constant {name!r} as a value is outside the JIT subset (read it as "
+                f"{name}[<literal key>], {name}.items(), .keys(), .values() or len({name}))",
+            )
         if name in self.constants:
             return ast.Name(_constant(name), ast.Load())
         if name in self.functions:
@@ -1141,6 +1160,45 @@ class _Rebuild:
             raise _Refused(node, f"attribute {node.attr!r} is outside the JIT subset")
         return ast.Attribute(value=self.some(base), attr=node.attr, ctx=ast.Load())
 
+    def dict_item(self, name: str, node: ast.Subscript) -> ast.expr:
+        """``NAME[<literal key>]`` of a module dict constant: that entry of its values tuple."""
+        key = node.slice
+        mapping = self.constants[name]
+        if not isinstance(key, ast.Constant) or isinstance(key.value, bool | float | complex):
+            raise _Refused(
+                node, f"{name}[...] with a key that is not a literal is outside the JIT subset"
+            )
+        keys = list(mapping)
+        if key.value not in keys or type(keys[keys.index(key.value)]) is not type(key.value):
+            raise _Refused(node, f"{name}[{key.value!r}]: no such key (Python raises KeyError)")
+        values = ast.Name(_dict_part(name, "values"), ast.Load())
+        index = ast.Constant(keys.index(key.value))
+        return _helper_call(_PYNUM, [ast.Subscript(values, index, ast.Load())])
+
+    def dict_call(self, node: ast.Call) -> ast.expr | None:
+        """``NAME.items()``, ``.keys()``, ``.values()`` and ``len(NAME)`` of a dict constant."""
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.dicts
+        ):
+            if func.attr not in ("items", "keys", "values") or node.args or node.keywords:
+                raise _Refused(
+                    node, f"{func.value.id}.{func.attr}(...) of a dict is outside the JIT subset"
+                )
+            return ast.Name(_dict_part(func.value.id, func.attr), ast.Load())
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "len"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in self.dicts
+        ):
+            return ast.Constant(len(self.constants[node.args[0].id]))
+        return None
+
     def some(self, node: ast.expr) -> ast.expr:
         """``node`` rebuilt, through ``vlmcar_some`` where it is a name that may hold None."""
         rebuilt = self.expr(node)
@@ -1183,6 +1241,9 @@ class _Rebuild:
             k.arg is None for k in node.keywords
         ):
             raise _Refused(node, "star-arguments are outside the JIT subset")
+        read = self.dict_call(node)
+        if read is not None:
+            return read
         if (
             isinstance(func, ast.Name)
             and func.id in _FOLDS
@@ -1485,6 +1546,11 @@ def _function(name: str) -> str:
 
 def _constant(name: str) -> str:
     return f"_vlmcar_c_{name}"
+
+
+def _dict_part(name: str, part: str) -> str:
+    """The kernel module's tuple of a dict constant's ``items``, ``keys`` or ``values``."""
+    return f"_vlmcar_d_{name}_{part}"  # parts have no underscore: no two names collide
 
 
 def _as_load(target: ast.expr) -> ast.expr:
@@ -1810,6 +1876,9 @@ def _generate(
             "compile); write large tables as np.array(..., dtype=...)",
         )
     for name, value in constants.items():
+        if isinstance(value, Mapping):
+            lines += _dict_lines(name, value)
+            continue
         literal = constant_source(value, numpy_name=_NP)
         if literal is None:
             raise _Refused(
@@ -1872,8 +1941,35 @@ def _generate(
     return _Generated("\n\n".join(lines) + "\n", arity)
 
 
+def _dict_lines(name: str, mapping: Mapping[Any, Any]) -> list[str]:
+    """A dict constant as three tuple constants: its items, keys and values, in its order.
+
+    Keys must be ints or strings (of one kind) and values JIT constants; a dict whose values
+    differ in type can still be read by literal key, and numba refuses it at typing where a loop
+    needs one element type.
+    """
+    if not mapping:
+        raise _Refused(None, f"the empty dict constant {name!r} is outside the JIT subset")
+    kinds = {type(k) for k in mapping}
+    if kinds not in ({int}, {str}):
+        raise _Refused(
+            None, f"dict constant {name!r}: only keys that are all ints or all strings are jitted"
+        )
+    keys = [constant_source(k, numpy_name=_NP) for k in mapping]
+    values = [constant_source(v, numpy_name=_NP) for v in mapping.values()]
+    if any(v is None for v in values) or any(k is None for k in keys):
+        raise _Refused(None, f"dict constant {name!r} holds values outside the JIT subset")
+    items = [f"({k}, {v})" for k, v in zip(keys, values, strict=True)]
+    return [
+        f"{_dict_part(name, part)} = ({', '.join(str(p) for p in parts)},)"
+        for part, parts in (("items", items), ("keys", keys), ("values", values))
+    ]
+
+
 def _tuple_values(value: Any, cap: int) -> int:
-    """Scalars inside tuple constants (arrays not counted); stops counting past ``cap``."""
+    """Scalars inside tuple and dict constants (arrays not counted); stops past ``cap``."""
+    if isinstance(value, Mapping):
+        value = tuple(value.items())
     if not isinstance(value, tuple):
         return 0
     total, stack = 0, list(value)
@@ -1999,7 +2095,9 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
         return _NO_RECORD
     why = None
     for annotation in annotations:
-        why = _flow_problem(annotation, module.__name__, ir, types)
+        why = _flow_problem(annotation, module.__name__, ir, types) or _string_problem(
+            annotation, ir, types
+        )
         if why is not None:
             break
     with contextlib.suppress(OSError):  # whole or not at all: a reader never sees half of it
@@ -2007,6 +2105,43 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
         partial.write_text((why or _TYPED_OK) + "\n", encoding="utf-8")
         os.replace(partial, stamp)
     return why
+
+
+#: Operators that build a new string from strings (comparisons only read them).
+_STRING_BUILDERS = frozenset(
+    {operator.add, operator.iadd, operator.mul, operator.imul, operator.mod, operator.imod}
+)
+
+
+def _string_problem(annotation: Any, ir: Any, types: Any) -> str | None:
+    """Why a kernel that computes with strings is refused, or None.
+
+    Strings are in the subset as labels: constants, dict keys, compared, returned and passed on.
+    ``s + t`` and ``s * n`` build new strings in native memory that no byte budget counts (the
+    interpreter's does), and ``str(x)`` and other calls that make a string from a value may
+    spell it differently (numba's float formatting is not CPython's ``repr``).
+    """
+    typemap: dict[str, Any] = annotation.typemap
+
+    def text(var: Any) -> bool:
+        return isinstance(typemap.get(var.name), types.UnicodeType | types.StringLiteral)
+
+    for block in annotation.blocks.values():
+        for stmt in block.body:
+            if not isinstance(stmt, ir.Assign) or not isinstance(stmt.value, ir.Expr):
+                continue
+            value = stmt.value
+            builds = value.op in ("binop", "inplace_binop") and value.fn in _STRING_BUILDERS
+            if builds and (text(value.lhs) or text(value.rhs)):
+                return "arithmetic on strings (`+`, `*`) stays on the interpreter"
+            if value.op == "call" and text(stmt.target):
+                fn = getattr(typemap.get(value.func.name), "typing_key", None)
+                if not (
+                    isinstance(typemap.get(value.func.name), types.Dispatcher)
+                    or getattr(fn, "__module__", "") == "sandbox.jit_helpers"
+                ):
+                    return "a call that makes a string stays on the interpreter"
+    return None
 
 
 def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str | None:

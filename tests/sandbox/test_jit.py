@@ -88,14 +88,39 @@ REFUSED = [
         "reversed(range(a, b))",
     ),
     (
-        "string constant",
-        "def check(frame):\n    mode = 'any'\n    return frame.mean() > 3\n",
-        "str constants",
+        "string method",
+        "def check(frame):\n    mode = 'any'\n    return mode.upper() == 'ANY'\n",
+        "attribute 'upper'",
     ),
     (
-        "string module constant",
-        "MODE = 'any'\n\ndef check(frame):\n    return frame.mean() > 3\n",
-        "module constant 'MODE' (str) is outside the JIT subset",
+        "set module constant",
+        "MODES = {'any', 'all'}\n\ndef check(frame):\n    return frame.mean() > 3\n",
+        "module constant 'MODES' (frozenset) is outside the JIT subset",
+    ),
+    (
+        "dict constant as a value",
+        "D = {'a': 1}\n\ndef check(frame):\n    return D is not None\n",
+        "the dict constant 'D' as a value",
+    ),
+    (
+        "dict constant read with a variable key",
+        "D = {'a': 1}\n\ndef check(frame):\n    k = 'a'\n    return D[k] > 0\n",
+        "key that is not a literal",
+    ),
+    (
+        "dict constant read with a missing key",
+        "D = {'a': 1}\n\ndef check(frame):\n    return D['b'] > 0\n",
+        "no such key",
+    ),
+    (
+        "dict constant method",
+        "D = {'a': 1}\n\ndef check(frame):\n    return D.get('a') > 0\n",
+        "D.get(...) of a dict",
+    ),
+    (
+        "dict constant with mixed keys",
+        "D = {'a': 1, 2: 3}\n\ndef check(frame):\n    return D['a'] > 0\n",
+        "all ints or all strings",
     ),
     (
         "try/finally",
@@ -103,8 +128,14 @@ REFUSED = [
         "        x = 0\n    return x > 3\n",
         "try/finally",
     ),
-    ("is", "def check(frame):\n    return frame is None\n", "`is`"),
-    ("is not", "def check(frame):\n    return frame is not None\n", "`is`"),
+    ("is", "def check(frame):\n    return frame is frame\n", "other than with None"),
+    ("is not", "def check(frame):\n    return frame is not frame\n", "other than with None"),
+    (
+        "a chain with is",
+        "def check(frame):\n    return frame is not None is not frame\n",
+        "a chain of comparisons with `is`",
+    ),
+    ("== None", "def check(frame):\n    return frame[0, 0, 0] == None\n", "with None other"),
     (
         "lambda not bound to a name",
         "def check(frame):\n    return (lambda v: v + 1)(frame[0, 0, 0]) > 3\n",

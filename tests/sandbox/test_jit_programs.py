@@ -434,6 +434,41 @@ AGREEMENT_CASES = {
         "def check(frame):\n    a = frame[0, 0, 0]\n    return a is a\n",
         "interpreter",
     ),
+    # dict constants: tuples of their items, keys and values in the kernel module; strings
+    # as labels only
+    "a dict constant of colours looped with .items(), a label skipped": (
+        "import numpy as np\nPALETTE = {'red': (255, 0, 0), 'grey': (100, 100, 100), "
+        "'white': (255, 255, 255)}\n"
+        "def check(frame):\n    best, best_n = None, 0\n"
+        "    for name, rgb in PALETTE.items():\n        if name == 'grey':\n            continue\n"
+        "        n = np.count_nonzero((frame[:, :, 0] == rgb[0]) & (frame[:, :, 2] == rgb[2]))\n"
+        "        if n > best_n:\n            best, best_n = name, n\n"
+        "    return best is not None and best >= 'white' and PALETTE['white'][1] + len(PALETTE) == 258\n",
+        "kernel",
+    ),
+    "a dict constant with int keys: for k in D, D.values()": (
+        "LIMITS = {0: 200, 2: 10}\n"
+        "def check(frame):\n    hits = 0\n    for c in LIMITS:\n"
+        "        if frame[0, 0, c] > LIMITS[2] * c:\n            hits += 1\n"
+        "    return hits + sum(v for v in LIMITS.values()) > 211\n",
+        "kernel",
+    ),
+    "string labels returned by helpers and compared": (
+        "def label(v):\n    if v > 200:\n        return 'bright'\n    if v > 50:\n        return 'mid'\n"
+        "    return 'dark'\n"
+        "def check(frame):\n    a, b = label(frame[0, 0, 0]), label(frame[1, 1, 1])\n"
+        "    return a == b or (a != 'dark' and a < b)\n",
+        "kernel",
+    ),
+    "string concatenation (no byte budget in native code)": (
+        "def check(frame):\n    s = 'a'\n    for _ in range(frame[0, 0, 0] % 4):\n        s = s + s\n"
+        "    return s == 'aa'\n",
+        "interpreter",
+    ),
+    "string repetition": (
+        "def check(frame):\n    s = 'ab' * int(frame[0, 0, 0] % 3)\n    return s == 'abab'\n",
+        "interpreter",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
