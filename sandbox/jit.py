@@ -342,6 +342,15 @@ class _Rebuild:
             or (isinstance(n, ast.Return) and n.value is None)
             for n in ast.walk(tree)
         )
+        #: names bound somewhere to what reads as a boolean mask (``a[mask]`` goes through
+        #: vlmcar_masked, which numba's indexing by 2-D masks needs)
+        self.masks = {
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign) and self.mask_like(n.value)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
         self.loops = 0  # loops over sequences so far (their index names are numbered)
@@ -884,9 +893,17 @@ class _Rebuild:
         one numpy integer type that type). With ``dtype=`` every element must be a number
         literal the dtype holds (numpy raises where numba would wrap a value that does not fit).
         """
+        if len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+            # np.array(KEY) of a module tuple constant: as if its display were written there
+            literal = constant_source(self.constants.get(node.args[0].id), numpy_name=_NP)
+            if isinstance(self.constants.get(node.args[0].id), tuple) and literal is not None:
+                shown = ast.parse(literal, mode="eval").body
+                node = ast.Call(func=node.func, args=[shown], keywords=node.keywords)
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple | ast.List):
             raise _Refused(
-                node, "np.array() of anything but a tuple or list display is outside the subset"
+                node,
+                "np.array() of anything but a tuple or list display (or a module tuple "
+                "constant) is outside the subset",
             )
         dtype: str | None = None
         for k in node.keywords:
@@ -1036,6 +1053,13 @@ class _Rebuild:
         ):
             return self.dict_item(node.value.id, node)
         if isinstance(node, ast.Subscript):
+            if self.mask_like(node.slice) or (
+                isinstance(node.slice, ast.Name) and node.slice.id in self.masks
+            ):
+                masked = _helper_call(
+                    "vlmcar_masked", [self.some(node.value), self.expr(node.slice)]
+                )
+                return _helper_call(_PYNUM, [masked])
             read = ast.Subscript(value=self.some(node.value), slice=self.index(node.slice),
                                  ctx=ast.Load())  # fmt: skip
             return _helper_call(_PYNUM, [read])
@@ -1199,6 +1223,25 @@ class _Rebuild:
             return ast.Constant(len(self.constants[node.args[0].id]))
         return None
 
+    def mask_like(self, node: ast.expr) -> bool:
+        """Whether ``node`` reads as a boolean mask (the type decides at typing).
+
+        A comparison, ``~``, ``&``/``|``/``^``, ``np.isin`` or a ``np.logical_*`` function.
+        """
+        if isinstance(node, ast.Compare):
+            return True
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, ast.Invert)
+        if isinstance(node, ast.BinOp):
+            return isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor)
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in self.numpy
+            and (node.func.attr == "isin" or node.func.attr.startswith("logical_"))
+        )
+
     def some(self, node: ast.expr) -> ast.expr:
         """``node`` rebuilt, through ``vlmcar_some`` where it is a name that may hold None."""
         rebuilt = self.expr(node)
@@ -1261,6 +1304,23 @@ class _Rebuild:
         reduced = self.logical_reduce(node)
         if reduced is not None:
             return reduced
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "unique"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+        ):
+            return self.unique(node)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "isin"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+        ):
+            if len(node.args) != 2 or node.keywords:
+                raise _Refused(node, "np.isin() takes two arrays (and nothing else) here")
+            args = [self.some(a) for a in node.args]
+            return _helper_call(_PYNUM, [_helper_call("vlmcar_isin", args)])
         if isinstance(func, ast.Name) and func.id in self.nested:
             hoisted, captured = self.nested[func.id]
             if node.keywords:
@@ -1356,6 +1416,24 @@ class _Rebuild:
             args = [_helper_call("vlmcar_int_array_refused", [a]) for a in args]
         target = self.attribute(func)
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
+
+    def unique(self, node: ast.Call) -> ast.expr:
+        """``np.unique(a)`` and ``np.unique(a, axis=0)`` of integer arrays: their twins."""
+        axis: int | None = None
+        for k in node.keywords:
+            value = _int_literal(k.value)
+            none = isinstance(k.value, ast.Constant) and k.value.value is None
+            if k.arg != "axis" or not (none or value == 0):
+                raise _Refused(
+                    node,
+                    "np.unique() with arguments other than axis=0 or axis=None is outside the "
+                    "JIT subset",
+                )
+            axis = None if none else 0
+        if len(node.args) != 1:
+            raise _Refused(node, "np.unique() takes one array here (and axis=0)")
+        twin = "vlmcar_unique" if axis is None else "vlmcar_unique_rows"
+        return _helper_call(_PYNUM, [_helper_call(twin, [self.some(node.args[0])])])
 
     def logical_reduce(self, node: ast.Call) -> ast.expr | None:
         """``np.logical_and.reduce([a, b, ...])`` (or ``logical_or``) of a display: its twin."""

@@ -50,10 +50,12 @@ __all__ = [
     "vlmcar_int_array_refused",
     "vlmcar_int_dtype_arg",
     "vlmcar_invert",
+    "vlmcar_isin",
     "vlmcar_iter_chunk",
     "vlmcar_iter_get",
     "vlmcar_logical_and_reduce",
     "vlmcar_logical_or_reduce",
+    "vlmcar_masked",
     "vlmcar_max_axis",
     "vlmcar_mean",
     "vlmcar_mean_axis",
@@ -84,6 +86,8 @@ __all__ = [
     "vlmcar_tuple_ne",
     "vlmcar_tuple_sub",
     "vlmcar_tuple_truediv",
+    "vlmcar_unique",
+    "vlmcar_unique_rows",
     "vlmcar_var",
 ]
 
@@ -421,6 +425,188 @@ def _vlmcar_some(value: Any) -> Any:
         return value
 
     return impl
+
+
+def _unique_dtype(a: Any, what: str) -> None:
+    if not (isinstance(a, types.Array) and isinstance(a.dtype, types.Integer)):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: {what} of {a} (only integer arrays: numpy merges NaNs, and sorts "
+            "bools and floats in ways this twin does not repeat); it stays on the interpreter"
+        )
+
+
+@_jit
+def _sorted_distinct(values: Any) -> Any:
+    ordered = np.sort(values)
+    out = np.empty_like(ordered)
+    count = 0
+    for i in range(ordered.size):
+        if i == 0 or ordered[i] != ordered[i - 1]:
+            out[count] = ordered[i]
+            count += 1
+    return out[:count].copy()
+
+
+def vlmcar_unique(a: Any) -> Any:
+    """``np.unique(a)`` of an integer array in a kernel: its distinct values, sorted, 1-D."""
+    return np.unique(a)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_unique)
+def _vlmcar_unique(a: Any) -> Any:
+    _unique_dtype(a, "np.unique")
+
+    def impl(a: Any) -> Any:
+        return _sorted_distinct(a.ravel())
+
+    return impl
+
+
+def vlmcar_unique_rows(a: Any) -> Any:
+    """``np.unique(a, axis=0)`` of a 2-D integer array in a kernel: its distinct rows, sorted.
+
+    numpy sorts the rows as records of their elements, compared element by element (signed
+    where the dtype is). The twin packs each row into one uint64 key in the same order (each
+    element offset to unsigned, most significant first), sorts the keys and unpacks the
+    distinct ones. A row too wide to pack (more than 64 bits: nine uint8 columns, two int64)
+    or with no columns defers to the interpreter at run time.
+    """
+    return np.unique(a, axis=0)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_unique_rows)
+def _vlmcar_unique_rows(a: Any) -> Any:
+    _unique_dtype(a, "np.unique(..., axis=0)")
+    if a.ndim != 2:
+        from numba.core.errors import TypingError
+
+        raise TypingError("Unsupported: np.unique(..., axis=0) of an array that is not 2-D")
+    bits = a.dtype.bitwidth
+    offset = 1 << (bits - 1) if a.dtype.signed else 0
+    mask = (1 << bits) - 1
+    dtype = a.dtype
+
+    def impl(a: Any) -> Any:
+        n, width = a.shape
+        if width == 0 or width * bits > 64:
+            raise JitDeferred("np.unique(..., axis=0) of rows too wide to pack")
+        keys = np.empty(n, np.uint64)
+        for i in range(n):
+            key = np.uint64(0)
+            for j in range(width):
+                part = (
+                    np.uint64((np.int64(a[i, j]) + offset) & mask) if offset else np.uint64(a[i, j])
+                )
+                key = (key << np.uint64(bits)) | part if bits < 64 else part
+            keys[i] = key
+        distinct = _sorted_distinct(keys)
+        out = np.empty((distinct.size, width), dtype)
+        for i in range(distinct.size):
+            key = distinct[i]
+            for j in range(width - 1, -1, -1):
+                part = key & np.uint64(mask)
+                out[i, j] = np.int64(part) - offset if offset else part
+                key = key >> np.uint64(bits) if bits < 64 else np.uint64(0)
+        return out
+
+    return impl
+
+
+def vlmcar_isin(element: Any, test_elements: Any) -> Any:
+    """``np.isin(element, test_elements)`` of integer arrays in a kernel.
+
+    Each element is looked up in the sorted test values by binary search, compared as int64
+    (exact for every integer type but uint64, which is refused beside a signed type at typing).
+    The result has the shape of ``element``, as numpy's.
+    """
+    return np.isin(element, test_elements)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_isin)
+def _vlmcar_isin(element: Any, test_elements: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    for a in (element, test_elements):
+        if not (isinstance(a, types.Array) and isinstance(a.dtype, types.Integer)):
+            raise TypingError(
+                f"Unsupported: np.isin of {a} (only integer arrays); it stays on the interpreter"
+            )
+    unsigned64 = [a.dtype == types.uint64 for a in (element, test_elements)]
+    if any(unsigned64) and not all(unsigned64):
+        raise TypingError("Unsupported: np.isin of uint64 beside another integer type")
+    wide = types.uint64 if all(unsigned64) else types.int64
+
+    def impl(element: Any, test_elements: Any) -> Any:
+        table = np.sort(test_elements.ravel().astype(wide))
+        flat = element.ravel()
+        out = np.empty(flat.size, np.bool_)
+        for i in range(flat.size):
+            v = wide(flat[i])
+            k = np.searchsorted(table, v)
+            out[i] = k < table.size and table[k] == v
+        return out.reshape(element.shape)
+
+    return impl
+
+
+def vlmcar_masked(a: Any, index: Any) -> Any:
+    """``a[mask]`` in a kernel, where ``mask`` is a boolean array of two or more dimensions.
+
+    numba indexes with 1-D masks only. A mask of ``a``'s shape selects elements (a 1-D array in
+    C order); a 2-D mask of a 3-D array's first two dimensions selects its rows (``frame[mask]``:
+    ``(n, channels)``); a shape that does not match raises ``IndexError`` as numpy does. Any
+    other index is numba's own ``a[index]``, bounds-checked.
+    """
+    return a[index]  # pragma: no cover - only called in kernels
+
+
+# boundscheck: an overload does not inherit the kernel's, and the index can be anything
+@overload(vlmcar_masked, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
+def _vlmcar_masked(a: Any, index: Any) -> Any:
+    mask = (
+        isinstance(a, types.Array)
+        and isinstance(index, types.Array)
+        and index.dtype == types.boolean
+        and index.ndim >= 2
+    )
+    if mask and index.ndim == a.ndim:
+
+        def elements(a: Any, index: Any) -> Any:
+            if a.shape != index.shape:
+                raise IndexError("boolean index did not match indexed array")
+            values = np.ascontiguousarray(a).ravel()
+            picks = np.ascontiguousarray(index).ravel()
+            out = np.empty(np.count_nonzero(picks), a.dtype)
+            k = 0
+            for i in range(picks.size):
+                if picks[i]:
+                    out[k] = values[i]
+                    k += 1
+            return out
+
+        return elements
+    if mask and index.ndim == 2 and a.ndim == 3:
+
+        def rows(a: Any, index: Any) -> Any:
+            if a.shape[0] != index.shape[0] or a.shape[1] != index.shape[1]:
+                raise IndexError("boolean index did not match indexed array")
+            out = np.empty((np.count_nonzero(index), a.shape[2]), a.dtype)
+            k = 0
+            for y in range(a.shape[0]):
+                for x in range(a.shape[1]):
+                    if index[y, x]:
+                        out[k] = a[y, x]
+                        k += 1
+            return out
+
+        return rows
+
+    def native(a: Any, index: Any) -> Any:
+        return a[index]
+
+    return native
 
 
 def _logical_reduce(name: str, pair: Any) -> Any:

@@ -1,4 +1,7 @@
-"""The JIT's float64 sum, mean, std and var twins add in numpy's order, bit for bit, or defer.
+"""The JIT's twins of numpy functions give numpy's answers, bit for bit, or defer.
+
+Float64 sum, mean, std and var add in numpy's order; np.unique (of values and of rows), np.isin
+and indexing by 2-D masks give numpy's arrays, dtype and shape included.
 
 numpy's order of additions (pairwise within a run, chunked through its 8192-element buffer for
 views that are not C-contiguous) was measured, not read from its source; these tests hold the twins
@@ -161,3 +164,93 @@ def test_a_cached_float_reduction_kernel_reloads_in_a_fresh_process(tmp_path: Pa
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.split() == ["True", str(cached)]
+
+
+def _two(twin: Any) -> Any:
+    @numba.njit
+    def call(a: Any, b: Any) -> Any:
+        return twin(a, b)
+
+    return call
+
+
+UNIQUE = kernel_calling(jit_helpers.vlmcar_unique)
+UNIQUE_ROWS = kernel_calling(jit_helpers.vlmcar_unique_rows)
+ISIN = _two(jit_helpers.vlmcar_isin)
+MASKED = _two(jit_helpers.vlmcar_masked)
+INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64, np.uint64)
+
+
+def same_array(got: Any, expected: np.ndarray) -> bool:
+    return bool(
+        got.dtype == expected.dtype and got.shape == expected.shape and (got == expected).all()
+    )
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_unique_of_values_and_rows_is_numpys(dtype: Any) -> None:
+    """Sorted, distinct, numpy's dtype; rows in numpy's order (signed types compare signed)."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(int(info.bits) + int(info.min < 0))
+    checked = 0
+    for trial in range(24):
+        wide = trial % 2 == 1  # the type's whole range, else few values (many duplicates)
+        lo, hi = (int(info.min), int(info.max)) if wide else (0, 4)
+        for width in (1, 2, 3, 8):
+            if width * info.bits > 64:
+                continue
+            a = rng.integers(lo, hi, (int(rng.integers(0, 50)), width), dtype=dtype, endpoint=True)
+            if trial % 3 == 0:
+                a = a[::2]  # a strided view
+            assert same_array(UNIQUE_ROWS(a), np.unique(a, axis=0)), (a.dtype, a.shape)
+            assert same_array(UNIQUE(a), np.unique(a)), (a.dtype, a.shape)
+            checked += 1
+    assert checked >= 24
+
+
+def test_unique_rows_too_wide_to_pack_defer() -> None:
+    with pytest.raises(JitDeferred):
+        UNIQUE_ROWS(np.zeros((3, 9), np.uint8))  # 72 bits
+    with pytest.raises(JitDeferred):
+        UNIQUE_ROWS(np.zeros((3, 0), np.int32))
+
+
+def test_unique_and_isin_refuse_floats_and_bools_at_typing() -> None:
+    for twin in (UNIQUE, UNIQUE_ROWS):
+        for a in (np.zeros((2, 2)), np.zeros((2, 2), np.bool_)):
+            with pytest.raises(numba.core.errors.TypingError):
+                twin(a)
+    with pytest.raises(numba.core.errors.TypingError):
+        ISIN(np.zeros(3), np.zeros(2))
+    with pytest.raises(numba.core.errors.TypingError):
+        ISIN(np.zeros(3, np.uint64), np.zeros(2, np.int64))  # no exact common type
+
+
+def test_isin_is_numpys_across_integer_types() -> None:
+    rng = np.random.default_rng(3)
+    for left in (np.uint8, np.int16, np.int32, np.int64):
+        for right in (np.uint8, np.int32, np.int64):
+            a = rng.integers(-300 if np.iinfo(left).min < 0 else 0, 256, (7, 5)).astype(left)
+            b = rng.integers(-5, 260, int(rng.integers(0, 9))).astype(right)
+            assert same_array(ISIN(a, b), np.isin(a, b)), (left, right, b)
+    big = np.array([2**63 + 5, 7], np.uint64)
+    assert same_array(ISIN(big, np.array([2**63 + 5], np.uint64)), np.array([True, False]))
+
+
+def test_masked_selection_is_numpys() -> None:
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    mask = frame[:, :, 0] > 128
+    assert same_array(MASKED(frame, mask), frame[mask])  # (n, 3) rows
+    assert same_array(MASKED(frame, frame > 50), frame[frame > 50])  # elements, C order
+    view = frame[::2, 1:, 1]
+    assert same_array(MASKED(view, view > 99), view[view > 99])
+    assert same_array(MASKED(frame[:, :, 0], np.zeros((6, 7), np.bool_)), frame[:0, 0, 0])
+    with pytest.raises(IndexError):
+        MASKED(frame, mask[:5])  # numpy raises too
+    with pytest.raises(IndexError):
+        MASKED(frame[:, :, 0], mask[:, :6])
+    # anything else is numba's own indexing, bounds-checked inside the overload
+    assert MASKED(frame[:, 0, 0], 2) == frame[2, 0, 0]
+    with pytest.raises(IndexError):
+        MASKED(frame[:, 0, 0], 6)

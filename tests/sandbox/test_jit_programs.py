@@ -469,6 +469,49 @@ AGREEMENT_CASES = {
         "def check(frame):\n    s = 'ab' * int(frame[0, 0, 0] % 3)\n    return s == 'abab'\n",
         "interpreter",
     ),
+    # np.unique, np.isin and 2-D masks: twins (numba has none of them for these arrays)
+    "np.unique of colour rows against a tuple constant made an array": (
+        "import numpy as np\nDOOR = (255, 0, 128)\ndef check(frame):\n"
+        "    colours = np.unique(frame.reshape(-1, 3), axis=0).astype(np.int32)\n"
+        "    d = np.abs(colours - np.array(DOOR)).max(axis=1)\n"
+        "    return colours.shape[0] > 2 and bool(np.any(d <= 120))\n",
+        "kernel",
+    ),
+    "np.unique of int8 rows (signed order) and of uint16 pairs": (
+        "import numpy as np\ndef check(frame):\n"
+        "    a = np.unique(frame[:, :, :2].reshape(-1, 2).astype(np.int8), axis=0)\n"
+        "    b = np.unique(frame[::2, :, 1:].reshape(-1, 2).astype(np.uint16) * 300, axis=0)\n"
+        "    return a[0, 0] < 0 and a[-1, 1] > 100 or b.shape[0] > 3\n",
+        "kernel",
+    ),
+    "np.unique of values outside a background, np.isin, a 2-D mask": (
+        "import numpy as np\ndef check(frame):\n"
+        "    v = frame[:, :, 0].astype(np.int32) * 256 + frame[:, :, 1]\n"
+        "    bg = np.array([0, 255 * 257])\n    fg = np.unique(v[~np.isin(v, bg)])\n"
+        "    if fg.size == 0:\n        return False\n"
+        "    return np.count_nonzero(np.isin(v, fg)) > 20 and fg[0] < 300\n",
+        "kernel",
+    ),
+    "frame[mask]: the pixels a 2-D mask picks": (
+        "import numpy as np\ndef check(frame):\n"
+        "    m = (frame[:, :, 0] > 100) & (frame[:, :, 2] < 200)\n    px = frame[m]\n"
+        "    return px.shape[0] > 3 and int(px.sum()) % 7 > 2\n",
+        "kernel",
+    ),
+    "a mask of another shape fails on both paths": (
+        "def check(frame):\n    return frame[:4, :4, 0][frame[:, :, 0] > 3].size > 2\n",
+        "kernel",
+    ),
+    "np.unique with return_counts": (
+        "import numpy as np\ndef check(frame):\n"
+        "    v, n = np.unique(frame[:, :, 0], return_counts=True)\n    return n.max() > 3\n",
+        "interpreter",
+    ),
+    "np.unique of a float array (numpy merges NaNs)": (
+        "import numpy as np\ndef check(frame):\n"
+        "    return np.unique(frame[:, :, 0] / 0.0).size > 1\n",
+        "interpreter",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
