@@ -47,6 +47,8 @@ from sandbox.policy import restricted_compile
 __all__ = [
     "AUDIT_EVERY",
     "AUDIT_FRAMES",
+    "KERNEL_DEFERS",
+    "KERNEL_DEFERS_IN_A_ROW",
     "KERNEL_RAISES",
     "Checker",
     "compile_checker",
@@ -61,6 +63,12 @@ AUDIT_FRAMES = 8
 #: detached (native code does not free what it allocated when it raises, and each such batch
 #: runs twice).
 KERNEL_RAISES = 16
+#: A kernel that defers a batch (``JitDeferred``: a case it does not compute exactly) hands it to
+#: the interpreter too; it is detached after this many deferred batches in a row (it would only
+#: add its own run to the interpreter's: ``(frame / 255.0).mean(axis=2)`` defers every batch)...
+KERNEL_DEFERS_IN_A_ROW = 16
+#: ... or this many in all (each leaks what the kernel had allocated when it raised).
+KERNEL_DEFERS = 256
 
 _PALETTE = (
     (0, 0, 0),
@@ -145,6 +153,8 @@ class Checker:
         self._probed_shapes: set[tuple[int, int]] = set()
         self._batches = 0
         self._raised = 0
+        self._deferred = 0  # batches the kernel deferred, in all and in a row
+        self._deferred_in_a_row = 0
         self._function = function
         self._meter = meter
 
@@ -238,6 +248,14 @@ class Checker:
         except JitDeferred:
             # The kernel met a case where it cannot promise the interpreter's exact answer (an
             # integer mean past 2**53, an empty mean): the interpreter answers this batch.
+            self._deferred += 1
+            self._deferred_in_a_row += 1
+            if self._deferred_in_a_row >= KERNEL_DEFERS_IN_A_ROW or self._deferred >= KERNEL_DEFERS:
+                self.kernel = None
+                self.jit_reason = (  # sandbox.pool.DETACHED
+                    f"kernel detached: it deferred {self._deferred} batches to the interpreter "
+                    f"({self._deferred_in_a_row} in a row), cases it does not compute exactly"
+                )
             return self._interpreted(frames, firsts)
         except MemoryError:
             raise MemoryExceeded("out of memory (JIT path)", checker=self.path) from None
@@ -254,6 +272,7 @@ class Checker:
                     "answered them; native code keeps what it allocated when it raises)"
                 )
             return self._interpreted(frames, firsts)
+        self._deferred_in_a_row = 0
         return out
 
     def _interpreted(self, frames: FrameBatch, firsts: FrameBatch) -> NDArray[np.bool_]:
@@ -293,6 +312,7 @@ class Checker:
         self._probed_shapes = {tuple(frames.shape[1:3])}
         self._batches = 0
         self._raised = 0
+        self._deferred = self._deferred_in_a_row = 0
         return None
 
     def _disagreement(

@@ -1148,6 +1148,8 @@ class _Rebuild:
             return _helper_call(_FLOORDIV, [left, right])
         if isinstance(op, ast.Sub):
             return _helper_call(_SUB, [left, right])  # numpy refuses bool - bool arrays
+        if isinstance(op, ast.Div):  # numpy's float64 for small ints; Python's int rounding
+            return _helper_call("vlmcar_truediv", [left, right])
         return ast.BinOp(left=left, op=make(), right=right)
 
     def tuple_operation(

@@ -73,6 +73,7 @@ __all__ = [
     "vlmcar_sub",
     "vlmcar_sum",
     "vlmcar_sum_axis",
+    "vlmcar_truediv",
     "vlmcar_trunc",
     "vlmcar_tuple_add",
     "vlmcar_tuple_eq",
@@ -605,6 +606,89 @@ def _vlmcar_masked(a: Any, index: Any) -> Any:
 
     def native(a: Any, index: Any) -> Any:
         return a[index]
+
+    return native
+
+
+def vlmcar_truediv(left: Any, right: Any) -> Any:
+    """``left / right`` in a kernel, with numpy's and Python's result types and roundings.
+
+    numpy divides arrays of small integers (8 and 16 bits, bools) in float64; numba picks its
+    float32 loop for them (``frame[..., 0] / frame[..., 1]`` at 1 and 10 gave 0.100000001 where
+    numpy gives 0.1), so such operands are made float64 first. Python divides two ints with one
+    rounding of the exact quotient; converting an int beyond 2**53 to float first rounds twice,
+    so such a division defers to the interpreter. Anything else is numba's own ``/``.
+    """
+    return left / right  # pragma: no cover - only called in kernels
+
+
+def _past_exact_float(value: Any) -> Any:
+    """Whether an int is beyond 2**53 in magnitude (float64 would round it)."""
+    raise NotImplementedError  # pragma: no cover - only called in kernels
+
+
+@overload(_past_exact_float)
+def _overload_past_exact_float(value: Any) -> Any:
+    # compared as ints of the value's own signedness: numba compares uint64 with int64 as floats
+    if isinstance(value, types.Boolean):
+
+        def never(value: Any) -> Any:
+            return False
+
+        return never
+    if isinstance(value, types.Integer) and not getattr(value, "signed", True):
+
+        def unsigned(value: Any) -> Any:
+            return value > np.uint64(2**53)
+
+        return unsigned
+
+    def signed(value: Any) -> Any:
+        return value > np.int64(2**53) or value < np.int64(-(2**53))
+
+    return signed
+
+
+def _narrow(t: Any) -> bool:
+    dtype = t.dtype if isinstance(t, types.Array) else t
+    return isinstance(dtype, types.Boolean) or (
+        isinstance(dtype, types.Integer) and getattr(dtype, "bitwidth", 64) <= 16
+    )
+
+
+@overload(vlmcar_truediv)
+def _vlmcar_truediv(left: Any, right: Any) -> Any:
+    left_array, right_array = isinstance(left, types.Array), isinstance(right, types.Array)
+    if (left_array or right_array) and _narrow(left) and _narrow(right):
+        if left_array and right_array:
+
+            def arrays(left: Any, right: Any) -> Any:
+                return left.astype(np.float64) / right.astype(np.float64)
+
+            return arrays
+        if left_array:
+
+            def array_by_scalar(left: Any, right: Any) -> Any:
+                return left.astype(np.float64) / np.float64(right)
+
+            return array_by_scalar
+
+        def scalar_by_array(left: Any, right: Any) -> Any:
+            return np.float64(left) / right.astype(np.float64)
+
+        return scalar_by_array
+    scalar_ints = all(isinstance(t, types.Integer | types.Boolean) for t in (left, right))
+    if scalar_ints:
+
+        def ints(left: Any, right: Any) -> Any:
+            if _past_exact_float(left) or _past_exact_float(right):
+                raise JitDeferred("an int division past 2**53 (Python rounds it once)")
+            return float(left) / float(right)
+
+        return ints
+
+    def native(left: Any, right: Any) -> Any:
+        return left / right
 
     return native
 
@@ -1230,15 +1314,43 @@ def _row_min(row: Any) -> Any:
 @_jit
 def _row_sum_signed(row: Any) -> Any:
     total = np.int64(0)
-    for v in row:
+    for v in row.flat:  # .flat: a row may be 2-D (a reduction over two axes)
         total += np.int64(v)
     return total
 
 
 @_jit
+def _row_sum_float(row: Any) -> Any:
+    """The sum of float64 values that are all small integers, which every order gives exactly.
+
+    numpy adds a reduced axis in an order of its own (sequential along kept inner axes,
+    pairwise along a contiguous reduced one); where every value is an integer and the total
+    stays below 2**53 no addition rounds, so any order gives numpy's sum. Any other row (a
+    fraction, NaN, infinity, a total past 2**53) defers to the interpreter.
+    """
+    biggest = 0.0
+    total = 0.0
+    for v in row.flat:
+        if not (np.isfinite(v) and v == np.floor(v)):
+            raise JitDeferred("a float axis reduction of values that are not all integers")
+        biggest = max(biggest, abs(v))
+        total += v
+    if biggest * row.size >= _EXACT_FLOAT_INTEGERS:
+        raise JitDeferred("a float axis reduction outside the exactly reproducible range")
+    return total
+
+
+@_jit
+def _row_mean_float(row: Any) -> Any:
+    if row.size == 0:
+        raise JitDeferred("mean of an empty axis")
+    return _row_sum_float(row) / row.size
+
+
+@_jit
 def _row_sum_unsigned(row: Any) -> Any:
     total = np.uint64(0)
-    for v in row:
+    for v in row.flat:
         total += np.uint64(v)
     return total
 
@@ -1264,8 +1376,36 @@ def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any, kind: str) -> A
 
     if not isinstance(array, types.Array) or array.ndim not in (2, 3):
         raise TypingError("Unsupported: a reduction with axis of anything but a 2-D or 3-D array")
+    pair = (
+        isinstance(axis, types.UniTuple)
+        and axis.count == 2
+        and isinstance(axis.dtype, types.Integer)
+        and array.ndim == 3
+    )
+    if pair and kind in _MULTI_AXIS:
+
+        def impl_pair(array: Any, axis: Any) -> Any:
+            a, b = _axis(axis[0], 3), _axis(axis[1], 3)
+            if a == b:
+                raise ValueError("duplicate value in 'axis'")
+            keep = 3 - a - b
+            if keep == 0:
+                v = array.transpose((0, 1, 2))
+            elif keep == 1:
+                v = array.transpose((1, 0, 2))
+            else:
+                v = array.transpose((2, 0, 1))
+            out = np.empty(v.shape[0], dtype)
+            for i in range(v.shape[0]):
+                out[i] = row(v[i])
+            return out
+
+        return _renamed(impl_pair, kind)
     if not isinstance(axis, types.Integer):
-        raise TypingError("Unsupported: a reduction whose axis is not an int")
+        raise TypingError(
+            "Unsupported: a reduction whose axis is not an int (or, for sum and mean of a 3-D "
+            "array, two ints); it stays on the interpreter"
+        )
     if array.ndim == 2:
 
         def impl2(array: Any, axis: Any) -> Any:
@@ -1293,6 +1433,10 @@ def _axis_reduction(array: Any, axis: Any, row: Any, dtype: Any, kind: str) -> A
 
     return _renamed(impl3, kind)
 
+
+#: Reductions whose row functions take a 2-D row too (``axis=(0, 1)`` of a 3-D array): sums
+#: and means, where the order of additions does not change the exact results they give.
+_MULTI_AXIS = frozenset({"sum_signed", "sum_unsigned", "sum_float", "mean", "mean_float"})
 
 #: Every implementation handed to numba, kept alive: numba's caches hold some of them by
 #: identity, and a freed one's id() could be reused by the next (see :func:`_axis_reduction`).
@@ -1339,9 +1483,18 @@ def _vlmcar_min_axis(array: Any, axis: Any) -> Any:
     return _axis_reduction(array, axis, _row_min, as_dtype(array.dtype), "min")
 
 
+def _float64_or_exact(name: str, array: Any) -> bool:
+    """Whether ``array`` is float64 (summed exactly or deferred); other floats are refused."""
+    if isinstance(array, types.Array) and array.dtype == types.float64:
+        return True
+    _exact_only(name, array)
+    return False
+
+
 @overload(vlmcar_sum_axis)
 def _vlmcar_sum_axis(array: Any, axis: Any) -> Any:
-    _exact_only("sum", array)
+    if _float64_or_exact("sum", array):
+        return _axis_reduction(array, axis, _row_sum_float, np.float64, "sum_float")
     unsigned = isinstance(array.dtype, types.Integer) and not getattr(array.dtype, "signed", True)
     if unsigned:
         return _axis_reduction(array, axis, _row_sum_unsigned, np.uint64, "sum_unsigned")
@@ -1350,7 +1503,8 @@ def _vlmcar_sum_axis(array: Any, axis: Any) -> Any:
 
 @overload(vlmcar_mean_axis)
 def _vlmcar_mean_axis(array: Any, axis: Any) -> Any:
-    _exact_only("mean", array)
+    if _float64_or_exact("mean", array):
+        return _axis_reduction(array, axis, _row_mean_float, np.float64, "mean_float")
     return _axis_reduction(array, axis, _row_mean, np.float64, "mean")
 
 

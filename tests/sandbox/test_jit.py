@@ -951,6 +951,40 @@ def test_a_kernel_that_keeps_raising_is_detached(cache: Path) -> None:
     assert checker.batch(plain).tolist() == [True]
 
 
+#: A float axis mean the kernel computes only where every value is an integer (then any order of
+#: additions is exact); ``frame / 255.0`` never is, so the kernel defers every such batch.
+FRACTION_MEAN = (
+    "import numpy as np\ndef check(frame, first):\n"
+    "    scale = 1.0 if first[0, 0, 0] == 0 else 255.0\n"
+    "    return (frame / scale).mean(axis=2).max() > 0.5\n"
+)
+
+
+def test_a_kernel_that_keeps_deferring_is_detached(cache: Path) -> None:
+    from sandbox.checker import KERNEL_DEFERS_IN_A_ROW
+
+    checker = compile_checker(FRACTION_MEAN, jit=True)
+    reference = compile_checker(FRACTION_MEAN)
+    assert checker.kernel is not None, checker.jit_reason
+    whole = np.zeros((2, 8, 8, 3), np.uint8)  # first[0, 0, 0] == 0: integers, the kernel answers
+    whole[1, 3, 3] = 7
+    fraction = whole.copy()
+    fraction[:, 0, 0, 0] = 9  # a scale of 255: fractions, every batch deferred
+    for _ in range(3):  # deferred batches between answered ones keep the kernel
+        for batch in (fraction, fraction, whole):
+            expected = reference.batch(batch, batch).tolist()
+            assert checker.batch(batch, batch).tolist() == expected
+    assert checker.kernel is not None, checker.jit_reason
+    for _ in range(KERNEL_DEFERS_IN_A_ROW):
+        assert (
+            checker.batch(fraction, fraction).tolist()
+            == reference.batch(fraction, fraction).tolist()
+        )
+    assert checker.kernel is None
+    assert checker.jit_reason.startswith("kernel detached: it deferred")
+    assert checker.batch(whole, whole).tolist() == [False, True]
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

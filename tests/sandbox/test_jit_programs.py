@@ -512,6 +512,61 @@ AGREEMENT_CASES = {
         "    return np.unique(frame[:, :, 0] / 0.0).size > 1\n",
         "interpreter",
     ),
+    # float64 axis sums and means: exact (any order) where every value is a small integer,
+    # deferred otherwise; two axes of a 3-D array for sum and mean
+    "mean over two axes of a float64 tile": (
+        "import numpy as np\ndef check(frame):\n"
+        "    cell = frame[1:6, 2:7].astype(np.float64)\n    m = cell.mean(axis=(0, 1))\n"
+        "    return m.max() > 40 and np.std(m) > 15\n",
+        "kernel",
+    ),
+    "sums over axes (0, 2) and (-1, 0) of a uint8 frame": (
+        "import numpy as np\ndef check(frame):\n"
+        "    a = frame.sum(axis=(0, 2))\n    b = np.sum(frame[:, ::2], axis=(-1, 0))\n"
+        "    return int(a[1]) + int(b[0]) > 900 and a.shape[0] == 8\n",
+        "kernel",
+    ),
+    "float axis sum and mean of fractions and of NaN (deferred)": (
+        "import numpy as np\ndef check(frame):\n"
+        "    x = frame[:, :, 0] * 0.1\n    y = frame / (frame - frame[0, 0])\n"
+        "    return x.sum(axis=0)[2] > 20 or bool(np.isnan(y.mean(axis=2)).any())\n",
+        "kernel",
+    ),
+    "a float axis mean of integers past 2**53 (deferred)": (
+        "import numpy as np\ndef check(frame):\n"
+        "    x = frame[:, :, 1] * 1e15\n    return x.mean(axis=1)[0] > 1e16\n",
+        "kernel",
+    ),
+    "a duplicate axis fails on both paths": (
+        "def check(frame):\n    return frame.mean(axis=(1, -2))[0] > 3\n",
+        "kernel",
+    ),
+    "max over two axes": (
+        "def check(frame):\n    return frame.max(axis=(0, 1))[0] > 3\n",
+        "interpreter",
+    ),
+    "a float32 axis mean": (
+        "import numpy as np\ndef check(frame):\n"
+        "    return frame.astype(np.float32).mean(axis=2)[0, 0] > 3\n",
+        "interpreter",
+    ),
+    # numba divides arrays of 8- and 16-bit ints (and bools) in float32; numpy in float64
+    "uint8 arrays divided (numpy gives float64)": (
+        "def check(frame):\n    q = (frame[:, :, 0] / frame[:, :, 1]).sum()\n"
+        "    return (q * 1e6) % 2 > 1\n",
+        "kernel",
+    ),
+    "a bool array over a uint8 array, a uint8 scalar over a bool array": (
+        "def check(frame):\n    r = ((frame[:, :, 2] > 9) / frame[:, :, 1]).sum()\n"
+        "    t = (frame[1, 1, 1] / (frame[0, :, 2] > 3)).sum()\n"
+        "    return (r * 1e6) % 2 > 1 or (t * 1e7) % 2 > 1\n",
+        "kernel",
+    ),
+    "an int division past 2**53 (deferred: Python rounds the exact quotient once)": (
+        "def check(frame):\n    a = frame[0, 0, 0] * 35184372088832 + 1\n"
+        "    return a / 3 == 3002399751580331.0\n",
+        "kernel",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
@@ -637,3 +692,21 @@ def test_an_optional_indexed_without_a_test_gets_the_interpreters_failure(
     checker = compile_checker(source)
     assert checker.attach_kernel(kernel) is None, checker.jit_reason
     assert checker_answers(checker) == expected
+
+
+def test_uint8_arrays_divide_in_float64_as_numpy_does(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """numba divides 8-bit arrays in float32: 1 / 10 came out 0.100000001 (found this stop; the
+    agreement probe caught it only where a probed frame showed it)."""
+    source = (
+        "def check(frame):\n    q = frame[:, :, 0] / frame[:, :, 1]\n    return q[0, 0] == 0.1\n"
+    )
+    kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
+    assert isinstance(kernel, Kernel), kernel
+    frames = np.ones((1, 8, 8, 3), np.uint8)
+    frames[0, 0, 0] = (1, 10, 0)
+    out = np.zeros(1, np.bool_)
+    ro = readonly_batch(frames)
+    kernel.run(ro, ro, out)
+    assert out.tolist() == [True] == compile_checker(source).batch(frames).tolist()
