@@ -1386,6 +1386,10 @@ class _Rebuild:
                 return _helper_call(_MATH_INT_TWINS[func.attr], args)
             if func.attr in _MATH_CHECKED:
                 return _helper_call(f"vlmcar_math_{func.attr}", args)
+            if func.attr == "dist":  # CPython's own algorithm (sandbox.jit_helpers)
+                if len(args) != 2:
+                    raise _Refused(node, "math.dist() takes two points")
+                return _helper_call(_PYNUM, [_helper_call("vlmcar_math_dist", args)])
             if func.attr not in _MATH_PLAIN:
                 raise _Refused(node, f"math.{func.attr}() is outside the JIT subset")
         if isinstance(func.value, ast.Name) and func.value.id in self.numpy:

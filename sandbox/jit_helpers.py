@@ -56,6 +56,7 @@ __all__ = [
     "vlmcar_logical_and_reduce",
     "vlmcar_logical_or_reduce",
     "vlmcar_masked",
+    "vlmcar_math_dist",
     "vlmcar_max_axis",
     "vlmcar_mean",
     "vlmcar_mean_axis",
@@ -935,9 +936,128 @@ MATH_TWINS: dict[str, Any] = {
     name: _domain_checked_1(getattr(math, name))
     for name in "acos asin atan cos degrees exp fabs log log10 log2 radians sin sqrt tan".split()
 }
-MATH_TWINS.update(
-    {name: _domain_checked_2(getattr(math, name)) for name in ("atan2", "copysign", "hypot")}
-)
+MATH_TWINS.update({name: _domain_checked_2(getattr(math, name)) for name in ("atan2", "copysign")})
+
+#: 2**27 + 1: Veltkamp's constant, splitting a float64 into two halves of 26 bits.
+_SPLITTER = 134217729.0
+#: The smallest normal float64 (C's DBL_MIN).
+_DBL_MIN = 2.2250738585072014e-308
+
+
+@_jit
+def _product_error(x: Any, y: Any, product: Any) -> Any:
+    """The exact ``x * y - product`` for ``product = x * y`` (Dekker's two-product, no FMA)."""
+    t = _SPLITTER * x
+    xh = t - (t - x)
+    xl = x - xh
+    t = _SPLITTER * y
+    yh = t - (t - y)
+    yl = y - yh
+    return ((xh * yh - product) + xh * yl + xl * yh) + xl * yl
+
+
+@_jit
+def _vector_norm(values: Any, biggest: Any, nan: Any) -> Any:
+    """CPython's ``vector_norm`` (Modules/mathmodule.c, 3.10 on): the sqrt of a sum of squares.
+
+    ``values`` are the absolute coordinates, ``biggest`` their maximum. The squares are taken
+    exactly (a double-length product) after scaling by a power of two that brings the largest
+    below 1, summed with compensation from 1.0, square-rooted, then corrected once by the
+    residual. Implemented here from the published algorithm (not from its C text) and held to
+    ``math.hypot`` / ``math.dist`` bit for bit by the tests.
+    """
+    if math.isinf(biggest):
+        return biggest
+    if nan:
+        return math.nan
+    n = values.size
+    if biggest == 0.0 or n <= 1:
+        return biggest
+    factor = 1.0
+    if math.frexp(biggest)[1] < -1022:  # a subnormal maximum: made normal first
+        values = values / _DBL_MIN
+        biggest = biggest / _DBL_MIN
+        factor = _DBL_MIN
+    scale = math.ldexp(1.0, -math.frexp(biggest)[1])
+    csum, frac1, frac2 = 1.0, 0.0, 0.0
+    for i in range(n):
+        x = values[i] * scale
+        hi = x * x
+        lo = _product_error(x, x, hi)
+        total = csum + hi
+        frac2 += (csum - total) + hi
+        csum = total
+        frac1 += lo
+    h = math.sqrt(csum - 1.0 + (frac1 + frac2))
+    hi = -h * h
+    lo = _product_error(-h, h, hi)
+    total = csum + hi
+    frac2 += (csum - total) + hi
+    csum = total
+    frac1 += lo
+    x = csum - 1.0 + (frac1 + frac2)
+    h += x / (2.0 * h)
+    return factor * (h / scale)
+
+
+@_jit
+def _norm_of(values: Any) -> Any:
+    """:func:`_vector_norm` of absolute values, with CPython's maximum (NaNs left out of it)."""
+    biggest, nan = 0.0, False
+    for d in values:
+        nan = nan or math.isnan(d)
+        if d > biggest:  # noqa: PLR1730 - max() need not skip a NaN as this comparison does
+            biggest = d
+    return _vector_norm(values, biggest, nan)
+
+
+@_jit
+def vlmcar_math_hypot(x: Any, y: Any) -> Any:
+    """``math.hypot(x, y)`` as CPython computes it.
+
+    numba's is C's ``hypot``, which differed from CPython's in the last bit on 335 of 200,000
+    random pairs.
+    """
+    return _norm_of(np.array((abs(float(x)), abs(float(y)))))
+
+
+def vlmcar_math_dist(p: Any, q: Any) -> Any:
+    """``math.dist(p, q)`` of two tuples or 1-D arrays of numbers, as CPython computes it."""
+    return math.dist(p, q)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_math_dist)
+def _vlmcar_math_dist(p: Any, q: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    for point in (p, q):
+        numeric = (
+            isinstance(point, types.UniTuple)
+            and isinstance(point.dtype, types.Integer | types.Float | types.Boolean)
+        ) or (
+            isinstance(point, types.Array)
+            and point.ndim == 1
+            and isinstance(point.dtype, types.Integer | types.Float | types.Boolean)
+        )
+        if not numeric:
+            raise TypingError(
+                f"Unsupported: math.dist() of {point} (tuples or 1-D arrays of numbers of one "
+                "type); it stays on the interpreter"
+            )
+
+    def impl(p: Any, q: Any) -> Any:
+        n = len(p)
+        if len(q) != n:
+            raise ValueError("both points must have the same number of dimensions")
+        values = np.empty(n, np.float64)
+        for i in range(n):
+            values[i] = abs(float(p[i]) - float(q[i]))
+        return _norm_of(values)
+
+    return impl
+
+
+MATH_TWINS["hypot"] = vlmcar_math_hypot
 for _name, _twin in MATH_TWINS.items():
     globals()[f"vlmcar_math_{_name}"] = _twin
 del _name, _twin

@@ -11,6 +11,7 @@ so that any other order shows, and check that the layouts they do not model defe
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -254,3 +255,32 @@ def test_masked_selection_is_numpys() -> None:
     assert MASKED(frame[:, 0, 0], 2) == frame[2, 0, 0]
     with pytest.raises(IndexError):
         MASKED(frame[:, 0, 0], 6)
+
+
+HYPOT = jit_helpers.vlmcar_math_hypot
+DIST = _two(jit_helpers.vlmcar_math_dist)
+
+
+def _same_float(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_hypot_and_dist_are_cpythons_bit_for_bit() -> None:
+    """CPython's vector_norm, not C's hypot (which differed in the last bit on 335 of 200,000
+    random pairs): magnitudes from subnormal to 1e308, equal points, inf, NaN, signed zeros."""
+    rng = np.random.default_rng(11)
+    specials = [math.inf, -math.inf, math.nan, 0.0, -0.0, 5e-324, 1e308]
+    for i in range(20_000):
+        exponents = rng.integers(-320, 308, 4) if i % 5 == 0 else rng.integers(-3, 4, 4)
+        a, b, c, d = (rng.standard_normal(4) * 10.0**exponents).tolist()
+        if i % 13 == 0:
+            c = a
+        if i % 11 == 0:
+            a, b = float(rng.choice(specials)), float(rng.choice(specials))
+        assert _same_float(HYPOT(a, b), math.hypot(a, b)), (a, b)
+        assert _same_float(DIST((a, b), (c, d)), math.dist((a, b), (c, d))), (a, b, c, d)
+    for n in range(1, 6):
+        p, q = rng.standard_normal(n) * 50, rng.integers(-9, 9, n)
+        assert _same_float(DIST(p, q), math.dist(p.tolist(), q.tolist()))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        DIST((1.0, 2.0), (1.0, 2.0, 3.0))

@@ -567,6 +567,16 @@ AGREEMENT_CASES = {
         "    return a / 3 == 3002399751580331.0\n",
         "kernel",
     ),
+    # math.hypot and math.dist: CPython's vector_norm (C's hypot differs in the last bit)
+    "math.hypot and math.dist of centroids, against a threshold and exactly": (
+        "import math\nimport numpy as np\ndef centre(mask):\n    ys, xs = np.nonzero(mask)\n"
+        "    if len(ys) == 0:\n        return None\n    return float(np.mean(ys)), float(np.mean(xs))\n"
+        "def check(frame):\n    a = centre(frame[:, :, 0] > 128)\n    b = centre(frame[:, :, 2] < 64)\n"
+        "    if a is None or b is None:\n        return False\n"
+        "    d = math.dist(a, b)\n    h = math.hypot(a[0] - b[0], a[1] - b[1])\n"
+        "    return d < 1.5 or (d * 1e15) % 2 > 1 or h == d + 1e-12\n",
+        "kernel",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
