@@ -328,8 +328,23 @@ class _Rebuild:
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
         #: whether the checker writes any array element (then reshape keeps numba's own rules:
         #: a copy and numpy's view differ once something is written through one of them)
+        bound: dict[str, set[bool]] = {}  # name -> whether each binding is a dict display
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                bound.setdefault(n.id, set())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Assign):
+                for t in n.targets:
+                    if isinstance(t, ast.Name):
+                        bound.setdefault(t.id, set()).add(isinstance(n.value, ast.Dict))
+        dicts = {name for name, kinds in bound.items() if kinds == {True}}
+        self.local_dicts = dicts
+        #: (a store into a local dict, bound only to dict displays, writes no array)
         self.writes = any(
-            isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) for n in ast.walk(tree)
+            isinstance(n, ast.Subscript)
+            and not isinstance(n.ctx, ast.Load)
+            and not (isinstance(n.value, ast.Name) and n.value.id in dicts)
+            for n in ast.walk(tree)
         )
         self.constants = dict(constants)
         #: module dict constants: read only as NAME[<literal>], NAME.items()/keys()/values(),
@@ -403,6 +418,9 @@ class _Rebuild:
         names = [a.arg for a in args.posonlyargs + args.args] + list(captured)
         params = [ast.arg(arg=_local(n)) for n in names]
         statements = [_as_def(stmt) for stmt in _without_docstring(node.body)]
+        grown = _appended_list_problem(node)
+        if grown is not None:
+            raise _Refused(*grown)
         unbound = _unbound_read(node)
         if unbound is not None:
             raise _Refused(
@@ -549,6 +567,18 @@ class _Rebuild:
                     raise _Refused(
                         t, "element stores inside a tuple target are outside the JIT subset"
                     )
+            only = node.targets[0]
+            if (
+                len(node.targets) == 1
+                and isinstance(only, ast.Subscript)
+                and isinstance(only.value, ast.Name)
+                and only.value.id in self.local_dicts
+            ):
+                # d[k] = v into a local dict: numba infers the dict's types from this store
+                # itself, then the cap is checked (the kernel defers past it)
+                store = ast.Assign(targets=[self.target(only)], value=self.expr(node.value))
+                cap = _helper_call("vlmcar_dict_cap", [_as_load(self.target(only.value))])
+                return [store, ast.Expr(value=cap)]
             targets = [self.target(t) for t in node.targets]
             unpacks = any(isinstance(t, ast.Tuple) for t in node.targets)
             value = self.some(node.value) if unpacks else self.expr(node.value)
@@ -590,6 +620,29 @@ class _Rebuild:
         if isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 return []  # a string statement (a docstring or a comment-like string)
+            value = node.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr == "append"
+            ):
+                # the one call made for its effect: numba infers the list's type from it
+                if (
+                    not isinstance(value.func.value, ast.Name)
+                    or len(value.args) != 1
+                    or value.keywords
+                    or isinstance(value.args[0], ast.Starred)
+                ):
+                    raise _Refused(node, "only NAME.append(value) is in the JIT subset")
+                grow = ast.Call(
+                    func=ast.Attribute(
+                        value=self.name(value.func.value), attr="append", ctx=ast.Load()
+                    ),
+                    args=[self.expr(value.args[0])],
+                    keywords=[],
+                )
+                cap = _helper_call("vlmcar_list_cap", [self.name(value.func.value)])
+                return [ast.Expr(value=grow), ast.Expr(value=cap)]
             raise _Refused(
                 node, "expression statements (calls for their effect) are outside the subset"
             )
@@ -899,6 +952,13 @@ class _Rebuild:
             if isinstance(self.constants.get(node.args[0].id), tuple) and literal is not None:
                 shown = ast.parse(literal, mode="eval").body
                 node = ast.Call(func=node.func, args=[shown], keywords=node.keywords)
+            elif (
+                not node.keywords
+                and isinstance(node.args[0], ast.Name)
+                and (node.args[0].id not in self.constants)
+            ):
+                # a local name: a tuple of numbers or an array, decided at typing
+                return _helper_call("vlmcar_array_of", [self.some(node.args[0])])
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple | ast.List):
             raise _Refused(
                 node,
@@ -1014,6 +1074,15 @@ class _Rebuild:
             identity = self.none_test(node)
             if identity is not None:
                 return identity
+            if any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
+                if len(node.ops) != 1:
+                    raise _Refused(node, "a chain of comparisons with `in` is outside the subset")
+                found = _helper_call(
+                    "vlmcar_contains", [self.some(node.comparators[0]), self.expr(node.left)]
+                )
+                return (
+                    ast.UnaryOp(ast.Not(), found) if isinstance(node.ops[0], ast.NotIn) else found
+                )
             if any(
                 isinstance(c, ast.Constant) and c.value is None
                 for c in [node.left, *node.comparators]
@@ -1069,6 +1138,17 @@ class _Rebuild:
             return self.call(node)
         if isinstance(node, ast.ListComp):
             return self.fold("list", node)
+        if isinstance(node, ast.List):
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                raise _Refused(node, "star-arguments are outside the JIT subset")
+            if len(node.elts) > self.max_tuple_values:
+                raise _Refused(node, "a list display this long is outside the JIT subset")
+            return ast.List([self.expr(e) for e in node.elts], ast.Load())
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys) or len(node.keys) > self.max_tuple_values:
+                raise _Refused(node, "`**` in a dict display (or a long one) is outside the subset")
+            keys = [self.expr(k) for k in node.keys if k is not None]
+            return ast.Dict(keys=list(keys), values=[self.expr(v) for v in node.values])
         if isinstance(node, ast.NamedExpr):
             target = ast.Name(_local(node.target.id), ast.Store())
             return ast.NamedExpr(target=target, value=self.expr(node.value))
@@ -1289,6 +1369,8 @@ class _Rebuild:
         read = self.dict_call(node)
         if read is not None:
             return read
+        if isinstance(func, ast.Attribute) and func.attr == "append":
+            raise _Refused(node, "NAME.append(value) is in the JIT subset only as a statement")
         if (
             isinstance(func, ast.Name)
             and func.id in _FOLDS
@@ -1666,6 +1748,57 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
         call = _helper_call(_SETITEM, [targets[0].value, index, value])
         return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:
+    """Why a list ``fn`` appends to is outside the subset, or None.
+
+    A kernel loops over a sequence by index up to the length it had when the loop began (numba
+    has no live iterator), so a list that grows while something walks it would part ways with
+    Python. A list appended to must therefore be made in the function itself (a display or a
+    comprehension, not a parameter or another name) and be used there only to append to, to
+    index, to measure, to test with ``in`` and to return; nothing else can see it grow.
+    """
+    appended = {
+        n.func.value.id
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "append"
+        and isinstance(n.func.value, ast.Name)
+    }
+    if not appended:
+        return None
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args}
+    allowed: set[int] = set()  # ids of Name nodes in an allowed place
+    for n in ast.walk(fn):
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "append"
+        ):
+            allowed.add(id(n.func.value))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "len":
+            allowed.update(id(a) for a in n.args)
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load):
+            allowed.add(id(n.value))
+        elif isinstance(n, ast.Compare) and isinstance(n.ops[0], ast.In | ast.NotIn):
+            allowed.update(id(c) for c in n.comparators)
+        elif isinstance(n, ast.Return) and n.value is not None:
+            allowed.add(id(n.value))
+        elif isinstance(n, ast.Assign) and isinstance(n.value, ast.List | ast.ListComp):
+            allowed.update(id(t) for t in n.targets)
+    for n in ast.walk(fn):
+        if not (isinstance(n, ast.Name) and n.id in appended):
+            continue
+        if n.id in params:
+            return n, f"appending to the parameter {n.id!r} is outside the JIT subset"
+        if id(n) not in allowed:
+            return n, (
+                f"the list {n.id!r} is appended to and also used otherwise (looped over, passed, "
+                "rebound): outside the JIT subset (a kernel's loops do not see a list grow)"
+            )
+    return None
 
 
 def _unbound_read(fn: ast.FunctionDef) -> ast.Name | None:
@@ -2077,8 +2210,8 @@ def jit_refusal(tree: ast.Module, constants: Mapping[str, Any] | None = None) ->
     Example:
         >>> jit_refusal(ast.parse("def check(frame):\\n    return frame.mean() > 3\\n")) is None
         True
-        >>> jit_refusal(ast.parse("def check(frame):\\n    return len([1]) > 0\\n"))
-        'line 2: List is outside the JIT subset'
+        >>> jit_refusal(ast.parse("def check(frame):\\n    return len({1}) > 0\\n"))
+        'line 2: Set is outside the JIT subset'
     """
     try:
         values = fold_constants(tree) if constants is None else constants
@@ -2208,7 +2341,9 @@ def _string_problem(annotation: Any, ir: Any, types: Any) -> str | None:
     typemap: dict[str, Any] = annotation.typemap
 
     def text(var: Any) -> bool:
-        return isinstance(typemap.get(var.name), types.UnicodeType | types.StringLiteral)
+        return isinstance(
+            typemap.get(var.name), types.UnicodeType | types.StringLiteral | types.List
+        )
 
     for block in annotation.blocks.values():
         for stmt in block.body:
@@ -2217,7 +2352,7 @@ def _string_problem(annotation: Any, ir: Any, types: Any) -> str | None:
             value = stmt.value
             builds = value.op in ("binop", "inplace_binop") and value.fn in _STRING_BUILDERS
             if builds and (text(value.lhs) or text(value.rhs)):
-                return "arithmetic on strings (`+`, `*`) stays on the interpreter"
+                return "arithmetic on strings or lists (`+`, `*`) stays on the interpreter"
             if value.op == "call" and text(stmt.target):
                 fn = getattr(typemap.get(value.func.name), "typing_key", None)
                 if not (

@@ -28,6 +28,7 @@ from sandbox.surface import VISION_PARAMETERS
 from sandbox.vision import VISION_KERNELS
 
 __all__ = [
+    "CONTAINER_CAP",
     "ITER_CHUNK",
     "JIT_WRAPS",
     "MATH_TWINS",
@@ -37,9 +38,12 @@ __all__ = [
     "as_python_number",
     "vlmcar_all_axis",
     "vlmcar_any_axis",
+    "vlmcar_array_of",
     "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
+    "vlmcar_contains",
+    "vlmcar_dict_cap",
     "vlmcar_float_arg",
     "vlmcar_floor",
     "vlmcar_floordiv",
@@ -53,6 +57,7 @@ __all__ = [
     "vlmcar_isin",
     "vlmcar_iter_chunk",
     "vlmcar_iter_get",
+    "vlmcar_list_cap",
     "vlmcar_logical_and_reduce",
     "vlmcar_logical_or_reduce",
     "vlmcar_masked",
@@ -694,6 +699,99 @@ def _vlmcar_truediv(left: Any, right: Any) -> Any:
     return native
 
 
+#: Elements a kernel's list or dict may grow to; past it the kernel defers to the interpreter,
+#: whose memory budget then decides (the two paths never part ways over a budget).
+CONTAINER_CAP = 1 << 16
+
+
+@_jit
+def vlmcar_list_cap(items: Any) -> None:
+    """After ``items.append(v)`` in a kernel: defer past :data:`CONTAINER_CAP` elements."""
+    if len(items) > CONTAINER_CAP:
+        raise JitDeferred("a list past the kernel's container cap")
+
+
+@_jit
+def vlmcar_dict_cap(entries: Any) -> None:
+    """After ``d[k] = v`` into a kernel's own dict: defer past :data:`CONTAINER_CAP` entries."""
+    if len(entries) > CONTAINER_CAP:
+        raise JitDeferred("a dict past the kernel's container cap")
+
+
+def vlmcar_contains(container: Any, value: Any) -> Any:
+    """``value in container`` in a kernel, for lists, tuples and dicts of ints, bools or strings.
+
+    Python's ``in`` tests identity before equality, so ``nan in [x]`` is True where ``x`` is that
+    NaN object; a kernel has no object identity, so containers of floats are refused at typing
+    (and arrays, whose ``in`` numpy defines). A substring test of two strings is allowed.
+    """
+    return value in container  # pragma: no cover - only called in kernels
+
+
+def _exact_key(t: Any) -> bool:
+    return isinstance(t, types.Integer | types.Boolean | types.UnicodeType | types.StringLiteral)
+
+
+@overload(vlmcar_contains)
+def _vlmcar_contains(container: Any, value: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    text = (types.UnicodeType, types.StringLiteral)
+    if isinstance(container, types.List | types.UniTuple):
+        ok = _exact_key(container.dtype) and _exact_key(value)
+    elif isinstance(container, types.DictType):
+        ok = _exact_key(container.key_type) and _exact_key(value)
+    else:
+        ok = isinstance(container, text) and isinstance(value, text)
+    if not ok:
+        raise TypingError(
+            f"Unsupported: `in` with {container} (lists, tuples and dicts of ints, bools or "
+            "strings only); it stays on the interpreter"
+        )
+
+    def impl(container: Any, value: Any) -> Any:
+        return value in container
+
+    return impl
+
+
+def vlmcar_array_of(value: Any) -> Any:
+    """``np.array(name)`` in a kernel: a tuple of numbers (nested for 2-D) or an array's copy.
+
+    The interpreter sees scalars as Python numbers (ints, floats, bools), as the kernel's int64,
+    float64 and bool values are, so numpy picks the same dtype; a tuple mixing them (numpy
+    promotes, numba cannot index it) is refused at typing.
+    """
+    return np.array(value)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_array_of)
+def _vlmcar_array_of(value: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    def leaf(t: Any) -> bool:
+        return t in (types.int64, types.float64, types.boolean)
+
+    inner = value.dtype if isinstance(value, types.UniTuple) else None
+    nested = isinstance(inner, types.UniTuple) and leaf(inner.dtype)
+    if isinstance(value, types.Array):
+
+        def copied(value: Any) -> Any:
+            return value.copy()
+
+        return copied
+    if inner is not None and (leaf(inner) or nested):
+
+        def display(value: Any) -> Any:
+            return np.array(value)
+
+        return display
+    raise TypingError(
+        f"Unsupported: np.array() of {value} (tuples of int64, float64 or bools, or arrays); "
+        "it stays on the interpreter"
+    )
+
+
 def _logical_reduce(name: str, pair: Any) -> Any:
     """``np.<name>.reduce([a, b, ...])`` over a display of arrays, as one function of a tuple.
 
@@ -782,6 +880,10 @@ def vlmcar_iter_chunk(seq: Any, start: Any) -> Any:
 
 @overload(vlmcar_iter_chunk)
 def _vlmcar_iter_chunk(seq: Any, start: Any) -> Any:
+    if isinstance(seq, types.DictType):  # a kernel loops by index: d[0], d[1] are not its keys
+        from numba.core.errors import TypingError
+
+        raise TypingError("Unsupported: a loop over a dict; it stays on the interpreter")
     if isinstance(seq, types.Array) and seq.ndim == 1:
 
         def chunk(seq: Any, start: Any) -> Any:
@@ -1793,6 +1895,14 @@ def _vlmcar_neg(value: Any) -> Any:
 # boundscheck: an overload does not inherit the kernel's, and the index can be anything
 @overload(vlmcar_setitem, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
 def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
+    if isinstance(array, types.DictType):
+
+        def entry(array: Any, index: Any, value: Any) -> None:
+            if len(array) >= CONTAINER_CAP and index not in array:
+                raise JitDeferred("a dict past the kernel's container cap")
+            array[index] = value
+
+        return entry
     if not (isinstance(array, types.Array) and isinstance(array.dtype, types.Integer)):
 
         def plain(array: Any, index: Any, value: Any) -> None:

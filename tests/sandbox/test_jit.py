@@ -53,13 +53,13 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- the subset -----------------------------------------------------------------------------
 
 REFUSED = [
-    ("list literal", "def check(frame):\n    xs = [1, 2]\n    return len(xs) > 1\n", "List"),
+    ("list method", "def check(frame):\n    xs = [1, 2]\n    return xs.pop() > 1\n", "'pop'"),
     (
         "set comprehension",
         "def check(frame):\n    xs = {c for c in range(3)}\n    return len(xs) > 1\n",
         "SetComp",
     ),
-    ("dict", "def check(frame):\n    d = {1: 2}\n    return len(d) > 0\n", "Dict"),
+    ("dict method", "def check(frame):\n    d = {1: 2}\n    return d.get(1) > 0\n", "'get'"),
     ("set", "def check(frame):\n    s = {1, 2}\n    return len(s) > 0\n", "Set"),
     (
         "sum() of a comprehension and a start",
@@ -158,6 +158,30 @@ REFUSED = [
         "    return False\n",
         "for/else",
     ),
+    (
+        "appending to a list while looping over it",
+        "def check(frame):\n    a = [1]\n    for v in a:\n        if v < 3:\n            a.append(v + 1)\n"
+        "    return len(a) > 2\n",
+        "appended to and also used otherwise",
+    ),
+    (
+        "appending to a parameter",
+        "def grow(a):\n    a.append(1)\n    return len(a)\n\ndef check(frame):\n"
+        "    return grow([frame[0, 0, 0]]) > 1\n",
+        "appending to the parameter 'a'",
+    ),
+    (
+        "appending to a list that is passed on",
+        "def n(a):\n    return len(a)\n\ndef check(frame):\n    a = []\n    a.append(2)\n"
+        "    return n(a) > 1\n",
+        "appended to and also used otherwise",
+    ),
+    (
+        "append used as a value",
+        "def check(frame):\n    a = []\n    return a.append(1) is None\n",
+        "only as a statement",
+    ),
+    ("a chain with in", "def check(frame):\n    return 1 in (1,) in ((1,),)\n", "`in`"),
     ("sorted()", "def check(frame):\n    return sorted((3, 1))[0] == 1\n", "sorted()"),
     ("isinstance()", "def check(frame):\n    return isinstance(frame, tuple)\n", "isinstance()"),
     ("list()", "def check(frame):\n    return len(list(range(3))) > 1\n", "list()"),
@@ -173,8 +197,9 @@ REFUSED = [
         "np.sort",
     ),
     (
-        "np.array of a name",
-        "import numpy as np\n\ndef check(frame):\n    return np.array(frame).sum() > 1\n",
+        "np.array of a name with a dtype",
+        "import numpy as np\n\ndef check(frame):\n    t = (1, 300)\n"
+        "    return np.array(t, dtype=np.uint8).sum() > 1\n",
         "np.array() of anything but a tuple or list display",
     ),
     (

@@ -284,3 +284,16 @@ def test_hypot_and_dist_are_cpythons_bit_for_bit() -> None:
         assert _same_float(DIST(p, q), math.dist(p.tolist(), q.tolist()))
     with pytest.raises(ValueError, match="same number of dimensions"):
         DIST((1.0, 2.0), (1.0, 2.0, 3.0))
+
+
+def test_a_kernels_lists_and_dicts_defer_past_the_container_cap() -> None:
+    """Past the cap the interpreter answers (its memory budget decides, not a native one)."""
+    cap = jit_helpers.CONTAINER_CAP
+    jit_helpers.vlmcar_list_cap([0] * cap)  # at the cap: fine
+    with pytest.raises(JitDeferred):
+        jit_helpers.vlmcar_list_cap([0] * (cap + 1))
+    entries = numba.typed.Dict.empty(numba.types.int64, numba.types.int64)
+    for k in range(cap + 1):
+        entries[k] = k
+    with pytest.raises(JitDeferred):
+        jit_helpers.vlmcar_dict_cap(entries)

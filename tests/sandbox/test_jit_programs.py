@@ -577,6 +577,44 @@ AGREEMENT_CASES = {
         "    return d < 1.5 or (d * 1e15) % 2 > 1 or h == d + 1e-12\n",
         "kernel",
     ),
+    # local lists and dicts, `in`: a list grows only where nothing walks it; past a cap the
+    # kernel defers; `in` only over ints, bools and strings (Python's `in` tests identity first)
+    "tile labels in a list, counts in a local dict, `in`": (
+        "import numpy as np\nCOLOURS = {'red': (255, 0, 0), 'dark': (0, 0, 0)}\n"
+        "def label(tile):\n    px = tile.reshape(-1, 3).astype(np.int32)\n    counts = {}\n"
+        "    for name, rgb in COLOURS.items():\n"
+        "        counts[name] = int(np.sum(np.abs(px - np.array(rgb)).max(axis=1) <= 40))\n"
+        "    if counts['red'] > 2:\n        return 'red'\n"
+        "    return 'dark' if counts['dark'] > 8 else 'other'\n"
+        "def check(frame):\n    labels = []\n    for r in range(0, 8, 4):\n"
+        "        for c in range(0, 8, 4):\n            labels.append(label(frame[r : r + 4, c : c + 4]))\n"
+        "    return 'dark' in labels and len(labels) == 4 and labels[0] not in ('red',)\n",
+        "kernel",
+    ),
+    "np.array of a loop variable holding a tuple, `in` over ints": (
+        "import numpy as np\nKEYS = ((255, 0, 0), (0, 255, 0))\ndef check(frame):\n"
+        "    n = 0\n    for k in KEYS:\n        n += int(np.count_nonzero(np.all(frame == np.array(k), axis=2)))\n"
+        "    return n in [0] and frame[0, 0, 0] in (7, 255)\n",
+        "kernel",
+    ),
+    "np.array of a tuple mixing ints and floats": (
+        "import numpy as np\ndef check(frame):\n    t = (frame[0, 0, 0], 0.5)\n"
+        "    return np.array(t).sum() > 3\n",
+        "interpreter",
+    ),
+    "`in` over a list of floats (Python tests identity first: nan in [nan])": (
+        "def check(frame):\n    x = frame[0, 0, 0] / 0.0\n    return x in [x, 1.0]\n",
+        "interpreter",
+    ),
+    "a loop over a local dict (a kernel loops by index: d[0] is not its first key)": (
+        "def check(frame):\n    d = {}\n    d[5] = 1\n    d[0] = 7\n    n = 0\n"
+        "    for k in d:\n        n += k\n    return n + frame[0, 0, 0] > 6\n",
+        "interpreter",
+    ),
+    "list repetition (no byte budget in native code)": (
+        "def check(frame):\n    a = [frame[0, 0, 0]] * int(frame[0, 0, 1])\n    return len(a) > 3\n",
+        "interpreter",
+    ),
     # an int64 variable that is a float elsewhere: Numba types it float64 everywhere, which is
     # exact only up to 2**53 and never wraps; gated on content, so only the typed IR shows it
     "int64 widened to float64 across an if": (
