@@ -1316,13 +1316,19 @@ class _Rebuild:
             return isinstance(node.op, ast.Invert)
         if isinstance(node, ast.BinOp):
             return isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor)
-        return (
+        name = self.numpy_function(node) or ""
+        return name == "isin" or name.startswith("logical_")
+
+    def numpy_function(self, node: ast.expr) -> str | None:
+        """The name of the numpy function ``node`` calls (``np.isin(...)``: "isin"), or None."""
+        if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id in self.numpy
-            and (node.func.attr == "isin" or node.func.attr.startswith("logical_"))
-        )
+        ):
+            return node.func.attr
+        return None
 
     def some(self, node: ast.expr) -> ast.expr:
         """``node`` rebuilt, through ``vlmcar_some`` where it is a name that may hold None."""
@@ -1378,29 +1384,15 @@ class _Rebuild:
             and isinstance(node.args[0], ast.GeneratorExp | ast.ListComp)
         ):
             return self.fold(func.id, node)
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "array"
-            and isinstance(func.value, ast.Name)
-            and func.value.id in self.numpy
-        ):
+        numpy_function = self.numpy_function(node)
+        if numpy_function == "array":
             return self.array_display(node)
         reduced = self.logical_reduce(node)
         if reduced is not None:
             return reduced
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "unique"
-            and isinstance(func.value, ast.Name)
-            and func.value.id in self.numpy
-        ):
+        if numpy_function == "unique":
             return self.unique(node)
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "isin"
-            and isinstance(func.value, ast.Name)
-            and func.value.id in self.numpy
-        ):
+        if numpy_function == "isin":
             if len(node.args) != 2 or node.keywords:
                 raise _Refused(node, "np.isin() takes two arrays (and nothing else) here")
             args = [self.some(a) for a in node.args]
