@@ -357,15 +357,6 @@ class _Rebuild:
             or (isinstance(n, ast.Return) and n.value is None)
             for n in ast.walk(tree)
         )
-        #: names bound somewhere to what reads as a boolean mask (``a[mask]`` goes through
-        #: vlmcar_masked, which numba's indexing by 2-D masks needs)
-        self.masks = {
-            t.id
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Assign) and self.mask_like(n.value)
-            for t in n.targets
-            if isinstance(t, ast.Name)
-        }
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
         self.loops = 0  # loops over sequences so far (their index names are numbered)
@@ -1122,12 +1113,11 @@ class _Rebuild:
         ):
             return self.dict_item(node.value.id, node)
         if isinstance(node, ast.Subscript):
-            if self.mask_like(node.slice) or (
-                isinstance(node.slice, ast.Name) and node.slice.id in self.masks
-            ):
-                masked = _helper_call(
-                    "vlmcar_masked", [self.some(node.value), self.expr(node.slice)]
-                )
+            index = self.checked_index(node.slice)
+            if index is not None:
+                # an index that may be a mask (or a bool): vlmcar_masked checks what numba
+                # does not, bounds-checked; slices and literals alone are numba's own
+                masked = _helper_call("vlmcar_masked", [self.some(node.value), index])
                 return _helper_call(_PYNUM, [masked])
             read = ast.Subscript(value=self.some(node.value), slice=self.index(node.slice),
                                  ctx=ast.Load())  # fmt: skip
@@ -1305,19 +1295,24 @@ class _Rebuild:
             return ast.Constant(len(self.constants[node.args[0].id]))
         return None
 
-    def mask_like(self, node: ast.expr) -> bool:
-        """Whether ``node`` reads as a boolean mask (the type decides at typing).
+    def checked_index(self, node: ast.expr) -> ast.expr | None:
+        """A subscript's index rebuilt as a call argument where it holds a computed value.
 
-        A comparison, ``~``, ``&``/``|``/``^``, ``np.isin`` or a ``np.logical_*`` function.
+        A name, a call or an expression may be a mask or a bool at typing, which numba reads
+        differently from numpy (see ``vlmcar_masked``); such an index (alone or in a tuple, its
+        slices as ``slice(...)``) goes to the twin. None: only slices and literals, numba's own.
         """
-        if isinstance(node, ast.Compare):
-            return True
-        if isinstance(node, ast.UnaryOp):
-            return isinstance(node.op, ast.Invert)
-        if isinstance(node, ast.BinOp):
-            return isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor)
-        name = self.numpy_function(node) or ""
-        return name == "isin" or name.startswith("logical_")
+        parts = node.elts if isinstance(node, ast.Tuple) else [node]
+        if not any(_value_index(p) for p in parts) or any(_is_ellipsis(p) for p in parts):
+            return None
+        rebuilt: list[ast.expr] = []
+        for p in parts:
+            if isinstance(p, ast.Slice):
+                bounds = [None if b is None else self.expr(b) for b in (p.lower, p.upper, p.step)]
+                rebuilt.append(_slice_call(ast.Slice(*bounds)))
+            else:
+                rebuilt.append(self.expr(p))
+        return ast.Tuple(rebuilt, ast.Load()) if isinstance(node, ast.Tuple) else rebuilt[0]
 
     def numpy_function(self, node: ast.expr) -> str | None:
         """The name of the numpy function ``node`` calls (``np.isin(...)``: "isin"), or None."""
@@ -1740,6 +1735,16 @@ def _store(targets: list[ast.expr], value: ast.expr) -> ast.stmt:
         call = _helper_call(_SETITEM, [targets[0].value, index, value])
         return ast.Expr(value=call)
     return ast.Assign(targets=targets, value=value, type_comment=None)
+
+
+def _value_index(node: ast.expr) -> bool:
+    """Whether a subscript's index part is a computed value (a name, a call, an expression).
+
+    Not a slice, a literal or a tuple (whose parts are asked one by one).
+    """
+    return not (
+        isinstance(node, ast.Slice | ast.Constant | ast.Tuple) or _number_literal(node) is not None
+    )
 
 
 def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:

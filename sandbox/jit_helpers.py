@@ -576,9 +576,8 @@ def _vlmcar_masked(a: Any, index: Any) -> Any:
         isinstance(a, types.Array)
         and isinstance(index, types.Array)
         and index.dtype == types.boolean
-        and index.ndim >= 2
     )
-    if mask and index.ndim == a.ndim:
+    if mask and index.ndim == a.ndim and a.ndim >= 2:
 
         def elements(a: Any, index: Any) -> Any:
             if a.shape != index.shape:
@@ -610,10 +609,45 @@ def _vlmcar_masked(a: Any, index: Any) -> Any:
 
         return rows
 
+    if mask and index.ndim == 1:  # numba takes a 1-D mask of any length (numpy: the axis's)
+
+        def one_axis(a: Any, index: Any) -> Any:
+            if index.shape[0] != a.shape[0]:
+                raise IndexError("boolean index did not match indexed array along axis 0")
+            return a[index]
+
+        return one_axis
+    _refuse_boolean_index(index)
+
     def native(a: Any, index: Any) -> Any:
         return a[index]
 
     return native
+
+
+def _boolean_index(index: Any) -> bool:
+    """A bool scalar, a bool array, or a tuple holding either (numba's checks differ there)."""
+    if isinstance(index, types.BaseTuple):
+        return any(_boolean_index(t) for t in getattr(index, "types", ()))
+    if isinstance(index, types.Array):
+        return isinstance(index.dtype, types.Boolean)
+    return isinstance(index, types.Boolean)
+
+
+def _refuse_boolean_index(index: Any) -> None:
+    """Refuse at typing an index numba would read differently from numpy.
+
+    numpy takes ``a[True]`` as a new axis (numba as element 1), checks a mask inside a tuple
+    index against its own axis (numba does not), and refuses a mask of another length; the
+    cases :func:`vlmcar_masked` does not check itself stay on the interpreter.
+    """
+    if _boolean_index(index):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: indexing by {index} (a bool, or a mask inside a tuple index); it "
+            "stays on the interpreter"
+        )
 
 
 def vlmcar_truediv(left: Any, right: Any) -> Any:
@@ -1895,6 +1929,8 @@ def _vlmcar_neg(value: Any) -> Any:
 # boundscheck: an overload does not inherit the kernel's, and the index can be anything
 @overload(vlmcar_setitem, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
 def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
+    if isinstance(array, types.Array):
+        _refuse_boolean_index(index)  # a mask store: numba checks no mask's length
     if isinstance(array, types.DictType):
 
         def entry(array: Any, index: Any, value: Any) -> None:

@@ -502,6 +502,34 @@ AGREEMENT_CASES = {
         "def check(frame):\n    return frame[:4, :4, 0][frame[:, :, 0] > 3].size > 2\n",
         "kernel",
     ),
+    # found by a red-team helper: numba takes a 1-D mask of any length (numpy raises)
+    "a shorter 1-D mask fails on both paths": (
+        "def check(frame):\n    return frame[0, :, 1][frame[0, :4, 0] > 3].size > 1\n",
+        "kernel",
+    ),
+    "a longer named 1-D mask fails on both paths; one of the right length answers": (
+        "def check(frame):\n    m = frame[0, :, 0] > 3\n    n = frame[1, :, 2][m].size\n"
+        "    return frame[0, :4, 1][m].size > 1 if n > 6 else n > 2\n",
+        "kernel",
+    ),
+    "rows of a 2-D array by a 1-D mask, gated on content": (
+        "def check(frame):\n    k = 8 if frame[0, 0, 0] == 255 else 4\n"
+        "    return frame[:, :, 0][frame[:k, 0, 0] > 3].shape[0] > 1\n",
+        "kernel",
+    ),
+    "a mask inside a tuple index": (
+        "def check(frame):\n    m = frame[:, 0, 0] > 3\n    return frame[m, 0].size > 2\n",
+        "interpreter",
+    ),
+    "a bool as an index (numpy: a new axis)": (
+        "def check(frame):\n    b = frame[0, 0, 0] > 3\n    return frame[0, 0][b].size > 2\n",
+        "interpreter",
+    ),
+    "a store through a mask": (
+        "def check(frame):\n    a = frame[0, :, 0].copy()\n    a[frame[1, :4, 0] > 3] = 0\n"
+        "    return a.sum() > 9\n",
+        "interpreter",
+    ),
     "np.unique with return_counts": (
         "import numpy as np\ndef check(frame):\n"
         "    v, n = np.unique(frame[:, :, 0], return_counts=True)\n    return n.max() > 3\n",
