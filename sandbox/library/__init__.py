@@ -532,6 +532,16 @@ _SOURCES: dict[str, str] = {
             return best in ("green", "yellow")
         """
     ),
+    "middle_row_colour_set": _checker(
+        """
+        def check(frame):
+            seen = set()
+            y = frame.shape[0] // 2
+            for x in range(0, frame.shape[1], 2):
+                seen.add((int(frame[y, x, 0]), int(frame[y, x, 1])))
+            return len(seen) > 3
+        """
+    ),
     "row_profile_list": _checker(
         """
         def check(frame):
@@ -610,11 +620,13 @@ _SOURCES: dict[str, str] = {
 #: Checker name -> source. Hand-written, audited, bool-valued on every frame; see the module doc.
 LIBRARY: Mapping[str, str] = MappingProxyType(_SOURCES)
 
-#: Entries outside the JIT subset on purpose (list displays, sorted, zip, dicts, strings).
+#: Entries outside the JIT subset on purpose (sorted, zip, sets, a local dict's methods and loops
+#: over it). ``row_profile_list`` (a local list appended to, then indexed) came into the subset with
+#: local lists.
 NOT_JITTABLE: frozenset[str] = frozenset(
     {
         "channel_ranking_sorted",
         "dominant_palette_colour_dict",
-        "row_profile_list",
+        "middle_row_colour_set",
     }
 )
