@@ -2309,8 +2309,10 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
         return _NO_RECORD
     why = None
     for annotation in annotations:
-        why = _flow_problem(annotation, module.__name__, ir, types) or _string_problem(
-            annotation, ir, types
+        why = (
+            _flow_problem(annotation, module.__name__, ir, types)
+            or _string_problem(annotation, ir, types)
+            or _dict_problem(annotation, ir, types)
         )
         if why is not None:
             break
@@ -2325,6 +2327,52 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
 _STRING_BUILDERS = frozenset(
     {operator.add, operator.iadd, operator.mul, operator.imul, operator.mod, operator.imod}
 )
+
+
+def _dict_problem(annotation: Any, ir: Any, types: Any) -> str | None:
+    """Why a kernel whose dicts convert keys or values is refused, or None.
+
+    numba types a dict from its first store and converts every later key and value to those
+    types: after ``d[True] = 5``, ``d[5]`` reads ``d[True]``, and after ``d[0] = False`` a
+    running count ``d[0] + 1`` is stored as True (a ``NumbaTypeSafetyWarning`` at build time,
+    found by a red-team helper). Python keeps each object as it is. Every key stored, read or
+    looked up and every value stored must already have the dict's type (an int of fewer bits
+    into int64 is exact and allowed).
+    """
+    typemap: dict[str, Any] = annotation.typemap
+
+    def same(given: Any, wanted: Any) -> bool:
+        given = types.unliteral(given)
+        if given == wanted:
+            return True
+        return (
+            wanted == types.int64
+            and isinstance(given, types.Integer)
+            and (given.signed or given.bitwidth < 64)
+        )
+
+    why = "a dict's key or value converted to the dict's type stays on the interpreter"
+    for block in annotation.blocks.values():
+        for stmt in block.body:
+            if isinstance(stmt, ir.SetItem | ir.StaticSetItem):
+                d = typemap.get(stmt.target.name)
+                if isinstance(d, types.DictType):
+                    index = getattr(stmt, "index_var", None) or stmt.index
+                    key_ok = same(typemap.get(index.name), d.key_type)
+                    if not (key_ok and same(typemap.get(stmt.value.name), d.value_type)):
+                        return why
+            elif isinstance(stmt, ir.Assign) and isinstance(stmt.value, ir.Expr):
+                value = stmt.value
+                if value.op in ("getitem", "static_getitem"):
+                    d = typemap.get(value.value.name)
+                    if isinstance(d, types.DictType):
+                        index = getattr(value, "index_var", None) or value.index
+                        if isinstance(index, ir.Var):
+                            if not same(typemap.get(index.name), d.key_type):
+                                return why
+                        elif not same(types.typeof(index), d.key_type):
+                            return why
+    return None
 
 
 def _string_problem(annotation: Any, ir: Any, types: Any) -> str | None:

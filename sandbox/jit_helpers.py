@@ -572,6 +572,13 @@ def vlmcar_masked(a: Any, index: Any) -> Any:
 # boundscheck: an overload does not inherit the kernel's, and the index can be anything
 @overload(vlmcar_masked, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
 def _vlmcar_masked(a: Any, index: Any) -> Any:
+    if isinstance(a, types.DictType) and not _dict_key_fits(a, index):
+        from numba.core.errors import TypingError
+
+        raise TypingError(
+            f"Unsupported: a {a} read with a {index} key (numba converts it); it stays on the "
+            "interpreter"
+        )
     mask = (
         isinstance(a, types.Array)
         and isinstance(index, types.Array)
@@ -762,6 +769,24 @@ def vlmcar_contains(container: Any, value: Any) -> Any:
     return value in container  # pragma: no cover - only called in kernels
 
 
+def _dict_key_fits(entries: Any, key: Any) -> bool:
+    """Whether numba looks ``key`` up in a dict as itself.
+
+    numba converts a key to the dict's key type: in a dict keyed by bools, ``d[5]`` reads
+    ``d[True]``. A narrower int into int64 is exact.
+    """
+    given: Any = types.unliteral(key)  # type: ignore[no-untyped-call]
+    wanted = entries.key_type
+    return bool(
+        given == wanted
+        or (
+            wanted == types.int64
+            and isinstance(given, types.Integer)
+            and (getattr(given, "signed", False) or getattr(given, "bitwidth", 64) < 64)
+        )
+    )
+
+
 def _exact_key(t: Any) -> bool:
     return isinstance(t, types.Integer | types.Boolean | types.UnicodeType | types.StringLiteral)
 
@@ -774,7 +799,7 @@ def _vlmcar_contains(container: Any, value: Any) -> Any:
     if isinstance(container, types.List | types.UniTuple):
         ok = _exact_key(container.dtype) and _exact_key(value)
     elif isinstance(container, types.DictType):
-        ok = _exact_key(container.key_type) and _exact_key(value)
+        ok = _exact_key(container.key_type) and _dict_key_fits(container, value)
     else:
         ok = isinstance(container, text) and isinstance(value, text)
     if not ok:

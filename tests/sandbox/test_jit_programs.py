@@ -530,6 +530,33 @@ AGREEMENT_CASES = {
         "    return a.sum() > 9\n",
         "interpreter",
     ),
+    # found by a second red-team round: numba types a dict from its first store and converts
+    # later keys and values (after d[True] = 5, d[5] read d[True]; a count stored as True)
+    "a dict keyed by a bool, read with an int": (
+        "def check(frame):\n    d = {}\n    d[True] = 5\n    d[False] = 7\n"
+        "    k = int(frame[0, 0, 0]) // 50\n    return d[k] == 5\n",
+        "interpreter",
+    ),
+    "a dict keyed by a bool, an int looked up with `in`": (
+        "def check(frame):\n    d = {}\n    d[True] = 1\n    return (int(frame[0, 0, 0]) + 1) in d\n",
+        "interpreter",
+    ),
+    "a dict keyed by a bool, an int key stored": (
+        "def check(frame):\n    d = {}\n    d[False] = 5\n    d[2] = 1\n"
+        "    d[int(frame[0, 0, 0]) + 3] = 1\n    return len(d) == 3\n",
+        "interpreter",
+    ),
+    "a count stored into a dict of bools": (
+        "def check(frame):\n    d = {}\n    d[0] = False\n    for x in range(frame.shape[1]):\n"
+        "        d[0] = d[0] + int(frame[0, x, 0] > 100)\n    return d[0] > 1\n",
+        "interpreter",
+    ),
+    "a dict counting in ints, uint8 keys and `in`": (
+        "def check(frame):\n    d = {}\n    d[0] = 0\n    for x in range(frame.shape[1]):\n"
+        "        d[0] = d[0] + int(frame[0, x, 0] > 100)\n        d[frame[1, x, 1]] = x\n"
+        "    return d[0] > 1 and frame[1, 0, 1] in d and len(d) > 2\n",
+        "kernel",
+    ),
     "np.unique with return_counts": (
         "import numpy as np\ndef check(frame):\n"
         "    v, n = np.unique(frame[:, :, 0], return_counts=True)\n    return n.max() > 3\n",
