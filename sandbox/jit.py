@@ -2312,7 +2312,7 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
         why = (
             _flow_problem(annotation, module.__name__, ir, types)
             or _string_problem(annotation, ir, types)
-            or _dict_problem(annotation, ir, types)
+            or _container_problem(annotation, ir, types)
         )
         if why is not None:
             break
@@ -2329,15 +2329,17 @@ _STRING_BUILDERS = frozenset(
 )
 
 
-def _dict_problem(annotation: Any, ir: Any, types: Any) -> str | None:
-    """Why a kernel whose dicts convert keys or values is refused, or None.
+def _container_problem(annotation: Any, ir: Any, types: Any) -> str | None:
+    """Why a kernel whose lists or dicts convert what goes into them is refused, or None.
 
     numba types a dict from its first store and converts every later key and value to those
     types: after ``d[True] = 5``, ``d[5]`` reads ``d[True]``, and after ``d[0] = False`` a
     running count ``d[0] + 1`` is stored as True (a ``NumbaTypeSafetyWarning`` at build time,
-    found by a red-team helper). Python keeps each object as it is. Every key stored, read or
-    looked up and every value stored must already have the dict's type (an int of fewer bits
-    into int64 is exact and allowed).
+    found by a red-team helper). A list unifies its elements instead: ``[True, 5]`` holds 1
+    where Python keeps True (``a[xs[0]]`` then differs), ``[1, 0.5]`` holds 1.0 (inexact past
+    2**53). Python keeps each object as it is. Every key stored, read or looked up and every
+    value stored or appended must already have the container's type (an int of fewer bits into
+    int64 is exact and allowed).
     """
     typemap: dict[str, Any] = annotation.typemap
 
@@ -2351,7 +2353,7 @@ def _dict_problem(annotation: Any, ir: Any, types: Any) -> str | None:
             and (given.signed or given.bitwidth < 64)
         )
 
-    why = "a dict's key or value converted to the dict's type stays on the interpreter"
+    why = "a value converted to its list's or dict's type stays on the interpreter"
     for block in annotation.blocks.values():
         for stmt in block.body:
             if isinstance(stmt, ir.SetItem | ir.StaticSetItem):
@@ -2363,6 +2365,22 @@ def _dict_problem(annotation: Any, ir: Any, types: Any) -> str | None:
                         return why
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.value, ir.Expr):
                 value = stmt.value
+                made = typemap.get(stmt.target.name)
+                if (
+                    value.op == "build_list"
+                    and isinstance(made, types.List)
+                    and not all(same(typemap.get(v.name), made.dtype) for v in value.items)
+                ):
+                    return why
+                if value.op == "call":
+                    bound = typemap.get(value.func.name)
+                    this = getattr(bound, "this", None)
+                    if (
+                        isinstance(bound, types.BoundFunction)
+                        and isinstance(this, types.List)
+                        and not all(same(typemap.get(a.name), this.dtype) for a in value.args)
+                    ):
+                        return why
                 if value.op in ("getitem", "static_getitem"):
                     d = typemap.get(value.value.name)
                     if isinstance(d, types.DictType):

@@ -557,6 +557,15 @@ AGREEMENT_CASES = {
         "    return d[0] > 1 and frame[1, 0, 1] in d and len(d) > 2\n",
         "kernel",
     ),
+    "a list of a bool and an int (numba unifies it to ints: a[xs[0]] would differ)": (
+        "def check(frame):\n    xs = [True]\n    xs.append(int(frame[0, 0, 0]))\n    return xs[1] == 255\n",
+        "interpreter",
+    ),
+    "a list of an int and a float (numba makes the int a float)": (
+        "def check(frame):\n    xs = [frame[0, 0, 0] * 36028797018963968 + 1]\n"
+        "    xs.append(0.5)\n    return xs[0] % 2 == 1\n",
+        "interpreter",
+    ),
     "np.unique with return_counts": (
         "import numpy as np\ndef check(frame):\n"
         "    v, n = np.unique(frame[:, :, 0], return_counts=True)\n    return n.max() > 3\n",
