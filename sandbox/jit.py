@@ -67,6 +67,7 @@ import operator
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -2263,7 +2264,7 @@ _COMPARISONS = frozenset(
 )
 
 
-def _widened_ints(module: Any, stamp: Path) -> str | None:
+def _widened_ints(module: Any, stamp: Path, unsafe: str | None = None) -> str | None:
     """Why the kernel is refused because Numba turned an int into a float64, or None.
 
     Numba gives each variable one type, so a variable that is an int in one assignment and a
@@ -2288,6 +2289,9 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
       checker's own functions.
 
     ``stamp`` records the verdict for loads from Numba's cache, which keep no typed IR.
+    ``unsafe`` is a ``NumbaTypeSafetyWarning`` the compilation gave (an unsafe cast numba made
+    on its own, such as int64 into bool): that alone refuses the kernel, whatever the checks
+    below find (a catch-all behind them).
     """
     from numba.core import ir, types
     from numba.core.dispatcher import Dispatcher
@@ -2308,7 +2312,9 @@ def _widened_ints(module: Any, stamp: Path) -> str | None:
                 return None if said == _TYPED_OK else said
         return _NO_RECORD
     why = None
-    for annotation in annotations:
+    if unsafe is not None:
+        why = f"numba converts a value unsafely ({unsafe.splitlines()[0][:120]}): it stays on the interpreter"
+    for annotation in [] if why else annotations:
         why = (
             _flow_problem(annotation, module.__name__, ir, types)
             or _string_problem(annotation, ir, types)
@@ -2384,7 +2390,9 @@ def _container_problem(annotation: Any, ir: Any, types: Any) -> str | None:
                 if value.op in ("getitem", "static_getitem"):
                     d = typemap.get(value.value.name)
                     if isinstance(d, types.DictType):
-                        index = getattr(value, "index_var", None) or value.index
+                        # an ir.Expr raises KeyError for an attribute its op lacks
+                        static = value.op == "static_getitem"
+                        index = (value.index_var if static else None) or value.index
                         if isinstance(index, ir.Var):
                             if not same(typemap.get(index.name), d.key_type):
                                 return why
@@ -2727,14 +2735,22 @@ def _import_kernel(name: str, path: Path, directory: Path) -> tuple[Any, float, 
             return f"cannot load generated module {path}"
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        from numba.core.errors import NumbaTypeSafetyWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NumbaTypeSafetyWarning)
+            spec.loader.exec_module(module)
+        unsafe = next(
+            (str(w.message) for w in caught if issubclass(w.category, NumbaTypeSafetyWarning)),
+            None,
+        )
     except Exception as err:  # numba TypingError and friends: stay on the interpreter path
         sys.modules.pop(name, None)
         return f"numba cannot compile it ({type(err).__name__}: {_numba_reason(err)})"
     signature = module._vlmcar_entry.nopython_signatures[0]
     if str(signature.return_type) != "bool":
         return f"the entry returns {signature.return_type}, not bool"
-    widened = _widened_ints(module, directory / f"{name}.typed")
+    widened = _widened_ints(module, directory / f"{name}.typed", unsafe)
     if widened is not None:
         sys.modules.pop(name, None)
         return widened

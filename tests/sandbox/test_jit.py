@@ -1343,3 +1343,44 @@ def test_try_red_team_cases_are_refused_or_agree(path: Path) -> None:
 
     for i in range(len(frames)):
         assert answer(jit, i) == answer(interpreter, i), (path.name, i, jit.jit_reason)
+
+
+def test_an_unsafe_cast_numba_warns_about_refuses_the_kernel(cache: Path) -> None:
+    """The catch-all: a ``NumbaTypeSafetyWarning`` while compiling (here a count stored into a
+    dict numba typed as bool-valued) refuses the kernel whatever the other checks say."""
+    source = (
+        "def check(frame):\n    d = {}\n    d[0] = False\n    for x in range(frame.shape[1]):\n"
+        "        d[0] = d[0] + int(frame[0, x, 0] > 100)\n    return d[0] > 1\n"
+    )
+    reason = build_kernel(source, cache_dir=cache)
+    assert isinstance(reason, str) and "numba converts a value unsafely" in reason, reason
+    assert build_kernel(source, cache_dir=cache) == reason  # the cached verdict says the same
+
+
+def test_the_typed_ir_check_refuses_dict_conversions_on_its_own() -> None:
+    import warnings
+
+    import numba
+    from numba.core import ir, types
+
+    from sandbox.jit import _container_problem
+
+    def read_py(k: Any) -> Any:
+        d: Any = {}
+        d[True] = 5
+        return d[k]
+
+    def fine_py(k: Any) -> Any:
+        d: Any = {}
+        d[1] = 5
+        return d[k]
+
+    read: Any = numba.njit(read_py)
+    fine: Any = numba.njit(fine_py)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read(3)
+        fine(1)
+    for function, refused in ((read, True), (fine, False)):
+        annotation = next(iter(function.overloads.values())).type_annotation
+        assert (_container_problem(annotation, ir, types) is not None) is refused
