@@ -358,6 +358,22 @@ class _Rebuild:
             or (isinstance(n, ast.Return) and n.value is None)
             for n in ast.walk(tree)
         )
+        #: names bound only as the targets of ``for NAME in range(...)`` loops and comprehensions
+        #: (always ints: an index of them needs no mask check)
+        range_targets = {
+            id(n.target)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.For | ast.comprehension)
+            and isinstance(n.target, ast.Name)
+            and _is_range(n.iter)
+        }
+        stored: dict[str, bool] = {}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stored[n.id] = stored.get(n.id, True) and id(n) in range_targets
+            elif isinstance(n, ast.arg):
+                stored[n.arg] = False
+        self.range_names = {name for name, only in stored.items() if only}
         self.calls: dict[str, set[str]] = {name: set() for name in self.functions}
         self.current = ""
         self.loops = 0  # loops over sequences so far (their index names are numbered)
@@ -1304,7 +1320,8 @@ class _Rebuild:
         slices as ``slice(...)``) goes to the twin. None: only slices and literals, numba's own.
         """
         parts = node.elts if isinstance(node, ast.Tuple) else [node]
-        if not any(_value_index(p) for p in parts) or any(_is_ellipsis(p) for p in parts):
+        computed = [p for p in parts if _value_index(p) and not self.int_like(p)]
+        if not computed or any(_is_ellipsis(p) for p in parts):
             return None
         rebuilt: list[ast.expr] = []
         for p in parts:
@@ -1314,6 +1331,25 @@ class _Rebuild:
             else:
                 rebuilt.append(self.expr(p))
         return ast.Tuple(rebuilt, ast.Load()) if isinstance(node, ast.Tuple) else rebuilt[0]
+
+    def int_like(self, node: ast.expr) -> bool:
+        """Whether ``node`` is always an int (``frame[r * TILE + 2, x]``).
+
+        Range-loop names, int literals and int module constants, and ``+ - * // %`` of them.
+        """
+        if _int_literal(node) is not None:
+            return True
+        if isinstance(node, ast.Name):
+            value = self.constants.get(node.id)
+            constant = isinstance(value, int) and not isinstance(value, bool)
+            return node.id in self.range_names or (constant and node.id not in self.dicts)
+        if isinstance(node, ast.BinOp) and isinstance(
+            node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv | ast.Mod
+        ):
+            return self.int_like(node.left) and self.int_like(node.right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return self.int_like(node.operand)
+        return False
 
     def numpy_function(self, node: ast.expr) -> str | None:
         """The name of the numpy function ``node`` calls (``np.isin(...)``: "isin"), or None."""
