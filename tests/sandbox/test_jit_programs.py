@@ -241,24 +241,41 @@ def differences(expected: list[object], got: list[object]) -> list[tuple[int, ob
     return [(i, e, g) for i, (e, g) in pairs if e != g and g != DEFERRED]
 
 
-@pytest.mark.slow
-@settings(
-    max_examples=25,  # each example compiles a kernel (~1 s); the agreement cases below pin the classes
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(source=programs())
-def test_generated_programs_agree_on_both_paths(
-    source: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def _agree_on_both_paths(source: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     assume(audit(source).ok)  # e.g. `pixel < 0` is refused (K602): it never runs on either path
     kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
     if not isinstance(kernel, Kernel):
         return  # outside the subset or untypable: the checker stays on the interpreter
     diffs = differences(interpreter_answers(source), kernel_answers(kernel))
     assert not diffs, f"JIT and interpreter disagree on frames {diffs}:\n{source}"
+
+
+_PROGRAM_SETTINGS = {
+    "deadline": None,
+    "database": None,
+    "derandomize": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+
+@pytest.mark.slow
+@settings(max_examples=10, **_PROGRAM_SETTINGS)  # type: ignore[arg-type]
+@given(source=programs())
+def test_generated_programs_agree_on_both_paths(
+    source: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each example compiles a kernel (~1 s); the agreement cases below pin the classes found."""
+    _agree_on_both_paths(source, tmp_path_factory)
+
+
+@pytest.mark.long
+@settings(max_examples=60, **_PROGRAM_SETTINGS)  # type: ignore[arg-type]
+@given(source=programs())
+def test_more_generated_programs_agree_on_both_paths(
+    source: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same property over more programs (``make test-long``)."""
+    _agree_on_both_paths(source, tmp_path_factory)
 
 
 # Each case was a disagreement between the two paths (found by the fuzzer above or listed by the
