@@ -2385,15 +2385,7 @@ def _container_problem(annotation: Any, ir: Any, types: Any) -> str | None:
     """
     typemap: dict[str, Any] = annotation.typemap
 
-    def same(given: Any, wanted: Any) -> bool:
-        given = types.unliteral(given)
-        if given == wanted:
-            return True
-        return (
-            wanted == types.int64
-            and isinstance(given, types.Integer)
-            and (given.signed or given.bitwidth < 64)
-        )
+    from sandbox.jit_helpers import exact_conversion as same
 
     why = "a value converted to its list's or dict's type stays on the interpreter"
     for block in annotation.blocks.values():

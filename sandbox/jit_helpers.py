@@ -36,6 +36,7 @@ __all__ = [
     "JitDeferred",
     "arithmetic_wraps",
     "as_python_number",
+    "exact_conversion",
     "vlmcar_all_axis",
     "vlmcar_any_axis",
     "vlmcar_array_of",
@@ -346,9 +347,34 @@ def _refuse_fold(value: Any) -> str | None:
     )
 
 
+def _narrow(t: Any) -> bool:
+    """Bools and ints of at most 16 bits, or arrays of them (numpy's float math: float16/32)."""
+    dtype = t.dtype if isinstance(t, types.Array) else t
+    return isinstance(dtype, types.Boolean) or (
+        isinstance(dtype, types.Integer) and getattr(dtype, "bitwidth", 64) <= 16
+    )
+
+
+def exact_conversion(given: Any, wanted: Any) -> bool:
+    """Whether numba's conversion of a ``given``-typed value to ``wanted`` keeps it as it is.
+
+    The same type, or an int of fewer bits (or a signed int64) into int64. Containers convert
+    what goes into them (a dict to its first key and value types, a list to its unified element
+    type), so a kernel may only put values in that need no other conversion.
+    """
+    given = types.unliteral(given)  # type: ignore[no-untyped-call]
+    return bool(
+        given == wanted
+        or (
+            wanted == types.int64
+            and isinstance(given, types.Integer)
+            and (getattr(given, "signed", False) or getattr(given, "bitwidth", 64) < 64)
+        )
+    )
+
+
 def _refuse_narrow_float(value: Any) -> str | None:
-    narrow = (types.int8, types.uint8, types.int16, types.uint16, types.boolean)
-    if isinstance(value, types.Array) and value.dtype in narrow:
+    if isinstance(value, types.Array) and _narrow(value):
         return (
             f"a float function of a {value.dtype} array (numpy computes it in float16/float32, "
             "the kernel in float64)"
@@ -696,13 +722,6 @@ def _overload_past_exact_float(value: Any) -> Any:
     return signed
 
 
-def _narrow(t: Any) -> bool:
-    dtype = t.dtype if isinstance(t, types.Array) else t
-    return isinstance(dtype, types.Boolean) or (
-        isinstance(dtype, types.Integer) and getattr(dtype, "bitwidth", 64) <= 16
-    )
-
-
 @overload(vlmcar_truediv)
 def _vlmcar_truediv(left: Any, right: Any) -> Any:
     left_array, right_array = isinstance(left, types.Array), isinstance(right, types.Array)
@@ -770,21 +789,8 @@ def vlmcar_contains(container: Any, value: Any) -> Any:
 
 
 def _dict_key_fits(entries: Any, key: Any) -> bool:
-    """Whether numba looks ``key`` up in a dict as itself.
-
-    numba converts a key to the dict's key type: in a dict keyed by bools, ``d[5]`` reads
-    ``d[True]``. A narrower int into int64 is exact.
-    """
-    given: Any = types.unliteral(key)  # type: ignore[no-untyped-call]
-    wanted = entries.key_type
-    return bool(
-        given == wanted
-        or (
-            wanted == types.int64
-            and isinstance(given, types.Integer)
-            and (getattr(given, "signed", False) or getattr(given, "bitwidth", 64) < 64)
-        )
-    )
+    """Whether numba looks ``key`` up as itself (keyed by bools, ``d[5]`` reads ``d[True]``)."""
+    return exact_conversion(key, entries.key_type)
 
 
 def _exact_key(t: Any) -> bool:
