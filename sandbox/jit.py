@@ -103,7 +103,9 @@ _ARRAY_ATTRIBUTES = frozenset(
     "all any argmax argmin astype copy cumsum flatten max mean min ndim nonzero prod ravel reshape "
     "shape size std sum T transpose var".split()
 )
-_BUILTINS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "range", "round"})
+_BUILTINS = frozenset(
+    {"abs", "bool", "float", "int", "len", "max", "min", "range", "round", "sorted"}
+)
 #: Builtins that take a generator expression or list comprehension (over ranges, enumerate or
 #: sequences, as loops do): the
 #: comprehension becomes a generated helper function with a loop (:meth:`_Rebuild.fold`).
@@ -117,7 +119,7 @@ _ARRAY_DTYPES: Mapping[str, tuple[int, int] | None] = {
     **{f"uint{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
 }
 #: Builtins replaced by twins with the interpreter's semantics (see :mod:`sandbox.jit_helpers`).
-_BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round"}
+_BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round", "sorted": "vlmcar_sorted"}
 #: ``math`` functions that return ints in Python: twins with Python's errors.
 _MATH_INT_TWINS = {"floor": "vlmcar_floor", "ceil": "vlmcar_ceil", "trunc": "vlmcar_trunc"}
 #: ``math`` functions whose C versions return NaN/infinity where CPython raises: checked twins.
@@ -737,7 +739,7 @@ class _Rebuild:
                 raise _Refused(it, "enumerate() loops must unpack (index, value) here")
             counter = self.expr(it.args[1]) if len(it.args) == 2 else ast.Constant(0)
             index_target, target, it = target.elts[0], target.elts[1], it.args[0]
-        elif named is not None:
+        elif named is not None and named != "sorted":  # sorted(): a new list, walked
             raise _Refused(
                 it,
                 f"loops over {named}() are outside the JIT subset (range, reversed(range), "
@@ -1791,7 +1793,9 @@ def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:
     has no live iterator), so a list that grows while something walks it would part ways with
     Python. A list appended to must therefore be made in the function itself (a display or a
     comprehension, not a parameter or another name) and be used there only to append to, to
-    index, to measure, to test with ``in`` and to return; nothing else can see it grow.
+    index, to measure, to test with ``in``, to return and to loop over where the loop's body can
+    neither append to it nor call a function of the checker's own (which could, through a
+    closure); nothing else can see it grow.
     """
     appended = {
         n.func.value.id
@@ -1804,8 +1808,59 @@ def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:
     if not appended:
         return None
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args}
+    # names bound in fn (nested functions, lambdas bound to a name): a call of one inside a loop
+    # over a list could append to it through a closure
+    local = {d.name for d in ast.walk(fn) if isinstance(d, ast.FunctionDef) and d is not fn}
+    local |= {
+        t.id for t in ast.walk(fn) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)
+    }
+
+    def walked(it: ast.expr, body: Sequence[ast.AST]) -> ast.Name | None:
+        """The appended list a loop walks, where nothing in its body can make it grow.
+
+        ``NAME`` or ``enumerate(NAME[, start])``; None where the body appends to it or calls a
+        function of fn's own.
+        """
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "enumerate"
+            and it.args
+        ):
+            it = it.args[0]
+        if not (isinstance(it, ast.Name) and it.id in appended):
+            return None
+        for part in body:
+            for sub in ast.walk(part):
+                if not isinstance(sub, ast.Call):
+                    continue
+                if isinstance(sub.func, ast.Name) and sub.func.id in local:
+                    return None
+                if (
+                    isinstance(sub.func, ast.Attribute)
+                    and sub.func.attr == "append"
+                    and isinstance(sub.func.value, ast.Name)
+                    and sub.func.value.id == it.id
+                ):
+                    return None
+        return it
+
     allowed: set[int] = set()  # ids of Name nodes in an allowed place
     for n in ast.walk(fn):
+        loop: ast.Name | None = None
+        if isinstance(n, ast.For):
+            loop = walked(n.iter, n.body)
+        elif isinstance(n, ast.GeneratorExp | ast.ListComp | ast.SetComp | ast.DictComp):
+            parts: list[ast.AST] = [n.key, n.value] if isinstance(n, ast.DictComp) else [n.elt]
+            for gen in n.generators:
+                parts += [gen.target, gen.iter, *gen.ifs]
+            for gen in n.generators:
+                loop = walked(gen.iter, parts) or loop
+                if loop is not None:
+                    allowed.add(id(loop))
+                    loop = None
+        if loop is not None:
+            allowed.add(id(loop))
         if (
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Attribute)
@@ -2775,8 +2830,11 @@ def _import_kernel(name: str, path: Path, directory: Path) -> tuple[Any, float, 
     except Exception as err:  # numba TypingError and friends: stay on the interpreter path
         sys.modules.pop(name, None)
         return f"numba cannot compile it ({type(err).__name__}: {_numba_reason(err)})"
+    from numba.core import types
+
     signature = module._vlmcar_entry.nopython_signatures[0]
-    if str(signature.return_type) != "bool":
+    # `return True` alone types as Literal[bool](True): still a bool.
+    if str(types.unliteral(signature.return_type)) != "bool":  # type: ignore[no-untyped-call]
         return f"the entry returns {signature.return_type}, not bool"
     widened = _widened_ints(module, directory / f"{name}.typed", unsafe)
     if widened is not None:

@@ -76,6 +76,7 @@ __all__ = [
     "vlmcar_setitem",
     "vlmcar_slice",
     "vlmcar_some",
+    "vlmcar_sorted",
     "vlmcar_std",
     "vlmcar_sub",
     "vlmcar_sum",
@@ -252,6 +253,17 @@ def vlmcar_int(value: Any) -> Any:
 def vlmcar_round(value: Any) -> Any:
     """One-argument ``round(x)`` with the interpreter's semantics (see :func:`_vlmcar_round`)."""
     return round(value)
+
+
+def vlmcar_sorted(values: Any) -> Any:
+    """``sorted(seq)`` of a tuple or list of ints or bools in a kernel: a new list.
+
+    Equal ints and bools are indistinguishable, so any correct sort gives Python's list. Floats
+    are refused at typing (numba's sort is not stable, so ``-0.0`` and ``0.0`` may swap, and
+    Python's order around NaN depends on where the NaN stands), and so are strings, arrays
+    (whose elements are numpy scalars in Python) and tuples of mixed types.
+    """
+    return sorted(values)  # pragma: no cover - only called in kernels
 
 
 def vlmcar_floordiv(left: Any, right: Any) -> Any:
@@ -779,7 +791,9 @@ def vlmcar_dict_cap(entries: Any) -> None:
 
 
 def vlmcar_contains(container: Any, value: Any) -> Any:
-    """``value in container`` in a kernel, for lists, tuples and dicts of ints, bools or strings.
+    """``value in container`` in a kernel: lists, tuples and dicts of ints, bools or strings.
+
+    A list or tuple of tuples of those is searched for a tuple of the very same type.
 
     Python's ``in`` tests identity before equality, so ``nan in [x]`` is True where ``x`` is that
     NaN object; a kernel has no object identity, so containers of floats are refused at typing
@@ -797,13 +811,24 @@ def _exact_key(t: Any) -> bool:
     return isinstance(t, types.Integer | types.Boolean | types.UnicodeType | types.StringLiteral)
 
 
+def _exact_tuple(t: Any) -> bool:
+    """A tuple of ints, bools and strings (tuples of them too): ``==`` is Python's."""
+    return isinstance(t, types.BaseTuple) and all(
+        _exact_key(e) or _exact_tuple(e) for e in getattr(t, "types", ())
+    )
+
+
 @overload(vlmcar_contains)
 def _vlmcar_contains(container: Any, value: Any) -> Any:
     from numba.core.errors import TypingError
 
     text = (types.UnicodeType, types.StringLiteral)
     if isinstance(container, types.List | types.UniTuple):
-        ok = _exact_key(container.dtype) and _exact_key(value)
+        element = container.dtype
+        ok = (_exact_key(element) and _exact_key(value)) or (
+            # tuples of the very same type (a tuple of another length or kind is not compared)
+            _exact_tuple(element) and types.unliteral(value) == element  # type: ignore[no-untyped-call]
+        )
     elif isinstance(container, types.DictType):
         ok = _exact_key(container.key_type) and _dict_key_fits(container, value)
     else:
@@ -1867,6 +1892,27 @@ def _vlmcar_int(value: Any) -> Any:
 
         return from_float
     return None
+
+
+@overload(vlmcar_sorted)
+def _vlmcar_sorted(values: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    exact = isinstance(values, types.UniTuple | types.List) and isinstance(
+        values.dtype, types.Integer | types.Boolean
+    )
+    if not exact:
+        raise TypingError(
+            f"Unsupported: sorted() of {values} (tuples and lists of ints or bools only); it "
+            "stays on the interpreter"
+        )
+
+    def impl(values: Any) -> Any:
+        out = list(values)
+        out.sort()
+        return out
+
+    return impl
 
 
 @overload(vlmcar_round)

@@ -182,7 +182,11 @@ REFUSED = [
         "only as a statement",
     ),
     ("a chain with in", "def check(frame):\n    return 1 in (1,) in ((1,),)\n", "`in`"),
-    ("sorted()", "def check(frame):\n    return sorted((3, 1))[0] == 1\n", "sorted()"),
+    (
+        "sorted(reverse=True)",
+        "def check(frame):\n    return sorted((3, 1), reverse=True)[0] == 1\n",
+        "sorted() takes one argument",
+    ),
     ("isinstance()", "def check(frame):\n    return isinstance(frame, tuple)\n", "isinstance()"),
     ("list()", "def check(frame):\n    return len(list(range(3))) > 1\n", "list()"),
     (
@@ -751,6 +755,18 @@ def test_non_bool_entry_is_refused(body: str, returned: str, cache: Path) -> Non
     assert reason == f"the entry returns {returned}, not bool"
     checker = compile_checker(source, jit=True)
     assert checker.kernel is None and "not bool" in checker.jit_reason
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_a_constant_answer_is_a_bool_kernel(answer: bool, cache: Path) -> None:
+    # numba types `return True` as Literal[bool](True): a bool all the same
+    source = f"def check(frame):\n    return {answer}\n"
+    kernel = build_kernel(source, cache_dir=cache)
+    assert not isinstance(kernel, str), kernel
+    checker = compile_checker(source)
+    assert checker.attach_kernel(kernel) is None
+    frames = np.repeat(HAND_BUILT, 3, axis=0)
+    assert checker.batch(frames).tolist() == [answer] * len(frames)
 
 
 # --- bounds checking ------------------------------------------------------------------------

@@ -763,6 +763,43 @@ AGREEMENT_CASES = {
         "import numpy as np\n\ndef check(frame):\n    a = np.zeros(1, np.int64)\n    a[0] = max((frame[0, 0, 0] * 36028797018963968 + 1), 0.5)\n    return a[0] % 2 == 1\n",
         "interpreter",
     ),
+    # held-out set 1 (19, 23): sorted(), a list walked after its appends, tuples tested with `in`
+    "sorted() of pixel values: unpacked, indexed, looped over": (
+        "def check(frame):\n    lo, hi = sorted((int(frame[0, 0, 0]), int(frame[0, 1, 0])))\n"
+        "    row = sorted([int(v) for v in frame[1, :, 1]])\n    t = 0\n"
+        "    for v in sorted((frame[0, 0, 2], frame[0, 1, 2], frame[1, 0, 2])):\n"
+        "        t = t * 3 + v\n    return hi - lo > row[len(row) // 2] or t % 7 == 1\n",
+        "kernel",
+    ),
+    "sorted() of floats (unstable order of -0.0 and 0.0, NaN)": (
+        "def check(frame):\n    return sorted((frame[0, 0, 0] / 2.0, 0.5))[0] > 1\n",
+        "interpreter",
+    ),
+    "lists walked after their appends, tuples tested with `in`": (
+        "def check(frame):\n    reds = []\n    greens = []\n    for i in range(frame.shape[0]):\n"
+        "        for j in range(frame.shape[1]):\n            if frame[i, j, 0] > 128:\n"
+        "                reds.append((i, j))\n            if frame[i, j, 1] > 128:\n"
+        "                greens.append((i, j))\n    n = 0\n    for k, p in enumerate(reds):\n"
+        "        if p in greens:\n            n += k\n"
+        "    return n > 4 or sum(i for i, j in reds) > 9\n",
+        "kernel",
+    ),
+    "a list that grows while a loop walks it": (
+        "def check(frame):\n    xs = [0]\n    for x in xs:\n"
+        "        if len(xs) < int(frame[0, 0, 0]) // 10:\n            xs.append(x + 1)\n"
+        "    return len(xs) > 10\n",
+        "interpreter",
+    ),
+    "a loop whose nested function appends to the list it walks": (
+        "def check(frame):\n    xs = [0]\n\n    def grow(v):\n        if len(xs) < 20:\n"
+        "            xs.append(v)\n\n    for x in xs:\n        grow(x + int(frame[0, 0, 0] > 100))\n"
+        "    return len(xs) > 10\n",
+        "interpreter",
+    ),
+    "tuples of another length tested with `in`": (
+        "def check(frame):\n    seen = [(1, 2, 3)]\n    return (int(frame[0, 0, 0]), 2) in seen\n",
+        "interpreter",
+    ),
     "int literal beyond 2**53 widened": (
         "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
         "        x = 0.5\n    return x - 9007199254740992 == 1\n",
