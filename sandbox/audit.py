@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import io
 import itertools
+import re
 import tokenize
 import unicodedata
 import warnings
@@ -36,7 +37,7 @@ from sandbox.surface import (
     RESERVED_NAMES,
 )
 
-__all__ = ["AuditLimits", "audit", "strip_bom"]
+__all__ = ["PRIVATE_PREFIX", "AuditLimits", "audit", "public_names", "strip_bom"]
 
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED_CONTROL = frozenset("\t\n\r\f")
@@ -96,6 +97,7 @@ def audit(
             f"{limits.max_chars:,} / {limits.max_lines:,}",
             source=source,
         )
+    source = public_names(source)  # `_mask` -> `private_mask`: what every path compiles
     findings += _scan_characters(source, path)
     findings += _scan_identifiers(source, path)
     try:
@@ -126,6 +128,65 @@ def audit(
 def strip_bom(source: str) -> str:
     """Drop a leading UTF-8 byte-order mark (editors add it; the parser refuses it in a str)."""
     return source[1:] if source.startswith("\ufeff") else source
+
+
+#: One leading underscore, then a letter or digit, and no trailing underscore: a "private" name
+#: models write for helpers (``_mask``, ``_has_key``). Dunders and ``_name_`` (the engine's guard
+#: names are all of that form) are not.
+_PRIVATE = re.compile(r"_[A-Za-z0-9](?:\w*[A-Za-z0-9])?", re.ASCII)
+#: What a private name becomes: ``_mask`` -> ``private_mask``.
+PRIVATE_PREFIX = "private"
+
+
+def public_names(source: str) -> str:
+    r"""``source`` with each private identifier (``_mask``) renamed ``private_mask``.
+
+    Names only: an attribute (``x._y``) keeps its underscore and stays refused (A501), and so do
+    dunders and ``_name_``. The rename is consistent over the module (definitions, uses, keyword
+    arguments) and keeps every line and statement where it was, so findings and tracebacks point
+    at the same lines. Where ``private_mask`` is already a name in the source, a number is added.
+    Source that does not tokenize is returned as it is (the audit reports the syntax error).
+    Idempotent: the result has no private names.
+
+    Example:
+        >>> public_names("def _mask(f):\n    return f._x\n")
+        'def private_mask(f):\n    return f._x\n'
+    """
+    if "_" not in source:
+        return source
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
+        return source
+    # as the parser sees them: it folds identifiers to NFKC (`ｐrivate_mask` is `private_mask`)
+    taken = {unicodedata.normalize("NFKC", t.string) for t in tokens if t.type == tokenize.NAME}
+    renamed: dict[str, str] = {}
+    edits: list[tuple[int, int, int, str]] = []  # (row, col, length, new)
+    previous: tokenize.TokenInfo | None = None
+    skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+    for tok in tokens:
+        if tok.type in skip:
+            continue
+        attribute = previous is not None and previous.type == tokenize.OP and previous.string == "."
+        if tok.type == tokenize.NAME and not attribute and _PRIVATE.fullmatch(tok.string):
+            new = renamed.get(tok.string)
+            if new is None:
+                new = base = f"{PRIVATE_PREFIX}{tok.string}"
+                k = 1
+                while new in taken:
+                    k += 1
+                    new = f"{base}{k}"
+                taken.add(new)
+                renamed[tok.string] = new
+            edits.append((tok.start[0], tok.start[1], len(tok.string), new))
+        previous = tok
+    if not edits:
+        return source
+    lines = source.splitlines(keepends=True)
+    for row, col, length, new in reversed(edits):  # right to left keeps earlier columns valid
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + new + line[col + length :]
+    return "".join(lines)
 
 
 def _single(path: str, code: str, message: str, *, source: str = "") -> AuditReport:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sandbox.audit import AuditLimits, audit, strip_bom
+from sandbox.audit import AuditLimits, audit, public_names, strip_bom
 from sandbox.budgets import Budgets, Meter
 from sandbox.constants import fold_constants
 from sandbox.contract import to_result
@@ -449,6 +449,7 @@ def compile_checker(
     report = audit(source, path=path, entry=entry, limits=limits)
     if not report.ok:
         raise AuditError(path, report.findings)
+    source = public_names(source)  # what the audit saw
     meter = Meter(budgets or Budgets())
     namespace = make_namespace(
         meter, make_numpy_facade(meter), make_math_facade(), _vision_helpers()

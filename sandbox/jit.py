@@ -118,6 +118,9 @@ _ARRAY_DTYPES: Mapping[str, tuple[int, int] | None] = {
     **{f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
     **{f"uint{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
 }
+#: Builtin types as numpy reads them in ``.astype(int)`` or ``dtype=float`` (int is int64 on
+#: every platform numpy 2 supports).
+_BUILTIN_DTYPES = {"int": "int64", "float": "float64", "bool": "bool_"}
 #: Builtins replaced by twins with the interpreter's semantics (see :mod:`sandbox.jit_helpers`).
 _BUILTIN_TWINS = {"int": "vlmcar_int", "round": "vlmcar_round", "sorted": "vlmcar_sorted"}
 #: ``math`` functions that return ints in Python: twins with Python's errors.
@@ -329,6 +332,8 @@ class _Rebuild:
         self.numpy = _aliases(tree, "numpy")
         self.math = _aliases(tree, "math")
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        #: the module functions' parameters: calls pass every argument by position
+        self.signatures = {n.name: n.args for n in tree.body if isinstance(n, ast.FunctionDef)}
         #: whether the checker writes any array element (then reshape keeps numba's own rules:
         #: a copy and numpy's view differ once something is written through one of them)
         bound: dict[str, set[bool]] = {}  # name -> whether each binding is a dict display
@@ -415,10 +420,16 @@ class _Rebuild:
         those of them that are frames and literals in the enclosing function (for fusion).
         """
         args = node.args
-        if args.kwonlyargs or args.defaults or args.kw_defaults or args.vararg or args.kwarg:
-            raise _Refused(
-                node, "defaults, *args and keyword-only parameters are outside the subset"
-            )
+        if args.kwonlyargs or args.kw_defaults or args.vararg or args.kwarg:
+            raise _Refused(node, "*args and keyword-only parameters are outside the subset")
+        if args.defaults and key:
+            raise _Refused(node, "defaults of nested functions are outside the subset")
+        for default in args.defaults:  # module functions: filled in at each call
+            if not self._constant_default(default):
+                raise _Refused(
+                    default,
+                    "a default other than a literal or a module constant is outside the subset",
+                )
         outer = (self.current, self.nested)
         self.current = key or node.name
         self.calls.setdefault(self.current, set())
@@ -659,6 +670,76 @@ class _Rebuild:
         if isinstance(node, ast.Try):
             raise _Refused(node, "try/finally is outside the JIT subset")
         raise _Refused(node, f"{type(node).__name__} statements are outside the JIT subset")
+
+    def _dtype_keyword(self, node: ast.Call) -> str | None:
+        """``X`` of a call's only keyword ``dtype=np.X`` (or ``dtype=int``...), else None."""
+        if len(node.keywords) != 1 or node.keywords[0].arg != "dtype":
+            return None
+        v = node.keywords[0].value
+        if isinstance(v, ast.Name) and v.id in _BUILTIN_DTYPES:
+            return _BUILTIN_DTYPES[v.id]
+        if (
+            isinstance(v, ast.Attribute)
+            and isinstance(v.value, ast.Name)
+            and v.value.id in self.numpy
+            and v.attr in _ARRAY_DTYPES
+        ):
+            return v.attr
+        return None
+
+    def _constant_default(self, node: ast.expr) -> bool:
+        """Whether a default is the same value at every call: a literal, a module constant."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            node = node.operand
+            return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+        if isinstance(node, ast.Constant):
+            return node.value is None or type(node.value) in (int, float, bool, str)
+        if isinstance(node, ast.Tuple):
+            return all(self._constant_default(e) for e in node.elts)
+        return isinstance(node, ast.Name) and node.id in self.constants
+
+    def own_arguments(self, node: ast.Call, name: str) -> list[ast.expr]:
+        """The arguments of a call of the module function ``name``, every one by position.
+
+        Python binds keywords to parameters and fills in defaults (evaluated once, when the
+        ``def`` ran: literals and frozen module constants are the same value at every call);
+        the kernel's functions have neither, so the call passes everything in order. A call
+        Python would refuse (an unknown or repeated keyword, a missing or extra argument) is
+        refused.
+        """
+        sig = self.signatures[name]
+        params = [a.arg for a in sig.posonlyargs + sig.args]
+        defaults = dict(zip(params[len(params) - len(sig.defaults) :], sig.defaults, strict=True))
+        if len(node.args) > len(params):
+            raise _Refused(
+                node, f"{name}() given more arguments than it takes: outside the JIT subset"
+            )
+        keywords = {k.arg: k.value for k in node.keywords}
+        if len(keywords) != len(node.keywords) or None in keywords:
+            raise _Refused(
+                node, f"a repeated or ** keyword in a call of {name}() is outside the JIT subset"
+            )
+        positional_only = {a.arg for a in sig.posonlyargs}
+        out = [self.expr(a) for a in node.args]
+        for param in params[len(node.args) :]:
+            if param in keywords and param not in positional_only:
+                out.append(self.expr(keywords.pop(param)))
+            elif param in defaults:
+                out.append(self.expr(defaults[param]))
+            else:
+                raise _Refused(
+                    node,
+                    f"{name}() called without its argument {param!r} (Python raises TypeError "
+                    "there): outside the JIT subset",
+                )
+        if keywords:
+            shown = sorted(k for k in keywords if k is not None)[0]
+            raise _Refused(
+                node,
+                f"{name}() got the keyword {shown!r} it cannot take there (Python raises "
+                "TypeError): outside the JIT subset",
+            )
+        return out
 
     def _not_shadowing(self, node: ast.AST, name: str) -> None:
         """Refuse a local (parameter or assigned name) that hides a name the rebuild resolves.
@@ -962,13 +1043,15 @@ class _Rebuild:
             if isinstance(self.constants.get(node.args[0].id), tuple) and literal is not None:
                 shown = ast.parse(literal, mode="eval").body
                 node = ast.Call(func=node.func, args=[shown], keywords=node.keywords)
-            elif (
-                not node.keywords
-                and isinstance(node.args[0], ast.Name)
-                and (node.args[0].id not in self.constants)
-            ):
+            elif isinstance(node.args[0], ast.Name) and node.args[0].id not in self.constants:
                 # a local name: a tuple of numbers or an array, decided at typing
-                return _helper_call("vlmcar_array_of", [self.some(node.args[0])])
+                value = self.some(node.args[0])
+                if not node.keywords:
+                    return _helper_call("vlmcar_array_of", [value])
+                wanted = self._dtype_keyword(node)
+                if wanted is not None and wanted != "bool_":  # np.array(rgb, dtype=np.int16)
+                    typed = ast.Attribute(ast.Name(_NP, ast.Load()), wanted, ast.Load())
+                    return _helper_call("vlmcar_array_of_typed", [value, typed])
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple | ast.List):
             raise _Refused(
                 node,
@@ -978,6 +1061,9 @@ class _Rebuild:
         dtype: str | None = None
         for k in node.keywords:
             v = k.value
+            if k.arg == "dtype" and isinstance(v, ast.Name) and v.id in _BUILTIN_DTYPES:
+                dtype = _BUILTIN_DTYPES[v.id]  # `dtype=int`: numpy's int64
+                continue
             if not (
                 k.arg == "dtype"
                 and isinstance(v, ast.Attribute)
@@ -1418,6 +1504,16 @@ class _Rebuild:
             and isinstance(node.args[0], ast.GeneratorExp | ast.ListComp)
         ):
             return self.fold(func.id, node)
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "sorted"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.GeneratorExp)
+        ):  # sorted(x for x in xs): the list the generator yields, sorted
+            gen = node.args[0]
+            listed = ast.copy_location(ast.ListComp(gen.elt, gen.generators), gen)
+            return _helper_call("vlmcar_sorted", [self.fold("list", listed)])
         numpy_function = self.numpy_function(node)
         if numpy_function == "array":
             return self.array_display(node)
@@ -1452,9 +1548,21 @@ class _Rebuild:
         # an optional argument of the checker's own function stays optional there (it may test
         # it); any other function needs the value
         own = isinstance(func, ast.Name) and func.id in self.functions
-        pass_on = self.expr if own else self.some
-        args = [pass_on(a) for a in node.args]
-        keywords = [ast.keyword(arg=k.arg, value=pass_on(k.value)) for k in node.keywords]
+        plain: Callable[[ast.expr], ast.expr] = self.expr if own else self.some
+        method = isinstance(func, ast.Attribute)
+
+        def pass_on(a: ast.expr) -> ast.expr:
+            if method and isinstance(a, ast.Name) and a.id in _BUILTIN_DTYPES:
+                # `.astype(int)`, `np.zeros(n, dtype=float)`: the type numpy reads them as
+                return ast.Attribute(ast.Name(_NP, ast.Load()), _BUILTIN_DTYPES[a.id], ast.Load())
+            return plain(a)
+
+        if own:
+            assert isinstance(func, ast.Name)
+            args, keywords = self.own_arguments(node, func.id), []
+        else:
+            args = [pass_on(a) for a in node.args]
+            keywords = [ast.keyword(arg=k.arg, value=pass_on(k.value)) for k in node.keywords]
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
@@ -1467,7 +1575,7 @@ class _Rebuild:
             if name == "round" and (len(node.args) != 1 or node.keywords):
                 raise _Refused(node, "round() with digits is outside the JIT subset")
             if name in _BUILTIN_TWINS:
-                if keywords or len(args) != 1:
+                if keywords or len(node.args) != 1:
                     raise _Refused(node, f"{name}() takes one argument in the JIT subset")
                 return _helper_call(_BUILTIN_TWINS[name], args)
             if name in self.functions:
@@ -2327,7 +2435,9 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 
     Folds the module constants (bounded evaluation): only for trusted sources or inside a worker.
     """
-    tree = ast.parse(source)
+    from sandbox.audit import public_names
+
+    tree = ast.parse(public_names(source))
     try:
         return _generate(tree, entry, fold_constants(tree), limits or JitLimits()).source
     except (_Refused, ConstantError) as err:
@@ -2752,11 +2862,12 @@ def build_kernel(
     Returns:
         A :class:`Kernel`, or a string giving the reason the checker stays on the interpreter path.
     """
-    from sandbox.audit import audit, strip_bom
+    from sandbox.audit import audit, public_names, strip_bom
 
     source = strip_bom(source)
     if not audit(source, entry=entry).ok:
         return "the audit rejects this source"
+    source = public_names(source)  # what the audit saw
     tree = ast.parse(source)
     try:
         generated = _generate(tree, entry, fold_constants(tree), limits or JitLimits())

@@ -40,6 +40,7 @@ __all__ = [
     "vlmcar_all_axis",
     "vlmcar_any_axis",
     "vlmcar_array_of",
+    "vlmcar_array_of_typed",
     "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
@@ -880,6 +881,59 @@ def _vlmcar_array_of(value: Any) -> Any:
         f"Unsupported: np.array() of {value} (tuples of int64, float64 or bools, or arrays); "
         "it stays on the interpreter"
     )
+
+
+def vlmcar_array_of_typed(value: Any, dtype: Any) -> Any:
+    """``np.array(name, dtype=np.X)`` in a kernel, for a tuple of ints (an RGB colour, say).
+
+    numpy converts each Python int and raises ``OverflowError`` where one does not fit ``X``; a
+    native cast would wrap, so a value out of range defers the batch to the interpreter, which
+    raises as numpy does. Into float64 an int rounds to nearest, as numpy's conversion does.
+    Tuples of floats or bools and arrays are refused at typing (numpy truncates floats into ints
+    and casts arrays without a range check).
+    """
+    return np.array(value, dtype=dtype)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_array_of_typed)
+def _vlmcar_array_of_typed(value: Any, dtype: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    target = getattr(dtype, "dtype", None)  # a NumberClass: np.int16 -> int16
+    if not (
+        isinstance(value, types.UniTuple)
+        and value.dtype == types.int64
+        and isinstance(target, types.Integer | types.Float)
+        and (isinstance(target, types.Integer) or target == types.float64)
+    ):
+        raise TypingError(
+            f"Unsupported: np.array({value}, dtype={dtype}) (a tuple of ints into an integer "
+            "type or float64 only); it stays on the interpreter"
+        )
+    np_type = np.dtype(str(target))
+    if isinstance(target, types.Integer):
+        info = np.iinfo(np_type)
+        lo, hi = int(info.min), int(info.max)
+        unsigned_64 = target == types.uint64
+
+        def ints(value: Any, dtype: Any) -> Any:
+            out = np.empty(len(value), np_type)
+            for i in range(len(value)):
+                v = value[i]
+                if v < lo or (not unsigned_64 and v > hi):
+                    raise JitDeferred("np.array(..., dtype=...) of an int out of its range")
+                out[i] = v
+            return out
+
+        return ints
+
+    def floats(value: Any, dtype: Any) -> Any:
+        out = np.empty(len(value), np.float64)
+        for i in range(len(value)):
+            out[i] = value[i]
+        return out
+
+    return floats
 
 
 def _logical_reduce(name: str, pair: Any) -> Any:

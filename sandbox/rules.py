@@ -340,11 +340,13 @@ _RULES = (
     Rule(
         "A501",
         "underscore-name",
-        "An identifier or attribute that starts with an underscore.",
+        "An attribute, or a name other than a private one, that starts with an underscore.",
         "Dunders reach the interpreter's internals (__class__, __globals__, __subclasses__) and "
-        "underscore names are the engine's guards (_getattr_, _write_).",
+        "underscore names are the engine's guards (_getattr_, _write_). A private name of the "
+        "checker's own (one underscore, no trailing one: `_mask`, `_has_key`) is not refused: "
+        "every path renames it `private_mask` before the audit, keeping its line.",
         "frame.__class__",
-        "Use public names only.",
+        "Use public names only (a helper may be called `_mask`; it runs as `private_mask`).",
     ),
     Rule(
         "A502",

@@ -331,3 +331,61 @@ def test_a_handler_may_not_rebind_a_provided_name(name: str) -> None:
     report = audit(code)
     assert "A505" in {f.code for f in report.findings}
     assert audit(code.replace(f"ValueError as {name}", "ValueError as err")).ok
+
+
+# --- private names (`_mask`): renamed, never refused -------------------------------------------
+
+PRIVATE_HELPERS = (
+    "import numpy as np\n\n_RED = (255, 0, 0)\n\n\ndef _mask(frame, rgb):\n"
+    '    """A helper named the way models name theirs."""\n'
+    "    return np.all(frame == np.array(rgb), axis=-1)\n\n\n"
+    "def check(frame):\n    _m = _mask(frame, _RED)\n    private_mask = 3\n"
+    "    return bool(_m.sum() >= private_mask)\n"
+)
+
+
+def test_private_names_are_renamed_consistently_and_keep_their_lines() -> None:
+    from sandbox.audit import public_names
+
+    out = public_names(PRIVATE_HELPERS)
+    assert out.count("\n") == PRIVATE_HELPERS.count("\n")
+    # `private_mask` is the checker's own name: `_mask` becomes `private_mask2`
+    assert "def private_mask2(frame, rgb):" in out and "private_mask = 3" in out
+    assert "private_RED" in out and "_RED" not in out.replace("private_RED", "")
+    assert public_names(out) == out
+    assert audit(PRIVATE_HELPERS).ok, audit(PRIVATE_HELPERS).findings
+
+
+def test_a_checker_with_private_helpers_answers_as_plain_python() -> None:
+    import numpy as np
+
+    from sandbox import compile_checker
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    frame[:2, :2] = (255, 0, 0)
+    checker = compile_checker(PRIVATE_HELPERS)
+    assert checker(frame) is True and checker(np.zeros_like(frame)) is False
+
+
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        ("def check(frame):\n    return frame._base is None\n", "an attribute"),
+        ("def check(frame):\n    __x = 1\n    return True\n", "two underscores"),
+        ("def check(frame):\n    _getattr_ = 1\n    return True\n", "a guard-style name"),
+        ("def check(frame):\n    __class__ = 1\n    return True\n", "a dunder"),
+        ("def check(frame):\n    _x_ = 1\n    return True\n", "a trailing underscore"),
+    ],
+)
+def test_underscore_names_that_are_not_private_names_stay_refused(source: str, what: str) -> None:
+    from sandbox.audit import public_names
+
+    assert "A501" in audit(source).codes, what
+    assert "private" not in public_names(source), what
+
+
+def test_a_private_name_is_not_merged_into_a_name_that_normalises_to_its_new_name() -> None:
+    from sandbox.audit import public_names
+
+    source = "def check(frame):\n    _mask = 1\n    \uff50rivate_mask = 2\n    return _mask == 1\n"
+    assert "private_mask2 = 1" in public_names(source)

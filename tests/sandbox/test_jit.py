@@ -203,7 +203,7 @@ REFUSED = [
     (
         "np.array of a name with a dtype",
         "import numpy as np\n\ndef check(frame):\n    t = (1, 300)\n"
-        "    return np.array(t, dtype=np.uint8).sum() > 1\n",
+        "    return np.array(t, dtype=np.bool_).sum() > 1\n",
         "np.array() of anything but a tuple or list display",
     ),
     (
@@ -226,8 +226,9 @@ REFUSED = [
         "'itemsize'",
     ),
     (
-        "default parameter",
-        "def helper(a, b=2):\n    return a > b\n\ndef check(frame):\n    return helper(frame[0, 0, 0], 3)\n",
+        "default parameter of a nested function",
+        "def check(frame):\n    def helper(a, b=2):\n        return a > b\n\n"
+        "    return helper(frame[0, 0, 0], 3)\n",
         "defaults",
     ),
     (

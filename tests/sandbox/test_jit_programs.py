@@ -800,6 +800,36 @@ AGREEMENT_CASES = {
         "def check(frame):\n    seen = [(1, 2, 3)]\n    return (int(frame[0, 0, 0]), 2) in seen\n",
         "interpreter",
     ),
+    # held-out set 2: `.astype(int)`, helper defaults and keywords, np.array(name, dtype=...)
+    "astype(int) differences, a helper with defaults called by keyword": (
+        "import numpy as np\nTOL = 40\n\ndef near(frame, rgb, tol=TOL, scale=1):\n"
+        "    diff = np.abs(frame.astype(int) - np.array(rgb, dtype=np.int16))\n"
+        "    return np.all(diff * scale <= tol, axis=-1)\n\ndef check(frame, first):\n"
+        "    moved = np.abs(frame.astype(int) - first.astype(int)).sum(axis=2)\n"
+        "    cols = np.nonzero(moved[0] > 30)[0]\n    xs = sorted(int(x) for x in cols if x > 0)\n"
+        "    hits = near(frame, (200, 100, 50), scale=2).sum() + near(frame, (0, 0, 0), tol=90).sum()\n"
+        "    return bool(hits > 2) or (len(xs) > 1 and xs[0] < 3) or frame.astype(float).mean() > 200\n",
+        "kernel",
+    ),
+    "astype(int) and a helper default": (
+        "import numpy as np\n\ndef far(a, b, tol=30):\n    return np.abs(a - b) > tol\n\n"
+        "def check(frame):\n    return bool(far(frame[..., 0].astype(int), frame[..., 1].astype(int)).sum() > 3)\n",
+        "kernel",
+    ),
+    "np.array(name, dtype=np.uint8) of an int out of range (numpy raises)": (
+        "import numpy as np\n\ndef check(frame):\n    rgb = (int(frame[0, 0, 0]) - 100, 1, 2)\n"
+        "    return np.array(rgb, dtype=np.uint8)[0] > 5\n",
+        "kernel",
+    ),
+    "a helper called without an argument it has no default for": (
+        "def f(a, b):\n    return a - b\n\ndef check(frame):\n    if frame[0, 0, 0] > 250:\n"
+        "        return f(1) > 0\n    return True\n",
+        "interpreter",
+    ),
+    "a nested helper with a default": (
+        "def check(frame):\n    def g(x, y=2):\n        return x * y\n\n    return g(frame[0, 0, 0]) > 100\n",
+        "interpreter",
+    ),
     "int literal beyond 2**53 widened": (
         "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
         "        x = 0.5\n    return x - 9007199254740992 == 1\n",
@@ -826,6 +856,7 @@ LONG_CASES = frozenset(
         "np.unique of int8 rows (signed order) and of uint16 pairs",
         "sums over axes (0, 2) and (-1, 0) of a uint8 frame",
         "a bool array over a uint8 array, a uint8 scalar over a bool array",
+        "astype(int) differences, a helper with defaults called by keyword",
     }
 )
 

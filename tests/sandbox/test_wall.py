@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -281,7 +282,11 @@ ORPHAN_SCRIPT = textwrap.dedent(
     import numpy as np
     from sandbox.budgets import Budgets
     unbounded = Budgets(max_iterations=10**12, max_seconds=10**6)
-    box = Sandbox([sys.argv[2], sys.argv[3]], spare=False, timeout=600, budgets=unbounded)
+    # jit=False: a kernel of the spinning checker would spin in the agreement probe, before any
+    # evaluate; this is about a worker busy in a checker when its parent dies
+    box = Sandbox(
+        [sys.argv[2], sys.argv[3]], spare=False, timeout=600, budgets=unbounded, jit=False
+    )
     print(" ".join(str(p) for p in box.worker_pids), flush=True)
     box.evaluate(np.zeros((1, 8, 8, 3), np.uint8))  # the spinning checker never answers
     """
@@ -297,6 +302,8 @@ def test_workers_die_with_their_parent_even_when_busy(tmp_path: Path) -> None:
     )
     try:
         assert parent.stdout is not None
+        ready, _, _ = select.select([parent.stdout], [], [], 120)  # never hang the suite
+        assert ready, "the parent did not start its workers within 120 s"
         pids = [int(p) for p in parent.stdout.readline().split()]
         assert len(pids) == 2 and all(_alive(p) for p in pids)
         time.sleep(1.0)  # the second worker is now busy in its checker, not reading its socket
