@@ -254,6 +254,25 @@ def format_alarms(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def format_paths(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per checker that ran on the interpreter instead of a JIT kernel, with why.
+
+    The reward is the same on both paths; the interpreter is slower (the benchmark's table of
+    ``benchmarks/results/realistic.md``). Said once, from the first run with code rewards.
+    """
+    for r in rows:
+        program, box = r.get("program"), r.get("sandbox")
+        if not program or not box or not box.get("jit_modes"):
+            continue
+        lines = []
+        for name, (mode, reason) in zip(program["subtasks"], box["jit_modes"], strict=False):
+            if mode != "jit":
+                why = str(reason).splitlines()[0][:160] if reason else "no reason given"
+                lines.append(f"checker {name}: on the interpreter (same reward, slower): {why}")
+        return lines
+    return []
+
+
 def _error(message: str) -> int:
     print(f"vlmcar train: error: {message}", file=sys.stderr)
     return 2
@@ -405,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.env}, reward {reward}, {args.timesteps:,} steps per seed")
     if rows:
         print(format_table(rows))
-    for line in format_alarms(rows):
+    for line in format_alarms(rows) + format_paths(rows):
         print(line)
     for r in rows:
         if r.get("model_path"):

@@ -97,9 +97,10 @@ def audit(
             f"{limits.max_chars:,} / {limits.max_lines:,}",
             source=source,
         )
-    source = public_names(source)  # `_mask` -> `private_mask`: what every path compiles
-    findings += _scan_characters(source, path)
+    findings += _scan_characters(source, path)  # the text as written
     findings += _scan_identifiers(source, path)
+    tokenizes = _tokenizes(source)
+    source = public_names(source)  # `_mask` -> `private_mask`: what every path compiles
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings belong in findings, not on stderr
@@ -111,6 +112,17 @@ def audit(
         msg = f"the parser gave up ({type(err).__name__}): nesting is too deep or the input invalid"
         findings.append(_at(path, 1, 1, "S106" if not isinstance(err, ValueError) else "S101", msg))
         return AuditReport(path, tuple(sorted(findings)), source)
+    if not tokenizes:
+        findings.append(
+            _at(
+                path,
+                1,
+                1,
+                "S107",
+                "the source parses but Python's tokenize module cannot read it (e.g. a "
+                "backslash continuation at the very end), so its identifiers cannot be checked",
+            )
+        )
     depth = _depth(tree)
     if depth > limits.max_depth:
         findings.append(
@@ -154,8 +166,12 @@ def public_names(source: str) -> str:
     """
     if "_" not in source:
         return source
+    # The parser reads "\r\n" and a lone "\r" as "\n" and nothing else as a line break (not
+    # "\f", "\v", "\x1c", "\u2028" ..., which str.splitlines would split at): rows and columns
+    # are those of that text.
+    text = source.replace("\r\n", "\n").replace("\r", "\n")
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
         return source
     # as the parser sees them: it folds identifiers to NFKC (`ｐrivate_mask` is `private_mask`)
@@ -182,9 +198,11 @@ def public_names(source: str) -> str:
         previous = tok
     if not edits:
         return source
-    lines = source.splitlines(keepends=True)
+    lines = io.StringIO(text).readlines()  # split at "\n" only, as tokenize read them
     for row, col, length, new in reversed(edits):  # right to left keeps earlier columns valid
-        line = lines[row - 1]
+        line = lines[row - 1] if row <= len(lines) else ""
+        if not _PRIVATE.fullmatch(line[col : col + length]):  # not where tokenize said: keep
+            return source  # the text as it is (its private names are then refused, A501)
         lines[row - 1] = line[:col] + new + line[col + length :]
     return "".join(lines)
 
@@ -229,6 +247,15 @@ def _scan_characters(source: str, path: str) -> Iterator[Finding]:
                     f"invisible or control character U+{ord(ch):04X} "
                     f"({unicodedata.name(ch, 'unnamed')})",
                 )
+
+
+def _tokenizes(source: str) -> bool:
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(source).readline):
+            pass
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return True
 
 
 def _scan_identifiers(source: str, path: str) -> Iterator[Finding]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sandbox.audit import AuditLimits, audit, public_names, strip_bom
+from sandbox.audit import AuditLimits, audit
 from sandbox.budgets import Budgets, Meter
 from sandbox.constants import fold_constants
 from sandbox.contract import to_result
@@ -445,11 +445,10 @@ def compile_checker(
         >>> c(np.full((4, 4, 3), 200, np.uint8))
         True
     """
-    source = strip_bom(source)
-    report = audit(source, path=path, entry=entry, limits=limits)
+    report = audit(source, path=path, entry=entry, limits=limits)  # strips a BOM itself
     if not report.ok:
         raise AuditError(path, report.findings)
-    source = public_names(source)  # what the audit saw
+    source = report.source  # what the audit saw: BOM stripped, private names renamed
     meter = Meter(budgets or Budgets())
     namespace = make_namespace(
         meter, make_numpy_facade(meter), make_math_facade(), _vision_helpers()

@@ -2435,9 +2435,9 @@ def kernel_source(source: str, *, entry: str = "check", limits: JitLimits | None
 
     Folds the module constants (bounded evaluation): only for trusted sources or inside a worker.
     """
-    from sandbox.audit import public_names
+    from sandbox.audit import public_names, strip_bom
 
-    tree = ast.parse(public_names(source))
+    tree = ast.parse(public_names(strip_bom(source)))
     try:
         return _generate(tree, entry, fold_constants(tree), limits or JitLimits()).source
     except (_Refused, ConstantError) as err:
@@ -2862,12 +2862,12 @@ def build_kernel(
     Returns:
         A :class:`Kernel`, or a string giving the reason the checker stays on the interpreter path.
     """
-    from sandbox.audit import audit, public_names, strip_bom
+    from sandbox.audit import audit
 
-    source = strip_bom(source)
-    if not audit(source, entry=entry).ok:
+    report = audit(source, entry=entry)
+    if not report.ok:
         return "the audit rejects this source"
-    source = public_names(source)  # what the audit saw
+    source = report.source  # what the audit saw: BOM stripped, private names renamed
     tree = ast.parse(source)
     try:
         generated = _generate(tree, entry, fold_constants(tree), limits or JitLimits())

@@ -95,6 +95,17 @@ _RULES = (
         "((((((((((...))))))))))",
         "Flatten the expression; use helper functions.",
     ),
+    Rule(
+        "S107",
+        "untokenizable",
+        "The source parses, but Python's tokenize module cannot read it.",
+        "The audit reads identifiers as written from tokens, before the parser folds them "
+        "(S105) and to rename private names; a text the parser accepts and tokenize does not (a "
+        "backslash continuation at the very end, before a CR LF) would hide them.",
+        "def check(frame):\n    return True\n\\",
+        "Remove the trailing backslash; write the checker as plain lines.",
+        added="0.2.0",
+    ),
     # --- M: module structure ----------------------------------------------------------------
     Rule(
         "M201",
@@ -340,13 +351,14 @@ _RULES = (
     Rule(
         "A501",
         "underscore-name",
-        "An attribute, or a name other than a private one, that starts with an underscore.",
+        "An identifier or attribute that starts with an underscore.",
         "Dunders reach the interpreter's internals (__class__, __globals__, __subclasses__) and "
         "underscore names are the engine's guards (_getattr_, _write_). A private name of the "
-        "checker's own (one underscore, no trailing one: `_mask`, `_has_key`) is not refused: "
-        "every path renames it `private_mask` before the audit, keeping its line.",
+        "checker's own (one underscore and no trailing one, not an attribute: `_mask`, "
+        "`_has_key`) is not refused: every path renames it `private_mask` before the audit, "
+        "keeping its line.",
         "frame.__class__",
-        "Use public names only (a helper may be called `_mask`; it runs as `private_mask`).",
+        "Use public names only.",
     ),
     Rule(
         "A502",

@@ -80,6 +80,28 @@ def test_code_reward_on_a_custom_env_saves_model_and_program(tmp_path: Path) -> 
     assert saved.names == ("moved", "on_target")
     on_disk = json.loads((tmp_path / "run" / "result.json").read_text())
     assert on_disk["model_path"] == result.model_path
+    # the CLI names each checker that ran on the interpreter, and only those
+    from rl.cli_train import format_paths
+
+    modes = result.sandbox["jit_modes"]
+    lines = format_paths([on_disk])
+    interpreted = [n for n, (mode, _) in zip(saved.names, modes, strict=True) if mode != "jit"]
+    assert [line.split(":")[0] for line in lines] == [f"checker {n}" for n in interpreted]
+
+
+def test_the_cli_names_the_checkers_left_on_the_interpreter() -> None:
+    from rl.cli_train import format_paths
+
+    row = {
+        "program": {"subtasks": ["near_key", "door_open"]},
+        "sandbox": {
+            "jit_modes": [["jit", ""], ["interpreter", "line 3: np.float32 is outside\nmore"]]
+        },
+    }
+    assert format_paths([{"program": None, "sandbox": None}, row]) == [
+        "checker door_open: on the interpreter (same reward, slower): line 3: np.float32 is outside"
+    ]
+    assert format_paths([{"program": None, "sandbox": None}]) == []
 
 
 def test_unregistered_minigrid_env_trains_on_its_symbolic_grid(tmp_path: Path) -> None:

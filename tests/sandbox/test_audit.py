@@ -24,6 +24,7 @@ RULE_CASES: dict[str, tuple[str, str]] = {
     "S104": ("def check(frame):\n    return True  # a\u200bb\n", OK),
     "S105": ("def сheck(frame):\n    return True\n" + OK, OK),
     "S106": ("def check(frame):\n    return " + "[" * 60 + "]" * 60 + " == 0\n", OK),
+    "S107": (OK + "\\\r\n", OK),
     "M201": ("print(1)\n" + OK, '"""doc"""\n' + OK),
     "M202": ("def checker(frame):\n    return True\n", OK),
     "M203": (
@@ -389,3 +390,44 @@ def test_a_private_name_is_not_merged_into_a_name_that_normalises_to_its_new_nam
 
     source = "def check(frame):\n    _mask = 1\n    \uff50rivate_mask = 2\n    return _mask == 1\n"
     assert "private_mask2 = 1" in public_names(source)
+
+
+# found by a red-team helper: str.splitlines breaks lines where the parser does not ("\f", a
+# lone "\r" is "\n" to the parser), which once moved every later rename up a line
+@pytest.mark.parametrize(
+    "first_line", ["#\x0c", "# a\rb = 1", "S = 'x\x0cy'", "T = 1\x0b", "U = '\u2028'"]
+)
+def test_a_rename_never_lands_anywhere_but_on_the_name(first_line: str) -> None:
+    import numpy as np
+
+    from sandbox import compile_checker
+    from sandbox.audit import public_names
+
+    source = (
+        f"{first_line}\ndef _helper(box):\n    box[0] = False;#ab= 1; box[0] = True\n"
+        "def check(frame):\n    box = [False]\n    _helper(box)\n    return box[0]\n"
+    )
+    renamed = public_names(source)
+    assert "#ab= 1" in renamed and "private_helper(box)" in renamed
+    report = audit(source)
+    if report.ok:  # the written program's answer (the comment stays a comment)
+        assert compile_checker(source)(np.zeros((2, 2, 3), np.uint8)) is False
+    else:
+        assert "S104" in report.codes, report.codes  # \v, U+2028: refused as written
+
+
+def test_a_source_that_parses_but_does_not_tokenize_is_refused() -> None:
+    # a fullwidth `f` would be S105; tokenize fails on the trailing backslash and CR LF
+    source = "def check(\uff46rame):\n    return bool(frame.mean() >= 0)\n\\\r\n"
+    import ast
+
+    ast.parse(source)  # the parser accepts it
+    assert "S107" in audit(source).codes
+
+
+def test_compile_checker_audits_the_very_text_it_compiles() -> None:
+    from sandbox import compile_checker
+    from sandbox.errors import AuditError
+
+    with pytest.raises(AuditError):  # a second BOM is a character like any other
+        compile_checker("\ufeff\ufeffdef check(frame):\n    _a = 1\n    return _a == 1\n")
