@@ -720,6 +720,19 @@ class _Rebuild:
                 node, f"a repeated or ** keyword in a call of {name}() is outside the JIT subset"
             )
         positional_only = {a.arg for a in sig.posonlyargs}
+        order = [params.index(k.arg) for k in node.keywords if k.arg in params]
+        if order != sorted(order) and any(
+            isinstance(sub, ast.Call | ast.NamedExpr)
+            for k in node.keywords
+            for sub in ast.walk(k.value)
+        ):
+            # Python evaluates keywords as written, the kernel's call in parameter order: a
+            # call with effects (a helper writing a captured array) would see the swap
+            raise _Refused(
+                node,
+                f"keywords out of {name}()'s parameter order that call functions are "
+                "outside the JIT subset",
+            )
         out = [self.expr(a) for a in node.args]
         for param in params[len(node.args) :]:
             if param in keywords and param not in positional_only:
@@ -1614,6 +1627,12 @@ class _Rebuild:
             limit = ast.Constant(self.max_elements)
             if func.attr in _SIZED_ALLOCATIONS and args:
                 args[0] = _helper_call(_SHAPE, [limit, args[0]])
+            if func.attr == "full":  # numpy range-checks an int fill, numba would wrap it
+                dtype_arg = [k.value for k in keywords if k.arg == "dtype"] + args[2:3]
+                if len(args) < 2 or len(dtype_arg) != 1 or len(args) + len(keywords) != 3:
+                    raise _Refused(node, "np.full() takes (shape, fill, dtype=...) here")
+                call = _helper_call("vlmcar_full", [args[0], args[1], dtype_arg[0]])
+                return _helper_call(_PYNUM, [call])
             if func.attr == "arange":
                 if keywords or not 1 <= len(args) <= 3:
                     raise _Refused(node, "np.arange() takes 1-3 positional arguments in the subset")
@@ -1953,6 +1972,15 @@ def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:
                     return None
         return it
 
+    own_returns: set[int] = set()  # fn's own return statements, not those of nested functions
+    pending: list[ast.AST] = list(fn.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Return):
+            own_returns.add(id(node))
+        pending.extend(ast.iter_child_nodes(node))
     allowed: set[int] = set()  # ids of Name nodes in an allowed place
     for n in ast.walk(fn):
         loop: ast.Name | None = None
@@ -1981,10 +2009,15 @@ def _appended_list_problem(fn: ast.FunctionDef) -> tuple[ast.AST, str] | None:
             allowed.add(id(n.value))
         elif isinstance(n, ast.Compare) and isinstance(n.ops[0], ast.In | ast.NotIn):
             allowed.update(id(c) for c in n.comparators)
-        elif isinstance(n, ast.Return) and n.value is not None:
-            allowed.add(id(n.value))
-        elif isinstance(n, ast.Assign) and isinstance(n.value, ast.List | ast.ListComp):
-            allowed.update(id(t) for t in n.targets)
+        elif isinstance(n, ast.Return) and n.value is not None and id(n) in own_returns:
+            allowed.add(id(n.value))  # to fn's caller (a nested function's return is an alias)
+        elif (
+            isinstance(n, ast.Assign)
+            and isinstance(n.value, ast.List | ast.ListComp)
+            and len(n.targets) == 1  # `xs = ys = []` binds two names to one list: an alias
+            and isinstance(n.targets[0], ast.Name)
+        ):
+            allowed.add(id(n.targets[0]))
     for n in ast.walk(fn):
         if not (isinstance(n, ast.Name) and n.id in appended):
             continue
@@ -2764,6 +2797,12 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             continue
         if value.op == "cast":
             t_value = typemap.get(value.value.name)
+            if isinstance(t_value, types.Boolean) and isinstance(t_target, types.Integer):
+                return (  # found by a red-team helper: `return True` beside `return 0`
+                    "a function returns a bool on one path and an int on another; Numba makes "
+                    "the bool an int where the interpreter keeps it a bool, so the checker stays "
+                    "on the interpreter"
+                )
             if is_int(t_value) and isinstance(t_target, types.Float):
                 return refuse(
                     target, "a function returns an int on one path and a float on another"
@@ -2773,6 +2812,15 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             continue
         if value.op == "call":
             fn = callee(value)
+            if key(fn) in (min, max):
+                bools = any(isinstance(typemap.get(a.name), types.Boolean) for a in value.args)
+                if bools and any(
+                    isinstance(typemap.get(a.name), types.Integer) for a in value.args
+                ):
+                    return (
+                        "min/max of a bool and an int (Python hands back the bool itself, Numba "
+                        "an int), so the checker stays on the interpreter"
+                    )
             if key(fn) is numpy.median and value.args:
                 t_arg = typemap.get(value.args[0].name)
                 if isinstance(t_arg, types.Array) and is_int(t_arg.dtype):

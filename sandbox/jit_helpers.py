@@ -49,6 +49,7 @@ __all__ = [
     "vlmcar_float_arg",
     "vlmcar_floor",
     "vlmcar_floordiv",
+    "vlmcar_full",
     "vlmcar_fused_defer",
     "vlmcar_fused_same",
     "vlmcar_fused_shape",
@@ -881,6 +882,52 @@ def _vlmcar_array_of(value: Any) -> Any:
         f"Unsupported: np.array() of {value} (tuples of int64, float64 or bools, or arrays); "
         "it stays on the interpreter"
     )
+
+
+def vlmcar_full(shape: Any, fill: Any, dtype: Any) -> Any:
+    """``np.full(shape, fill, dtype)`` in a kernel, with numpy's checks of the fill.
+
+    numpy raises ``OverflowError`` for an int fill outside an integer dtype (numba would wrap
+    it); a float fill into an integer dtype is numpy's unsafe C cast (undefined past the range,
+    NaN gives INT64_MIN), so it is refused at typing, as is a fill that is not a number.
+    """
+    return np.full(shape, fill, dtype)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_full)
+def _vlmcar_full(shape: Any, fill: Any, dtype: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    target = getattr(dtype, "dtype", None)  # a NumberClass: np.uint8 -> uint8
+    number = isinstance(fill, types.Integer | types.Float | types.Boolean)
+    if not (number and isinstance(target, types.Integer | types.Float | types.Boolean)):
+        raise TypingError(
+            f"Unsupported: np.full() of {fill} as {dtype}; it stays on the interpreter"
+        )
+    int_target = isinstance(target, types.Integer) and not isinstance(target, types.Boolean)
+    if int_target and isinstance(fill, types.Float):
+        raise TypingError(
+            "Unsupported: np.full() of a float into an integer type (numpy's unsafe cast); it "
+            "stays on the interpreter"
+        )
+    np_type: Any = np.dtype(str(target)) if str(target) != "bool" else np.dtype(np.bool_)
+    if int_target and not isinstance(fill, types.Boolean):
+        info = np.iinfo(np_type)
+        lo, hi = int(info.min), int(info.max)
+        wide = lo <= -(2**63)  # int64 holds every int64 fill
+        unsigned_64 = hi >= 2**63
+
+        def checked(shape: Any, fill: Any, dtype: Any) -> Any:
+            if not wide and (fill < lo or (not unsigned_64 and fill > hi)):
+                raise OverflowError("np.full(): the fill is out of the dtype's range")
+            return np.full(shape, fill, np_type)
+
+        return checked
+
+    def plain(shape: Any, fill: Any, dtype: Any) -> Any:
+        return np.full(shape, fill, np_type)
+
+    return plain
 
 
 def vlmcar_array_of_typed(value: Any, dtype: Any) -> Any:
@@ -2079,12 +2126,24 @@ def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
     info = np.iinfo(str(array.dtype))
     lo, hi = int(info.min), int(info.max)
     if isinstance(value, types.Float):
+        # numpy stores int(value) after a range check: 300.7 into uint8 raises OverflowError,
+        # 255.9 stores 255 (a native cast of an out-of-range float is undefined). int(value)
+        # fits exactly when lo - 1 < value < hi + 1; hi + 1 is a power of two or a small int, an
+        # exact float, and so is lo - 1 except for int64, where no float lies strictly between
+        # -2**63 - 1 and -2**63 (then value >= -2**63 is the same test). No trunc in the test:
+        # numba's math.trunc returns an int64, itself undefined out of range (red-team finding).
+        upper = float(hi + 1)
+        below = float(lo - 1)
+        strict = int(below) == lo - 1
 
         def from_float(array: Any, index: Any, value: Any) -> None:
             if math.isnan(value):
                 raise ValueError("cannot convert float NaN to integer")
             if math.isinf(value):
                 raise OverflowError("cannot convert float infinity to integer")
+            low_ok = value > below if strict else value >= below
+            if not (low_ok and value < upper):
+                raise OverflowError("a float out of the array's integer range")
             array[index] = value
 
         return from_float

@@ -830,6 +830,51 @@ AGREEMENT_CASES = {
         "def check(frame):\n    def g(x, y=2):\n        return x * y\n\n    return g(frame[0, 0, 0]) > 100\n",
         "interpreter",
     ),
+    # red-team round 3 (2026-12-07), against the additions above
+    "two names for one appended list (`xs = ys = []`)": (
+        "def check(frame):\n    xs = ys = [0]\n    n = 0\n    for v in xs:\n        n += 1\n"
+        "        if frame[0, 0, 0] == 137 and len(ys) < 3:\n            ys.append(v)\n    return n == 1\n",
+        "interpreter",
+    ),
+    "a nested function hands back the appended list": (
+        "def check(frame):\n    xs = [int(frame[0, 0, 0])]\n\n    def get():\n        return xs\n\n"
+        "    n = 0\n    for v in get():\n        n += 1\n        if len(xs) < 4:\n            xs.append(v)\n"
+        "    return n == 4\n",
+        "interpreter",
+    ),
+    "keywords out of parameter order whose values call functions": (
+        "import numpy as np\n\ndef f(a, b):\n    return a - b\n\ndef check(frame):\n"
+        "    c = np.zeros(1, dtype=int)\n\n    def bump():\n        c[0] += 1\n        return c[0]\n\n"
+        "    return f(b=bump(), a=bump()) > 0\n",
+        "interpreter",
+    ),
+    "np.full of an int fill out of the dtype's range (numpy raises)": (
+        "import numpy as np\n\ndef check(frame):\n    v = 300 if frame[0, 0, 0] == 137 else 5\n"
+        "    return bool(np.full(3, v, dtype=np.uint8)[0] > 10) or frame[0, 0, 1] > 100\n",
+        "kernel",
+    ),
+    "np.full of a float into an integer dtype (an unsafe C cast)": (
+        "import numpy as np\n\ndef check(frame):\n"
+        "    a = np.full(1, np.nan if frame[0, 0, 0] == 137 else 1.0, dtype=int)\n    return bool(a[0] > 0)\n",
+        "interpreter",
+    ),
+    "a float past an int array's range stored into it (numpy raises)": (
+        "import numpy as np\n\ndef check(frame):\n    a = np.zeros(2, dtype=int)\n"
+        "    a[0] = (int(frame[0, 0, 0]) - 136) * 1e19\n    b = np.zeros(2, dtype=np.int8)\n"
+        "    b[0] = int(frame[0, 0, 1]) - 9.5\n    return bool(a[0] > 0) or bool(b[0] > 0)\n",
+        "kernel",
+    ),
+    "a helper that returns True on one path and 0 on another": (
+        "import numpy as np\n\ndef f(x):\n    if x == 137:\n        return True\n    return 0\n\n"
+        "def check(frame):\n    v = f(int(frame[0, 0, 0]))\n    a = np.array([v]) + np.array([v])\n"
+        "    return bool(a.sum() == 2)\n",
+        "interpreter",
+    ),
+    "min of an int and a bool": (
+        "import numpy as np\n\ndef check(frame):\n    v = min(int(frame[0, 0, 0]), True)\n"
+        "    a = np.array([v]) + np.array([v])\n    return bool(a.sum() == 2)\n",
+        "interpreter",
+    ),
     "int literal beyond 2**53 widened": (
         "def check(frame):\n    x = 9007199254740993\n    if frame[0, 0, 0] == 255:\n"
         "        x = 0.5\n    return x - 9007199254740992 == 1\n",
