@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -453,7 +454,9 @@ def compile_checker(
     namespace = make_namespace(
         meter, make_numpy_facade(meter), make_math_facade(), _vision_helpers()
     )
-    tree = ast.parse(source, filename=path)
+    with warnings.catch_warnings():  # SyntaxWarnings were the audit's to report, not stderr's
+        warnings.simplefilter("ignore", SyntaxWarning)
+        tree = ast.parse(source, filename=path)
     # Module constants are folded from literals (bounded, frozen), never executed: the JIT path
     # builds its kernel from the same values, so both paths start from identical constants.
     constants = fold_constants(tree)
@@ -471,7 +474,9 @@ def compile_checker(
         from sandbox.errors import SandboxError
 
         raise SandboxError(f"{path}: {entry!r} is not a function after loading")
-    tree = ast.parse(source)
+    with warnings.catch_warnings():  # the compiled tree is RestrictedPython's: parse afresh
+        warnings.simplefilter("ignore", SyntaxWarning)
+        tree = ast.parse(source)
     arity = next(
         len(n.args.posonlyargs) + len(n.args.args)
         for n in tree.body
