@@ -98,8 +98,9 @@ def audit(
             source=source,
         )
     findings += _scan_characters(source, path)  # the text as written
-    findings += _scan_identifiers(source, path)
-    tokenizes = _tokenizes(source)
+    tokens = _tokens(source)  # None: the text does not tokenize (S107 once it parses)
+    tokenizes = tokens is not None
+    findings += _scan_identifiers(tokens or [], path)
     source = public_names(source)  # `_mask` -> `private_mask`: what every path compiles
     try:
         with warnings.catch_warnings():
@@ -249,21 +250,16 @@ def _scan_characters(source: str, path: str) -> Iterator[Finding]:
                 )
 
 
-def _tokenizes(source: str) -> bool:
+def _tokens(source: str) -> list[tokenize.TokenInfo] | None:
+    """The source's tokens as written, or None where tokenize cannot read it."""
     try:
-        for _ in tokenize.generate_tokens(io.StringIO(source).readline):
-            pass
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    return True
+        return list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
+        return None
 
 
-def _scan_identifiers(source: str, path: str) -> Iterator[Finding]:
+def _scan_identifiers(tokens: list[tokenize.TokenInfo], path: str) -> Iterator[Finding]:
     """Flag identifiers with non-ASCII characters (S105), before the parser normalises them."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return
     for tok in tokens:
         if tok.type == tokenize.NAME and not tok.string.isascii():
             (line, col) = tok.start

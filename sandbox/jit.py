@@ -675,7 +675,10 @@ class _Rebuild:
         """``X`` of a call's only keyword ``dtype=np.X`` (or ``dtype=int``...), else None."""
         if len(node.keywords) != 1 or node.keywords[0].arg != "dtype":
             return None
-        v = node.keywords[0].value
+        return self._dtype_name(node.keywords[0].value)
+
+    def _dtype_name(self, v: ast.expr) -> str | None:
+        """The numpy type a dtype expression names (``np.uint8``; ``int`` is int64), or None."""
         if isinstance(v, ast.Name) and v.id in _BUILTIN_DTYPES:
             return _BUILTIN_DTYPES[v.id]
         if (
@@ -1073,21 +1076,11 @@ class _Rebuild:
             )
         dtype: str | None = None
         for k in node.keywords:
-            v = k.value
-            if k.arg == "dtype" and isinstance(v, ast.Name) and v.id in _BUILTIN_DTYPES:
-                dtype = _BUILTIN_DTYPES[v.id]  # `dtype=int`: numpy's int64
-                continue
-            if not (
-                k.arg == "dtype"
-                and isinstance(v, ast.Attribute)
-                and isinstance(v.value, ast.Name)
-                and v.value.id in self.numpy
-                and v.attr in _ARRAY_DTYPES
-            ):
+            dtype = self._dtype_name(k.value) if k.arg == "dtype" else None
+            if dtype is None:
                 raise _Refused(
                     node, "np.array() takes only dtype=np.<int, uint, float64 or bool_ type> here"
                 )
-            dtype = v.attr
 
         leaves: list[ast.expr] = []
 
