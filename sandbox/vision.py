@@ -149,7 +149,8 @@ def _color_mask_kernel(frame: Any, r: Any, g: Any, b: Any, tol: Any) -> Any:
 
 
 # Trusted code whose indices stay in range by construction (3p + 2 < size): bounds checks off,
-# which lets LLVM vectorise the loop (~10x faster than with them).
+# which lets LLVM vectorise the loop (~10x faster than with them). It also needs LLVM's ``nsw`` on
+# ``3 * p + 1``: this module is in sandbox.jit_helpers.NSW_MODULES, the one place kernels keep it.
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _count_color_kernel(frame: Any, r: Any, g: Any, b: Any, tol: Any) -> Any:
     # The hottest helper: one pass over the flat buffer, int32 differences, branch-free; LLVM

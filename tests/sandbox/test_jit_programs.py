@@ -894,6 +894,44 @@ def test_compiled_signed_arithmetic_wraps() -> None:
     assert jit_helpers.JIT_WRAPS and jit_helpers.arithmetic_wraps()
 
 
+def _lowered_arithmetic(module: str) -> list[str]:
+    """The add and mul instructions of a two-line function compiled as if defined in ``module``."""
+    import types
+
+    import numba
+
+    from sandbox import jit_helpers  # noqa: F401 - its import installs the scoped flags
+
+    def affine(a: int, b: int) -> int:
+        return a * b + 1
+
+    fn = types.FunctionType(affine.__code__, {}, "affine")
+    fn.__module__ = module
+    compiled = numba.njit(cache=False)(fn)
+    assert compiled(3, 4) == 13
+    text = compiled.inspect_llvm(compiled.signatures[0])
+    return [
+        line.split("=", 1)[1].split()[0:2]
+        for line in text.splitlines()
+        if " mul " in line or " add " in line
+    ]
+
+
+def test_nsw_is_kept_only_in_the_trusted_vision_kernels() -> None:
+    """Kernels, twins and numba's own implementations wrap; sandbox.vision keeps ``nsw``."""
+    from sandbox.jit_helpers import NSW_MODULES
+
+    assert {"sandbox.vision"} == NSW_MODULES
+    for module in (
+        "sandbox.jit_helpers",
+        "vlmcar_jit_0123456789abcdef01234567",
+        "numba.np.arraymath",
+        __name__,
+    ):
+        assert all(op[1] != "nsw" for op in _lowered_arithmetic(module)), module
+    assert [op[1] for op in _lowered_arithmetic("sandbox.vision")] == ["nsw", "nsw"]
+
+
 #: Cases whose kernels are slow to build and whose twins the unit tests of test_jit_helpers
 #: hold to numpy already: ``make test-long`` runs them.
 LONG_CASES = frozenset(
