@@ -106,6 +106,27 @@ def _reference_count_batch(frames: np.ndarray, tol: int, out: np.ndarray) -> Non
         out[k] = c > 20
 
 
+def _compile_reference() -> bool:
+    """Compile the reference for the arrays it is timed on, now; True if with Numba's defaults.
+
+    ``sandbox.jit_helpers`` drops LLVM's ``nsw`` from whatever compiles after it is imported,
+    outside ``sandbox.vision`` (kernels must wrap); the reference is Numba's own behaviour, so it
+    compiles when this module is imported, which :mod:`benchmarks.throughput` does first.
+    """
+    import sys
+
+    defaults = "sandbox.jit_helpers" not in sys.modules
+    frames = np.zeros((1, 3, 3, 3), np.uint8)
+    readonly = np.frombuffer(frames.tobytes(), np.uint8).reshape(frames.shape)
+    for batch in (frames, readonly):
+        _reference_count_batch(batch, 10, np.zeros(1, np.bool_))
+    return defaults
+
+
+#: Whether the reference kernel was compiled with Numba's default flags (reported).
+REFERENCE_DEFAULTS = _compile_reference()
+
+
 def measure_bounds(level: str, args: Args) -> dict[str, Any]:
     """The headline at 84×84: bare kernel, in-process JIT, shm copy, null box and colour box."""
     from sandbox.jit import build_kernel
@@ -199,6 +220,7 @@ def measure_bounds(level: str, args: Args) -> dict[str, Any]:
             "color_jit_mode": boxes["color_box"].jit_modes[0][0],
             "isolation": boxes["color_box"].isolation,
             "rows": rows,
+            "reference_numba_defaults": REFERENCE_DEFAULTS,
         }
     finally:
         for box in boxes.values():
