@@ -29,6 +29,13 @@ expression on scalars and reduces on the fly: no temporary arrays at all.
 - every expression lowered here cannot raise on a valid (H, W, 3) uint8 frame, so a mask whose only
   uses are fused reductions is not computed at all (its assignment is dropped).
 
+The vision helpers take part as well: ``color_mask(image, RGB, tol)`` of an (h, w, 3) uint8
+expression and constants the helper accepts is a per-pixel leaf (every channel within ``tol``, in
+int64 differences, as ``sandbox.vision`` computes it), and ``pixel_count``, ``bbox`` and ``centroid``
+of a per-pixel bool expression are reductions computed as their kernels compute them. Arguments the
+helpers would refuse (a channel past 255, a float tolerance, an int16 image, a 3-D mask) are not
+lowered, so the helper runs and raises as it would.
+
 Only the entry function's frame parameters (never reassigned) are fused leaves, sliced spatially by
 int literals or module int constants; module number constants, number tuples and 3-element numeric
 arrays, and locals bound once to a literal, are the constants. Whatever falls outside this stays on
@@ -88,6 +95,9 @@ _REDUCTIONS = {
     "min": "min",
     "amin": "min",
 }
+#: vision helpers that reduce a 2-D bool mask: the helper's name -> the lowered reduction
+#: (``sandbox.vision``'s kernels, computed the same way on the fly)
+_MASK_HELPERS = {"pixel_count": "pixels", "bbox": "bbox", "centroid": "centroid"}
 _METHOD_REDUCTIONS = frozenset({"sum", "any", "all", "mean", "max", "min"})
 _AXIS_REDUCTIONS = frozenset({"all", "any", "sum", "mean", "max", "min", "amax", "amin"})
 _COMPARE: Mapping[type[ast.cmpop], Callable[[], ast.cmpop]] = {
@@ -662,6 +672,8 @@ class Fuser:
                 kind, subject = _REDUCTIONS[func.attr], node.args[0]
         elif isinstance(func, ast.Attribute) and func.attr in _METHOD_REDUCTIONS and not node.args:
             kind, subject = func.attr, func.value
+        elif isinstance(func, ast.Name) and func.id in _MASK_HELPERS and len(node.args) == 1:
+            kind, subject = _MASK_HELPERS[func.id], node.args[0]
         elif (
             isinstance(func, ast.Name)
             and func.id == "len"
@@ -972,9 +984,53 @@ class Fuser:
             return self._elementwise(lambda a, b: _logical(op, [a, b]), values[0], values[1])
         if is_np and name in ("array", "asarray") and len(node.args) == 1:
             return self._array_constant(node, ctx)
+        if isinstance(func, ast.Name) and name == "color_mask":
+            return self._color_mask(node, ctx)
         if name in _AXIS_REDUCTIONS and isinstance(func, ast.Attribute):
             return self._axis_reduction(node, name, is_np, ctx)
         raise _No
+
+    def _color_mask(self, node: ast.Call, ctx: _Ctx) -> _Val:
+        """``color_mask(image, RGB, tol)``: per pixel, every channel within ``tol`` of ``RGB``.
+
+        As ``sandbox.vision._pixel_matches`` computes it (int64 differences), for an (h, w, 3)
+        uint8 image and constants the helper accepts (three ints and a tolerance in 0..255);
+        anything it would refuse is not lowered, so a dropped mask could not have raised.
+        """
+        bound: dict[str, ast.expr] = dict(zip(("frame", "rgb", "tol"), node.args, strict=False))
+        if len(node.args) > 3:
+            raise _No
+        for keyword in node.keywords:
+            if keyword.arg not in ("frame", "rgb", "tol") or keyword.arg in bound:
+                raise _No
+            bound[keyword.arg] = keyword.value
+        if "frame" not in bound or "rgb" not in bound:
+            raise _No
+        image = self._value(bound["frame"], ctx)
+        if not image.vector or any(
+            p.kind != "i" or p.dtype != np.dtype(np.uint8) for p in image.parts
+        ):
+            raise _No
+        colour = bound["rgb"]
+        rgb = (
+            self._value(colour, ctx)  # np.array((...), dtype=...): a constant
+            if isinstance(colour, ast.Call)
+            else self._scalar_or_vector(colour, ctx)
+        )
+        tol = self._scalar_or_vector(bound["tol"], ctx) if "tol" in bound else _Val((_py_int(0),))
+        constants = []
+        for p in (*rgb.parts, *tol.parts):
+            if p.kind != "i" or p.pixel or p.lo != p.hi or not 0 <= p.lo <= 255:
+                raise _No
+            constants.append(int(p.lo))
+        if not rgb.vector or len(tol.parts) != 1:
+            raise _No
+        limit = _py_int(constants[3])
+        near = [
+            _compare(ast.LtE(), _absolute(_arith(ast.Sub(), p, _py_int(c))), limit)
+            for p, c in zip(image.parts, constants[:3], strict=True)
+        ]
+        return _Val((_logical("and", near),))
 
     def _array_constant(self, node: ast.Call, ctx: _Ctx) -> _Val:
         """``np.array(GOAL)``, ``np.array((255, 0, 0), dtype=np.int16)``: a 3-element constant."""
@@ -1061,6 +1117,8 @@ class Fuser:
             raise _No
         if kind == "count1" and value.vector:
             raise _No  # argwhere of an (h, w, 3) array has one row per true element: rare
+        if kind in _MASK_HELPERS.values() and (value.vector or parts[0].kind != "b"):
+            raise _No  # the helpers take (h, w) bool masks only; anything else raises there
         reads = _channels_read(parts)
         a0 = "_vlmcar_a0"
         params = [f"_vlmcar_a{i}" for i in range(len(ctx.bases))]
@@ -1074,7 +1132,30 @@ class Fuser:
         ]
         step: list[str]
         end: list[str]
-        if kind in ("count", "count1") or (kind == "sum" and parts[0].kind == "b"):
+        if kind == "bbox":  # as sandbox.vision._bbox_kernel
+            init = ["_vlmcar_y0 = _vlmcar_hh", "_vlmcar_x0 = _vlmcar_ww", "_vlmcar_y1 = -1",
+                    "_vlmcar_x1 = -1"]  # fmt: skip
+            step = [
+                "if _VLMCAR_T0:\n    _vlmcar_y0 = min(_vlmcar_y0, _vlmcar_y)\n"
+                "    _vlmcar_y1 = max(_vlmcar_y1, _vlmcar_y)\n"
+                "    _vlmcar_x0 = min(_vlmcar_x0, _vlmcar_x)\n"
+                "    _vlmcar_x1 = max(_vlmcar_x1, _vlmcar_x)"
+            ]
+            end = [
+                "if _vlmcar_y1 < 0:\n    return -1, -1, -1, -1",
+                "return _vlmcar_y0, _vlmcar_x0, _vlmcar_y1, _vlmcar_x1",
+            ]
+        elif kind == "centroid":  # as sandbox.vision._centroid_kernel
+            init = ["_vlmcar_n = 0", "_vlmcar_sy = 0", "_vlmcar_sx = 0"]
+            step = [
+                "if _VLMCAR_T0:\n    _vlmcar_n += 1\n    _vlmcar_sy += _vlmcar_y\n"
+                "    _vlmcar_sx += _vlmcar_x"
+            ]
+            end = [
+                "if _vlmcar_n == 0:\n    return -1.0, -1.0",
+                "return _vlmcar_sy / _vlmcar_n, _vlmcar_sx / _vlmcar_n",
+            ]
+        elif kind in ("count", "count1", "pixels") or (kind == "sum" and parts[0].kind == "b"):
             name = name.replace(FUSED_PREFIX, FUSED_COUNT_PREFIX, 1)
             init = ["_vlmcar_acc = 0"]
             step = [f"if _VLMCAR_T{i}:\n    _vlmcar_acc += 1" for i in range(len(parts))]

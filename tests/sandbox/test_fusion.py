@@ -96,6 +96,19 @@ CASES = [
     "(frame[..., 0].astype(np.int16) ** 2).min()",
     "np.count_nonzero(frame == -NEG)",  # -(-128) wraps to -128 in int8
     "np.count_nonzero((frame - np.array(DOOR)).max(axis=-1) > 250)",  # np.array keeps uint8
+    # the vision helpers that reduce masks, and color_mask as a per-pixel leaf
+    "pixel_count(color_mask(frame, KEY, 10))",
+    "pixel_count(frame[..., 0] > 128)",
+    "bbox(color_mask(frame, (200, 120, 10), TOL))",
+    "bbox(frame[Y0:, 1:, 2] == 0)",
+    "centroid(color_mask(frame, rgb=KEY, tol=0))",
+    "centroid(frame[..., 0] > 200)",
+    "pixel_count(color_mask(first, DOOR))",
+    "np.count_nonzero(color_mask(frame, KEY, 255))",
+    "color_mask(frame - first, (0, 0, 0), 3).sum()",  # uint8 - uint8 wraps, then the helper
+    "np.count_nonzero(color_mask(frame, KEY) & (frame[..., 2] < 9))",
+    "bbox(color_mask(frame[1:, :], (255, 120, 0), 0))",
+    "centroid(color_mask(frame, np.array([255, 0, 0], dtype=np.uint8), TOL) | (first[..., 1] > 250))",
 ]
 
 
@@ -275,6 +288,14 @@ def test_a_mask_with_other_uses_is_kept_and_read_directly() -> None:
         ("np.count_nonzero(frame[..., 0].astype(np.float32) > 99.9999)", "float32"),
         ("np.count_nonzero(np.sqrt(frame[..., 0] - 100.0) > 2)", "sqrt of a negative"),
         ("np.count_nonzero(frame[::2, :, 0] > 3)", "a stepped slice"),
+        ("pixel_count(color_mask(frame.astype(np.int16), KEY, 10))", "color_mask of int16"),
+        ("pixel_count(color_mask(frame, (256, 0, 0), 10))", "a channel past 255"),
+        ("pixel_count(color_mask(frame, KEY, 10.0))", "a float tolerance"),
+        ("pixel_count(color_mask(frame, KEY, -1))", "a negative tolerance"),
+        ("pixel_count(color_mask(frame, (True, 0, 0), 1))", "a bool channel"),
+        ("pixel_count(frame[..., 0])", "a mask that is not bool"),
+        ("centroid(frame > 3)", "an (h, w, 3) mask"),
+        ("bbox(color_mask(frame[..., 0], KEY, 1))", "color_mask of one channel"),
     ],
 )
 def test_cases_numpy_would_treat_differently_are_not_fused(expr: str, why: str) -> None:
@@ -283,6 +304,45 @@ def test_cases_numpy_would_treat_differently_are_not_fused(expr: str, why: str) 
     except ValueError:
         return  # outside the JIT subset altogether: the interpreter answers
     assert f"def {fusion.FUSED_PREFIX}" not in text, why
+
+
+def test_a_helper_that_casts_its_frame_first_is_fused(tmp_path: Path) -> None:
+    """``img = img.astype(T)`` as the first statement binds ``img_cast``; reads after it fuse."""
+    source = HEADER + textwrap.dedent(
+        """
+        def area(img):
+            \"\"\"Docstring first.\"\"\"
+            img = img.astype(np.int16)
+            near = np.abs(img - np.array(KEY)).max(axis=-1) < TOL
+            return int(np.count_nonzero(near)), int(img[..., 1].max())
+
+        def check(frame, first):
+            return area(frame) + area(first)
+        """
+    )
+    text = kernel_source(source)
+    assert text.count(f"def {fusion.FUSED_PREFIX}") == 2  # the cast itself is not computed
+    assert compare(source, tmp_path, "fusion_recast", seed=3) >= 10 * 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    n = 1\n    img = img.astype(np.int16)\n",  # not the first statement
+        "    img = img.astype(np.int16)\n    img = img + 1\n",  # stored twice
+        "    img = first.astype(np.int16)\n",  # a cast of another name
+    ],
+)
+def test_other_reassignments_of_a_frame_parameter_are_not_renamed(body: str) -> None:
+    source = (
+        HEADER
+        + "\n\ndef area(img, first):\n"
+        + body
+        + "    return np.count_nonzero(img[..., 0] > 3)\n\n\n"
+        + "def check(frame, first):\n    return area(frame, first) > 2\n"
+    )
+    text = kernel_source(source)
+    assert "img_cast" not in text and f"def {fusion.FUSED_PREFIX}" not in text
 
 
 def test_a_reassigned_frame_is_not_a_leaf() -> None:
