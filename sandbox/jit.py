@@ -2255,6 +2255,8 @@ def _recast_parameters(tree: ast.Module) -> None:
     used |= {
         n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
     }
+    used |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.alias)
+             for a in [n]}  # fmt: skip
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef) or not fn.body:
             continue

@@ -221,6 +221,89 @@ def _connectivity(connectivity: Any) -> Any:
     return connectivity
 
 
+def _typing_gate(name: str, refuse: Any, doc: str) -> Any:
+    """A kernel-only identity function whose argument numba types can be refused at typing.
+
+    ``refuse(numba_type)`` returns why the argument is refused (the kernel build fails with
+    ``Unsupported: <why>`` and the checker stays on the interpreter), or ``None`` to pass it
+    through unchanged. The rebuild wraps an argument in the gate where numpy and the kernel
+    would compute it differently.
+    """
+
+    def gate(value: Any) -> Any:
+        return value
+
+    gate.__name__ = gate.__qualname__ = name
+    gate.__doc__ = doc
+
+    @overload(gate)
+    def _typed(value: Any) -> Any:
+        reason = refuse(value)
+        if reason is not None:
+            from numba.core.errors import TypingError
+
+            raise TypingError(f"Unsupported: {reason}")
+
+        def impl(value: Any) -> Any:
+            return value
+
+        return impl
+
+    return gate
+
+
+def _refuse_vision_arg(kind: str) -> Any:
+    """The typing check of one vision parameter kind: what the wrapper's type checks refuse.
+
+    The wrappers of :mod:`sandbox.vision` raise ``ValueError`` for a float, bool or NaN where an
+    int is wanted, a frame that is not uint8, a mask that is not a 2-D bool array; a kernel would
+    cast or read them as they are. Such a call is refused when the kernel is compiled, so the
+    interpreter answers (and raises) as the helper does. Ranges and lengths are checked at run
+    time by the twin.
+    """
+
+    def integer(t: Any) -> bool:
+        return isinstance(types.unliteral(t), types.Integer)  # type: ignore[no-untyped-call]
+
+    def refuse(t: Any) -> str | None:
+        ok: bool
+        if kind in ("frame", "first"):
+            ok = isinstance(t, types.Array) and t.ndim == 3 and t.dtype == types.uint8
+        elif kind == "mask":
+            ok = isinstance(t, types.Array) and t.ndim == 2 and isinstance(t.dtype, types.Boolean)
+        elif kind == "rgb":
+            if isinstance(t, types.BaseTuple):
+                ok = all(integer(e) for e in getattr(t, "types", ()))
+            elif isinstance(t, types.Array | types.List):
+                ok = (getattr(t, "ndim", 1) == 1) and integer(t.dtype)
+            else:
+                ok = False
+        else:  # tol, connectivity, box corners: ints, not bools, floats or 0-d arrays
+            ok = integer(t)
+        if ok:
+            return None
+        return (
+            f"a vision helper's {kind} argument typed {t} (the helper raises ValueError for it); "
+            "the checker stays on the interpreter"
+        )
+
+    return refuse
+
+
+#: parameter kind -> the typing gate every twin passes that argument through
+_VISION_GATES: Mapping[str, Any] = MappingProxyType(
+    {
+        kind: _typing_gate(
+            f"vlmcar_vision_{kind}",
+            _refuse_vision_arg(kind),
+            f"A vision helper's ``{kind}`` argument in a kernel: types the helper refuses are "
+            "refused at typing.",
+        )
+        for kind in ("frame", "first", "mask", "rgb", "tol", "connectivity", "y0", "x0", "y1", "x1")
+    }
+)
+
+
 def _twin_source(name: str, params: tuple[tuple[str, int | None], ...]) -> str:
     """The text of ``name``'s twin: the declared parameters, checked as the wrapper checks them.
 
@@ -234,6 +317,12 @@ def _twin_source(name: str, params: tuple[tuple[str, int | None], ...]) -> str:
     args, checks, call = [], [], []
     for kind, default in params:
         args.append(kind if default is None else f"{kind}={int(default)}")
+        checks.append(f"    {kind} = _gate_{kind}({kind})")
+        if kind in ("frame", "first"):
+            checks.append(
+                f"    if {kind}.shape[2] != 3:\n        raise ValueError('{name}: {kind} must be "
+                "shaped (H, W, 3)')"
+            )
         if kind == "rgb":
             checks.append(
                 f"    if not _rgb_ok(rgb):\n        raise ValueError('{name}: rgb channels must "
@@ -261,6 +350,7 @@ def _make_twin(name: str) -> Any:
         "_connectivity": _connectivity,
         "_kernel": VISION_KERNELS[name],
         "ValueError": ValueError,
+        **{f"_gate_{kind}": gate for kind, gate in _VISION_GATES.items()},
     }
     exec(compile(_twin_source(name, VISION_PARAMETERS[name]), f"<twin {name}>", "exec"), namespace)
     fn = namespace[name]
@@ -360,37 +450,6 @@ def _tuple_twin(name: str, operation: Any) -> Any:
         return _renamed(as_written, name)
 
     return twin
-
-
-def _typing_gate(name: str, refuse: Any, doc: str) -> Any:
-    """A kernel-only identity function whose argument numba types can be refused at typing.
-
-    ``refuse(numba_type)`` returns why the argument is refused (the kernel build fails with
-    ``Unsupported: <why>`` and the checker stays on the interpreter), or ``None`` to pass it
-    through unchanged. The rebuild wraps an argument in the gate where numpy and the kernel
-    would compute it differently.
-    """
-
-    def gate(value: Any) -> Any:
-        return value
-
-    gate.__name__ = gate.__qualname__ = name
-    gate.__doc__ = doc
-
-    @overload(gate)
-    def _typed(value: Any) -> Any:
-        reason = refuse(value)
-        if reason is not None:
-            from numba.core.errors import TypingError
-
-            raise TypingError(f"Unsupported: {reason}")
-
-        def impl(value: Any) -> Any:
-            return value
-
-        return impl
-
-    return gate
 
 
 def _refuse_fold(value: Any) -> str | None:

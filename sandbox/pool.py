@@ -77,6 +77,10 @@ _LEVELS: tuple[Isolation, ...] = ("strict", "process", "inprocess")
 DETACHED = "kernel detached: "
 PROBE_TIMEOUT_FACTOR = 4.0
 """The agreement probe (both paths, frame by frame) gets this many times the per-batch timeout."""
+#: How long the parent polls a worker's socket for its answer before it sleeps in ``select``
+#: (seconds), when it has a CPU to spare beside the workers it waits for (``benchmarks/frame_path.py``
+#: measures what it saves). ``Sandbox.poll_seconds`` may change it per sandbox; 0 turns it off.
+POLL_SECONDS = 1e-3
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -280,6 +284,8 @@ class Sandbox:
         self.jit_timeout = float(jit_timeout)
         self.probe_timeout = PROBE_TIMEOUT_FACTOR * self.timeout
         self.recycle_after = recycle_after
+        self.poll_seconds = POLL_SECONDS
+        self._cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         self.max_failures = max_failures
         self.spare_enabled = spare
         self.limits = limits or Limits(cpu_seconds=3600)
@@ -778,11 +784,14 @@ class Sandbox:
             sent.append(i)
         # Every worker now computes concurrently; each gets `timeout` from now.
         deadline = time.monotonic() + self.timeout
+        # Polling uses this process's CPU: only while the workers it waits for leave one free.
+        poll_until = time.perf_counter() + self.poll_seconds if len(sent) < self._cpus else 0.0
         for i in sent:
             worker = self._workers[i]
             if worker is None:  # pragma: no cover - replaced above only on failure
                 continue
             try:
+                worker.reader.poll(poll_until)
                 kind, payload = worker.reader.recv(deadline=deadline, max_size=1 << 20)
                 if kind != b"K":
                     raise ProtocolError(f"unexpected message kind {kind!r}")

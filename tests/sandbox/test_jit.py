@@ -19,7 +19,15 @@ import pytest
 from sandbox import CheckerFailed, CheckerRuntimeError, audit, compile_checker
 from sandbox.errors import AuditError
 from sandbox.frames import readonly_batch
-from sandbox.jit import JIT_NUMPY, Kernel, build_kernel, default_cache_dir, jit_refusal, kernel_dir
+from sandbox.jit import (
+    JIT_NUMPY,
+    Kernel,
+    build_kernel,
+    default_cache_dir,
+    jit_refusal,
+    kernel_dir,
+    kernel_source,
+)
 from sandbox.surface import NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
 from tests.sandbox.conftest import load_attacks, scene
 
@@ -1401,3 +1409,41 @@ def test_the_typed_ir_check_refuses_dict_conversions_on_its_own() -> None:
     for function, refused in ((read, True), (fine, False)):
         annotation = next(iter(function.overloads.values())).type_annotation
         assert (_container_problem(annotation, ir, types) is not None) is refused
+
+
+#: Calls the vision wrappers refuse for their argument's type (a ValueError on the interpreter
+#: path) that a kernel would have cast or read as they are (red-team round 14).
+VISION_TYPE_REFUSALS = [
+    "color_mask(frame, (255.0, 0, 0), 0).any()",
+    "color_mask(frame, (True, False, True), 0).any()",
+    "count_color(frame, (255, 0, 0), 5.0) > 0",
+    "count_color(frame, (255, 0, 0), True) > 0",
+    "changed_fraction(frame, frame, np.nan) > 0.5",
+    "color_mask(frame, frame[0, 0] / 2, 3).any()",
+    "pixel_count(frame[..., 0]) > 0",
+    "region_mean(frame, 0.5, 0, 2, 2)[0] > 0",
+    "region_change(frame, frame, True, 0, 2, 2) > 0",
+    "largest_component(frame[..., 0] > 3, 8.0) > 0",
+    "centroid((frame[..., 0] > 3).astype(np.float64))[0] > 0",
+    "count_color(frame.astype(np.int16), (1, 2, 3), 3) > 0",
+]
+
+
+@pytest.mark.parametrize("call", VISION_TYPE_REFUSALS)
+def test_vision_arguments_of_refused_types_refuse_the_kernel(call: str, cache: Path) -> None:
+    source = f"import numpy as np\n\n\ndef check(frame):\n    return {call}\n"
+    reason = build_kernel(source, cache_dir=cache)
+    assert isinstance(reason, str) and "vision helper's" in reason, reason
+    frames = np.zeros((2, 4, 4, 3), np.uint8)
+    with pytest.raises(CheckerRuntimeError):  # and the interpreter raises, as the helper does
+        compile_checker(source, jit=True).batch(frames)
+
+
+def test_the_recast_name_avoids_import_aliases(cache: Path) -> None:
+    source = (
+        "import numpy as img_cast\n\n\ndef area(img):\n    img = img.astype(img_cast.int16)\n"
+        "    return int(img_cast.count_nonzero(img[..., 0] > 3))\n\n\n"
+        "def check(frame):\n    return area(frame) > 2\n"
+    )
+    assert not isinstance(build_kernel(source, cache_dir=cache), str)
+    assert "img_cast_ =" in kernel_source(source) or "_vlmcar_fz" in kernel_source(source)

@@ -78,3 +78,25 @@ def test_result_bytes_other_than_0_1_2_are_refused() -> None:
     bad = encode_result(0, "ok", b"\x01\x07", "")
     with pytest.raises(ProtocolError, match="0 or 1"):
         decode_result(bad, expected_n=2, n_checkers=1)
+
+
+def test_poll_buffers_an_answer_that_arrives_while_it_polls(pair) -> None:
+    a, b = pair
+    reader = MessageReader(a)
+    reader.poll(time.perf_counter() + 0.002)  # nothing sent: returns at its deadline
+    send_message(b, b"K", b"abc")
+    started = time.perf_counter()
+    reader.poll(started + 5.0)  # returns as soon as the whole message is buffered
+    assert time.perf_counter() - started < 2.0
+    assert reader.recv(deadline=time.monotonic()) == (b"K", b"abc")
+
+
+def test_poll_leaves_a_closed_connection_for_recv_to_report(pair) -> None:
+    a, b = pair
+    reader = MessageReader(a)
+    b.close()
+    started = time.perf_counter()
+    reader.poll(started + 5.0)
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises(EOFError):
+        reader.recv(deadline=time.monotonic() + 1)
