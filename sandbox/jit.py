@@ -2250,13 +2250,16 @@ def _recast_parameters(tree: ast.Module) -> None:
     it. Reads inside the cast itself keep the parameter. Python's semantics are unchanged: the
     first statement runs before any other, and the name never changes again.
     """
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-    used |= {
-        n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    used |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.alias)
-             for a in [n]}  # fmt: skip
+    used: set[str] = set()  # every name the module binds or reads, import aliases included
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            used.add(n.id)
+        elif isinstance(n, ast.arg):
+            used.add(n.arg)
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            used.add(n.name)
+        elif isinstance(n, ast.alias):
+            used.add((n.asname or n.name).split(".")[0])
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef) or not fn.body:
             continue
