@@ -116,7 +116,7 @@ def measure(n: int, args: Args, box: Any, rng: np.random.Generator) -> dict[str,
                 ) -> Any:
                     return write_info_frames(engine, infos)
 
-            else:  # hop_nopoll: the parent sleeps in select at once (sandbox.pool.POLL_SECONDS)
+            else:  # hop and hop_nopoll (poll_seconds 0 below: the parent sleeps in select at once)
 
                 def step(
                     infos: Any = infos, step_infos: Any = step_infos, stage: Any = stage
