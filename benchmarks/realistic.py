@@ -27,10 +27,10 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,8 +46,10 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import (  # noqa: E402
+    balanced_order,
     machine_info,
     parse_dataclass_args,
+    summary,
     timed_call,
     write_results,
 )
@@ -60,8 +62,8 @@ MODES = ("raw", "restricted", "sandbox", "sandbox_jit")
 class Args:
     batch: int = 64
     """frames per batch (the env's recorded frames, repeated when it has fewer)"""
-    repeats: int = 7
-    """timed batches per mode and checker (the median is reported)"""
+    repeats: int = 15
+    """rounds per checker; each times every mode once, interleaved (medians are reported)"""
     envs: str = ""
     """comma-separated env ids to time (empty: every env of the corpus)"""
     limit: int = 0
@@ -88,16 +90,6 @@ def raw_checker(source: str) -> Callable[[np.ndarray, np.ndarray], list[bool]]:
         return [bool(check(frames[i], firsts[i])) for i in range(len(frames))]
 
     return run
-
-
-def median_us(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    fn()  # warm (caches, first-call costs)
-    samples = []
-    value = None
-    for _ in range(repeats):
-        ns, value = timed_call(fn)
-        samples.append(ns / 1e3)
-    return statistics.median(samples), value
 
 
 @functools.cache
@@ -130,41 +122,69 @@ def read_bound_us(frames: np.ndarray, repeats: int) -> float:
 def measure(
     name: str, source: str, frames: np.ndarray, firsts: np.ndarray, args: Args
 ) -> dict[str, Any]:
+    """Time the four modes of one checker interleaved, round by round, on the same batch.
+
+    Each round times every mode once, in a balanced order (``balanced_order``), so drift of a
+    shared host over the checker's seconds lands on all four modes alike; the row keeps each
+    mode's median and inter-quartile points over the rounds.
+    """
     from sandbox import compile_checker
+    from sandbox.jit import kernel_source
     from sandbox.pool import Sandbox
 
     n = len(frames)
     row: dict[str, Any] = {"checker": name, "frames": n}
-    answers: dict[str, list[bool]] = {}
     ro_frames, ro_firsts = frames.copy(), firsts.copy()
     ro_frames.flags.writeable = False
     ro_firsts.flags.writeable = False
-    run = raw_checker(source)
-    us, raw = median_us(lambda: run(ro_frames, ro_firsts), args.repeats)
-    answers["raw"] = list(raw)
-    row["raw_us"] = us
+    raw = raw_checker(source)
     checker = compile_checker(source, path=name)
-    us, value = median_us(lambda: checker.batch(ro_frames, ro_firsts), args.repeats)
-    row["restricted_us"], answers["restricted"] = us, [bool(v) for v in value]
-    for mode, jit in (("sandbox", False), ("sandbox_jit", True)):
-        with Sandbox([source], names=[name], jit=jit, timeout=30.0, spare=False) as box:
-            evaluate = functools.partial(box.evaluate, frames, firsts)
-            us, result = median_us(evaluate, args.repeats)
-            row[f"{mode}_us"] = us
-            row[f"{mode}_ok"] = bool(result.ok)
-            answers[mode] = [bool(v) for v in result.results[0]]
-            if jit:
-                row["path"], row["path_reason"] = box.jit_modes[0]
-                row["isolation"] = box.isolation
-    row["agree"] = all(answers[m] == answers["raw"] for m in MODES)
-    from sandbox.jit import kernel_source
+    with contextlib.ExitStack() as stack:
+        boxes = {
+            mode: stack.enter_context(
+                Sandbox([source], names=[name], jit=jit, timeout=30.0, spare=False)
+            )
+            for mode, jit in (("sandbox", False), ("sandbox_jit", True))
+        }
+        runs: dict[str, Callable[[], list[bool]]] = {
+            "raw": lambda: raw(ro_frames, ro_firsts),
+            "restricted": lambda: [bool(v) for v in checker.batch(ro_frames, ro_firsts)],
+        }
+        oks: dict[str, bool] = {}
+        for mode, box in boxes.items():
 
+            def run(box: Sandbox = box, mode: str = mode) -> list[bool]:
+                result = box.evaluate(frames, firsts)
+                oks[mode] = oks.get(mode, True) and bool(result.ok)
+                return [bool(v) for v in result.results[0]]
+
+            runs[mode] = run
+        answers = {mode: runs[mode]() for mode in MODES}  # warm: caches, first-call costs
+        samples: dict[str, list[float]] = {mode: [] for mode in MODES}
+        steady = True  # every mode gives its first answers again on every timed batch
+        for r in range(args.repeats):
+            for mode in balanced_order(MODES, r):
+                ns, value = timed_call(runs[mode])
+                samples[mode].append(ns / 1e3)
+                steady = steady and value == answers[mode]
+        row["path"], row["path_reason"] = boxes["sandbox_jit"].jit_modes[0]
+        row["isolation"] = boxes["sandbox_jit"].isolation
+    for mode in MODES:
+        stats = summary(samples[mode])
+        row[f"{mode}_us"] = stats["median"]
+        row[f"{mode}_p25_us"], row[f"{mode}_p75_us"] = stats["p25"], stats["p75"]
+    for mode in ("sandbox", "sandbox_jit"):
+        row[f"{mode}_ok"] = oks[mode]
+    row["agree"] = steady and all(answers[m] == answers["raw"] for m in MODES)
     try:  # the corpus is trusted test data: its kernel text may be built in this process
         row["fused"] = kernel_source(source).count("def _vlmcar_fz")
     except ValueError:
         row["fused"] = 0
     row["read_bound_us"] = read_bound_us(frames, args.repeats)
     row["jit_over_raw"] = row["raw_us"] / row["sandbox_jit_us"]
+    # the same ratio from the quartiles of both (the spread a reader should allow for)
+    row["jit_over_raw_low"] = row["raw_p25_us"] / row["sandbox_jit_p75_us"]
+    row["jit_over_raw_high"] = row["raw_p75_us"] / row["sandbox_jit_p25_us"]
     row["fraction_of_read_bound"] = row["read_bound_us"] / row["sandbox_jit_us"]
     for mode in MODES:
         row[f"{mode}_us_per_frame"] = row[f"{mode}_us"] / n
@@ -184,6 +204,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "all_agree": all(r["agree"] for r in rows),
         "jit_over_raw_geomean": geomean([r["jit_over_raw"] for r in rows]),
         "jit_over_raw_geomean_jitted": geomean([r["jit_over_raw"] for r in jitted]),
+        "jit_over_raw_geomean_low": geomean([r["jit_over_raw_low"] for r in rows]),
+        "jit_over_raw_geomean_high": geomean([r["jit_over_raw_high"] for r in rows]),
         "read_bound_fraction_geomean": geomean([r["fraction_of_read_bound"] for r in rows]),
         "read_bound_fraction_geomean_jitted": geomean(
             [r["fraction_of_read_bound"] for r in jitted]
@@ -205,7 +227,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{s['checkers']} checkers, batches of {a['batch']} recorded frames of each checker's env "
         "(native size: MiniGrid tile 8, PandaPush 64×64), each with its first frame; median of "
-        f"{a['repeats']} batches per mode; isolation `{results['isolation']}`. {m['platform']}, "
+        f"{a['repeats']} rounds, each timing the four modes once in a balanced order; "
+        f"isolation `{results['isolation']}`. {m['platform']}, "
         f"{m['cpu_count']} CPUs, load {', '.join(f'{x:.1f}' for x in m['load_avg'] or [])}, "
         f"{m['timestamp']}; total {results['elapsed_seconds'] / 60:.1f} min"
         f"{' (QUICK: rough numbers)' if a['quick'] else ''}.",
@@ -215,7 +238,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"- jitted: {s['jitted']} of {s['checkers']}; all four modes give the same answers on "
         f"every frame: {'yes' if s['all_agree'] else 'NO'}",
         f"- sandbox + JIT over raw `exec` (geometric mean): {_fmt(s['jit_over_raw_geomean'])}× "
-        f"over the corpus, {_fmt(s['jit_over_raw_geomean_jitted'])}× over the jitted checkers "
+        f"over the corpus ({_fmt(s['jit_over_raw_geomean_low'])}–"
+        f"{_fmt(s['jit_over_raw_geomean_high'])}× from the quartiles), "
+        f"{_fmt(s['jit_over_raw_geomean_jitted'])}× over the jitted checkers "
         "(issue 12's target: ≥ 5×)",
         f"- fraction of the single-core read bound (geometric mean): "
         f"{_fmt(s['read_bound_fraction_geomean'], '.3f')} over the corpus, "
@@ -227,15 +252,15 @@ def markdown(results: dict[str, Any]) -> str:
         "## Per checker (µs per frame)",
         "",
         "| checker | env | raw | restricted | sandbox | sandbox + JIT | path | fused | JIT / raw | "
-        "of read bound | agree |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        "(quartiles) | of read bound | agree |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|---|",
     ]
     for r in results["rows"]:
         lines.append(
             f"| {r['checker']} | {r['env']} | {r['raw_us_per_frame']:.1f} | "
             f"{r['restricted_us_per_frame']:.1f} | {r['sandbox_us_per_frame']:.1f} | "
             f"{r['sandbox_jit_us_per_frame']:.1f} | {r['path']} | {r.get('fused', 0)} | "
-            f"{r['jit_over_raw']:.2f}× | "
+            f"{r['jit_over_raw']:.2f}× | {r['jit_over_raw_low']:.2f}–{r['jit_over_raw_high']:.2f} | "
             f"{r['fraction_of_read_bound']:.3f} | {'yes' if r['agree'] else 'NO'} |"
         )
     lines += [

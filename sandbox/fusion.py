@@ -2,11 +2,13 @@
 
 Provides:
     Fuser: per entry function, finds the reductions it can fuse and lowers each to a loop helper.
+    is_frame_view: whether an expression is a spatial view of a frame (``frame[a:b, c:d]``).
     FUSED_PREFIX: the name prefix of the generated helpers (they need no bounds checks).
 
 Model-written checkers build masks from whole-array numpy: ``mask = (frame[..., 0] > 200) &
 (frame[..., 1] < 60)``, ``np.all(frame == KEY, axis=-1)``, ``frame.mean(axis=2)``,
-``np.abs(frame.astype(int) - KEY).sum(axis=-1) < 30`` ... and then reduce them (``np.count_nonzero``,
+``np.abs(frame.astype(int) - KEY).sum(axis=-1) < 30``, ``np.maximum(r, b)``,
+``np.logical_and.reduce([...])`` ... and then reduce them (``np.count_nonzero``,
 ``.sum()``, ``.any()``, ``np.mean`` ...). numpy and a naive kernel compute every temporary in full
 (ten operations, ten passes over the frame). Here the reduction of such an expression is lowered to a
 generated helper with one loop over the pixels that reads each channel once, computes the
@@ -36,7 +38,14 @@ of a per-pixel bool expression are reductions computed as their kernels compute 
 helpers would refuse (a channel past 255, a float tolerance, an int16 image, a 3-D mask) are not
 lowered, so the helper runs and raises as it would.
 
-Only the entry function's frame parameters (never reassigned) are fused leaves, sliced spatially by
+Helpers take part too. A module helper whose body is assignments of names bound once and a
+``return`` (``def cube_mask(frame): img = frame.astype(np.int32); r, g, b = ...; return (g -
+np.maximum(r, b)) > 60``) is inlined where it is called: its call is its expression with the
+arguments put in place, provided every argument and local lowers as well (Python computes them
+even where the expression does not read them). A helper's parameter is a leaf of its own when
+every call passes a frame or a spatial view of one (``sandbox.jit._frame_params``).
+
+Frame parameters (never reassigned) are the fused leaves, sliced spatially by
 int literals or module int constants; module number constants, number tuples and 3-element numeric
 arrays, and locals bound once to a literal, are the constants. Whatever falls outside this stays on
 the regular kernel path, and :meth:`sandbox.Checker.attach_kernel` still compares both paths on
@@ -46,6 +55,7 @@ probe frames before any kernel answers.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,7 +63,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FUSED_COUNT_PREFIX", "FUSED_PREFIX", "HELPERS_ALIAS", "NUMPY_ALIAS", "Fuser"]
+__all__ = [
+    "FUSED_COUNT_PREFIX",
+    "FUSED_PREFIX",
+    "HELPERS_ALIAS",
+    "NUMPY_ALIAS",
+    "Fuser",
+    "is_frame_view",
+]
 
 #: the kernel module's fixed aliases (sandbox.jit uses the same)
 NUMPY_ALIAS = "_vlmcar_np"
@@ -100,6 +117,15 @@ _REDUCTIONS = {
 _MASK_HELPERS = {"pixel_count": "pixels", "bbox": "bbox", "centroid": "centroid"}
 _METHOD_REDUCTIONS = frozenset({"sum", "any", "all", "mean", "max", "min"})
 _AXIS_REDUCTIONS = frozenset({"all", "any", "sum", "mean", "max", "min", "amax", "amin"})
+#: nodes that open a scope or bind a name in an expression: a helper holding one is not inlined
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp, ast.ListComp,
+           ast.SetComp, ast.DictComp, ast.ClassDef, ast.NamedExpr, ast.Global, ast.Nonlocal,
+           ast.Yield, ast.YieldFrom, ast.Await)  # fmt: skip
+#: builtins and vision helpers an inlined helper may call (the fuser lowers some of them; the
+#: rest leave the call as it is)
+_GLOBAL_CALLS = frozenset({"abs", "int", "float", "color_mask", "pixel_count", "bbox", "centroid"})
+#: the most nodes an inlined helper's expression may have (locals read many times multiply)
+_INLINE_NODES = 2000
 _COMPARE: Mapping[type[ast.cmpop], Callable[[], ast.cmpop]] = {
     ast.Eq: ast.Eq,
     ast.NotEq: ast.NotEq,
@@ -382,6 +408,26 @@ def _compare(op: ast.cmpop, a: _Num, b: _Num) -> _Num:
     return _Num("b", np.dtype(np.bool_), 0, 1, expr, True)
 
 
+def _extreme(which: str, a: _Num, b: _Num) -> _Num:
+    """``np.maximum(a, b)`` or ``np.minimum(a, b)`` of two integer arrays, element by element.
+
+    Both must be arrays (a frame's values or an array or tuple constant; a Python number would be
+    weak in numpy's promotion), of
+    integer dtypes whose common dtype is an integer one; the larger (smaller) of two values of
+    their dtypes is held exactly by that dtype, so nothing wraps.
+    """
+    if a.kind != "i" or b.kind != "i" or not (a.pixel or b.pixel):
+        raise _No  # floats: numpy propagates NaN, a native max does not
+    if a.dtype is None or b.dtype is None:
+        raise _No  # a Python number: weak in numpy's promotion here
+    dtype = _result_dtype(a, b)
+    if dtype.kind not in "iu":
+        raise _No  # int64 with uint64 is float64 in numpy
+    pick = max if which == "max" else min
+    expr = _call(ast.Name(which, ast.Load()), a.expr, b.expr)
+    return _Num("i", dtype, pick(a.lo, b.lo), pick(a.hi, b.hi), expr, True)
+
+
 def _logical(op: str, values: Sequence[_Num]) -> _Num:
     truths = [_truth(v) for v in values]
     if op == "not":
@@ -463,9 +509,13 @@ class Fuser:
         numpy: set[str],
         hidden: set[str],
         outer: Mapping[str, ast.expr] | None = None,
+        functions: Mapping[str, ast.FunctionDef] | None = None,
     ) -> None:
         self.constants = constants
         self.numpy = numpy
+        self.name = fn.name
+        #: the module's functions: a call of one whose body is a per-pixel expression is inlined
+        self.functions = dict(functions or {})
         stores: dict[str, int] = {}
         own = {id(a) for a in fn.args.posonlyargs + fn.args.args}
         own_names = {a.arg for a in fn.args.posonlyargs + fn.args.args}
@@ -475,6 +525,8 @@ class Fuser:
             elif isinstance(node, ast.arg) and id(node) not in own:
                 stores[node.arg] = stores.get(node.arg, 0) + 1  # a nested scope's parameter
         self.frames = {f for f in frames if f not in stores}
+        #: every name this function binds (an inlined helper's free names must not be one)
+        self.bound = own_names | set(stores)
         # names every store of which binds a spatial view of a frame: ``patch = frame[a:b, c:d]``
         view_stores: dict[str, int] = {}
         for node in ast.walk(fn):
@@ -482,7 +534,7 @@ class Fuser:
                 isinstance(node, ast.Assign)
                 and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)
-                and _is_view(node.value, self.frames)
+                and is_frame_view(node.value, self.frames)
             ):
                 view_stores[node.targets[0].id] = view_stores.get(node.targets[0].id, 0) + 1
         self.view_names = {
@@ -952,9 +1004,24 @@ class Fuser:
             dtype = self._dtype(node.args[0])
             inner = self._value(func.value, ctx)
             return _Val(tuple(_cast(p, dtype) for p in inner.parts))
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "reduce"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr in ("logical_and", "logical_or")
+            and isinstance(func.value.value, ast.Name)
+            and func.value.value.id in self.numpy
+        ):
+            return self._logical_reduce(node, func.value.attr.removeprefix("logical_"), ctx)
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name is None:
             raise _No
+        if is_np and name in ("maximum", "minimum"):
+            if len(node.args) != 2 or node.keywords:
+                raise _No
+            a, b = (self._value(arg, ctx) for arg in node.args)
+            which = name[:3]
+            return self._elementwise(lambda x, y: _extreme(which, x, y), a, b)
         if (is_np or isinstance(func, ast.Name)) and name in ("abs", "absolute"):
             if (name == "absolute" and not is_np) or len(node.args) != 1 or node.keywords:
                 raise _No
@@ -986,9 +1053,133 @@ class Fuser:
             return self._array_constant(node, ctx)
         if isinstance(func, ast.Name) and name == "color_mask":
             return self._color_mask(node, ctx)
+        if isinstance(func, ast.Name) and name in self.functions and name != self.name:
+            inlined, parts = self._inline(node, self.functions[name])
+            for part in parts:  # Python computes each; the expression may not read them all
+                self._cannot_raise(part, ctx.depth + 1)
+            ctx.depth += 1
+            try:
+                return self._value(inlined, ctx)
+            finally:
+                ctx.depth -= 1
         if name in _AXIS_REDUCTIONS and isinstance(func, ast.Attribute):
             return self._axis_reduction(node, name, is_np, ctx)
         raise _No
+
+    def _cannot_raise(self, node: ast.expr, depth: int) -> None:
+        """_No unless ``node`` lowers and reads views of one shape (so numpy cannot raise on it).
+
+        For the parts of an inlined call its expression may not read: an argument or a local
+        Python computes all the same, whose error would otherwise be lost.
+        """
+        ctx = _Ctx(depth=depth)
+        self._value(node, ctx)
+        keys = {
+            (name, None) if name in self.view_names
+            else ("", None if slices is None else tuple(ast.dump(s) for s in slices))
+            for name, slices in ctx.views
+        }  # fmt: skip
+        if len(keys) > 1:
+            raise _No
+
+    def _inline(self, node: ast.Call, fn: ast.FunctionDef) -> tuple[ast.expr, list[ast.expr]]:
+        """A module helper's call as one expression: its return value, its names substituted.
+
+        Model-written checkers put their masks in helpers (``def cube_mask(frame): img =
+        frame.astype(np.int32); r, g, b = img[..., 0], ...; return (g - np.maximum(r, b)) > 60``).
+        A helper whose body is only assignments of names bound once and a final ``return`` (a
+        docstring aside, no nested scopes) computes a pure expression of its parameters: the
+        call is that expression with each parameter replaced by its argument and each local by
+        its definition. Its other names must be module-level (constants, numpy, helpers) and not
+        bound in the caller, where the substituted expression is lowered (at one depth more, as an
+        inlined local is). Returned with it: every argument and local definition (substituted),
+        each of which must lower too (Python computes them even where the expression does not
+        read them). Whatever does not lower raises _No: the call stays a call.
+        """
+        args = fn.args
+        if (
+            node.keywords
+            or len(node.args) != len(args.posonlyargs + args.args)
+            or args.vararg or args.kwarg or args.kwonlyargs or args.defaults
+            or fn.decorator_list
+            or any(isinstance(a, ast.Starred) for a in node.args)
+        ):  # fmt: skip
+            raise _No
+        body = fn.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # a docstring
+        if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+            raise _No
+        params = [a.arg for a in args.posonlyargs + args.args]
+        env: dict[str, ast.expr] = dict(zip(params, node.args, strict=True))
+        for stmt in body[:-1]:
+            if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+                raise _No
+            target = stmt.targets[0]
+            pairs: list[tuple[ast.expr, ast.expr]]
+            if isinstance(target, ast.Name):
+                pairs = [(target, stmt.value)]
+            elif (
+                isinstance(target, ast.Tuple)
+                and isinstance(stmt.value, ast.Tuple)
+                and len(target.elts) == len(stmt.value.elts)
+            ):
+                pairs = list(zip(target.elts, stmt.value.elts, strict=True))
+            else:
+                raise _No
+            for _, v in pairs:
+                self._free_names_ok(v, env)
+            # Python evaluates every value before it binds any name
+            values: list[ast.expr] = [_Rename(env).visit(copy_node(v)) for _, v in pairs]
+            for (t, _), v in zip(pairs, values, strict=True):
+                if not isinstance(t, ast.Name) or t.id in env or t.id in params:
+                    raise _No  # each name bound once, never a parameter
+                env[t.id] = v
+        if any(isinstance(n, _SCOPES) for n in ast.walk(fn) if n is not fn):
+            raise _No
+        self._free_names_ok(body[-1].value, env)
+        result: ast.expr = _Rename(env).visit(copy_node(body[-1].value))
+        if sum(1 for _ in ast.walk(result)) > _INLINE_NODES:
+            raise _No
+        return result, list(env.values())
+
+    def _free_names_ok(self, node: ast.expr, env: Mapping[str, ast.expr]) -> None:
+        """Every name ``node`` reads is substituted (bound before it) or module-level (else _No).
+
+        A module-level name must not be bound in the caller, where the expression ends up.
+        """
+        module = set(self.constants) | self.numpy | set(self.functions) | _GLOBAL_CALLS
+        for n in ast.walk(node):
+            if (
+                isinstance(n, ast.Name)
+                and n.id not in env
+                and (not isinstance(n.ctx, ast.Load) or n.id in self.bound or n.id not in module)
+            ):
+                raise _No
+
+    def _logical_reduce(self, node: ast.Call, op: str, ctx: _Ctx) -> _Val:
+        """``np.logical_and.reduce([m1, m2, ...])`` (or ``logical_or``) of bool masks.
+
+        numpy stacks the list into one array and reduces its first axis: element by element, the
+        masks joined by ``and`` (``or``). Only a list or tuple of two or more bool pixel values
+        with the same channel count is lowered (anything else may stack differently or raise).
+        """
+        if (
+            len(node.args) != 1
+            or node.keywords
+            or not isinstance(node.args[0], ast.List | ast.Tuple)
+        ):
+            raise _No
+        items = [self._value(e, ctx) for e in node.args[0].elts]
+        if len(items) < 2 or len({len(v.parts) for v in items}) != 1:
+            raise _No
+        if any(not p.pixel or p.kind != "b" for v in items for p in v.parts):
+            raise _No
+        return _Val(
+            tuple(
+                _logical(op, list(parts)) for parts in zip(*(v.parts for v in items), strict=True)
+            )
+        )
 
     def _color_mask(self, node: ast.Call, ctx: _Ctx) -> _Val:
         """``color_mask(image, RGB, tol)``: per pixel, every channel within ``tol`` of ``RGB``.
@@ -1230,6 +1421,23 @@ class Fuser:
         return filled
 
 
+def copy_node(node: ast.expr) -> ast.expr:
+    """A deep copy of an expression (substitution never shares nodes between sites)."""
+    return copy.deepcopy(node)
+
+
+class _Rename(ast.NodeTransformer):
+    """Replace each read of a name in ``env`` with a copy of its expression."""
+
+    def __init__(self, env: Mapping[str, ast.expr]) -> None:
+        self.env = env
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if isinstance(node.ctx, ast.Load) and node.id in self.env:
+            return copy_node(self.env[node.id])
+        return node
+
+
 class _Substitute(ast.NodeTransformer):
     """Put the lowered expressions where the helper's template names them."""
 
@@ -1265,7 +1473,7 @@ def _plain_int_expr(node: ast.expr) -> bool:
     return False
 
 
-def _is_view(node: ast.expr, frames: set[str]) -> bool:
+def is_frame_view(node: ast.expr, frames: set[str]) -> bool:
     """``frame[a:b]`` or ``frame[a:b, c:d]`` of a frame parameter, with plain bounds, no step."""
     if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
         return False

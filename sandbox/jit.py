@@ -74,7 +74,14 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.constants import ConstantError, constant_source, fold_constants
-from sandbox.fusion import FUSED_COUNT_PREFIX, FUSED_PREFIX, HELPERS_ALIAS, NUMPY_ALIAS, Fuser
+from sandbox.fusion import (
+    FUSED_COUNT_PREFIX,
+    FUSED_PREFIX,
+    HELPERS_ALIAS,
+    NUMPY_ALIAS,
+    Fuser,
+    is_frame_view,
+)
 from sandbox.surface import MATH_NAMES, VISION_NAMES
 
 __all__ = [
@@ -332,6 +339,8 @@ class _Rebuild:
         self.numpy = _aliases(tree, "numpy")
         self.math = _aliases(tree, "math")
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        #: the module's functions, for the fuser to inline helpers that build masks
+        self.function_defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
         #: the module functions' parameters: calls pass every argument by position
         self.signatures = {n.name: n.args for n in tree.body if isinstance(n, ast.FunctionDef)}
         #: whether the checker writes any array element (then reshape keeps numba's own rules:
@@ -456,8 +465,9 @@ class _Rebuild:
             frames = self.frame_params[node.name]
         if frames:
             self.fuser = Fuser(
-                node, frames, self.constants, self.numpy, self._hidden(), outer=literals
-            )
+                node, frames, self.constants, self.numpy, self._hidden(), outer=literals,
+                functions=self.function_defs,
+            )  # fmt: skip
         body = self._body(statements, names)
         self.fuser = outer_fuser
         self.current, self.nested = outer
@@ -1727,8 +1737,11 @@ def _frame_params(tree: ast.Module, entry: str) -> dict[str, list[str]]:
 
     The entry's parameters are the frames. A helper's parameter is one when every call of the
     helper passes, at that position, a name that is such a parameter of the caller and that the
-    caller never assigns (a greatest fixpoint over the call graph, which has no cycles: recursion
-    is refused). Those parameters all have the frame's type, so the fuser may read them.
+    caller never assigns, or a spatial view of one (``frame[a:b, c:d]``, no step: still an
+    (h, w, 3) uint8 array); a greatest fixpoint over the call graph, which has no cycles:
+    recursion is refused. Those parameters all have the frame's type, so the fuser may read them.
+    Views of two regions can differ in shape, where the fuser assumes one shape for all frame
+    parameters of a function: a helper that is passed a view keeps at most one.
     """
     defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     if entry not in defs:
@@ -1761,7 +1774,7 @@ def _frame_params(tree: ast.Module, entry: str) -> dict[str, list[str]]:
             if name == entry:
                 continue
             ok = set(frames[name])
-            called = False
+            called = viewed = False
             for caller, other in defs.items():
                 for node in ast.walk(other):
                     if not (isinstance(node, ast.Name) and node.id == name):
@@ -1772,9 +1785,13 @@ def _frame_params(tree: ast.Module, entry: str) -> dict[str, list[str]]:
                         continue
                     called = True
                     for p, arg in zip(params(fn), call.args, strict=True):
-                        if not (isinstance(arg, ast.Name) and arg.id in frames[caller]):
+                        if is_frame_view(arg, frames[caller]):
+                            viewed = True
+                        elif not (isinstance(arg, ast.Name) and arg.id in frames[caller]):
                             ok.discard(p)
             ok = ok - stored[name] if called else set()
+            if viewed and len(ok) > 1:
+                ok = set()
             if ok != frames[name]:
                 frames[name], changed = ok, True
     return {name: sorted(f) for name, f in frames.items() if f}

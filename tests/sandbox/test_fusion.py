@@ -109,6 +109,15 @@ CASES = [
     "np.count_nonzero(color_mask(frame, KEY) & (frame[..., 2] < 9))",
     "bbox(color_mask(frame[1:, :], (255, 120, 0), 0))",
     "centroid(color_mask(frame, np.array([255, 0, 0], dtype=np.uint8), TOL) | (first[..., 1] > 250))",
+    # element-wise extremes (integer dtypes promoted as numpy does) and stacked logical reductions
+    "np.count_nonzero(frame[..., 1].astype(np.int32) - np.maximum(frame[..., 0], frame[..., 2]) > 60)",
+    "np.maximum(frame[..., 0], frame[..., 1]).sum()",  # uint8: summed as uint64
+    "np.minimum(frame[..., 0].astype(np.int8), frame[..., 2]).min()",  # int8 with uint8: int16
+    "np.count_nonzero(np.maximum(frame, KEY).max(axis=-1) > 200)",  # the tuple is int64
+    "np.minimum(frame - first, NEG).max()",  # uint8 - uint8 wraps, then int8 with uint8
+    "np.count_nonzero(np.logical_and.reduce([frame[..., 0] > 150, frame[..., 1] < 80, frame[..., 2] < 80]))",
+    "np.logical_or.reduce((frame[..., 0] > 250, first[..., 1] == 0)).sum()",
+    "pixel_count(np.logical_and.reduce([frame > 10, frame < 250]).all(axis=-1))",
 ]
 
 
@@ -381,6 +390,104 @@ def test_helpers_fused_in_several_functions_get_distinct_names(tmp_path: Path) -
         ]
 
 
+def test_helpers_that_build_masks_are_inlined_into_the_reductions(tmp_path: Path) -> None:
+    """A helper of assignments and a return is its expression, parameters put in place."""
+    source = HEADER + textwrap.dedent(
+        """
+        def cube_mask(img):
+            \"\"\"Green clearly dominates red and blue.\"\"\"
+            x = img.astype(np.int32)
+            r, g, b = x[..., 0], x[..., 1], x[..., 2]
+            return (g - np.maximum(r, b)) > 60
+
+        def near(img, rgb):
+            return np.abs(img.astype(int) - rgb).sum(axis=-1) < TOL
+
+        def either(a, b):
+            return cube_mask(a) | near(b, KEY)
+
+        def check(frame, first):
+            now = cube_mask(frame)
+            start = cube_mask(first)
+            return (
+                pixel_count(now),
+                centroid(now),
+                bbox(start),
+                np.count_nonzero(near(frame, DOOR)),
+                np.count_nonzero(either(frame, first)),
+                np.any(cube_mask(frame[1:, :]) & near(first[1:, :], KEY)),
+            )
+        """
+    )
+    text = kernel_source(source)
+    assert text.count(f"def {fusion.FUSED_PREFIX}") == 6
+    assert "now = " not in text and "start = " not in text  # the masks are never computed
+    assert compare(source, tmp_path, "fusion_inline", seed=5) >= 10 * 6
+
+
+@pytest.mark.parametrize(
+    ("helper", "call", "why"),
+    [
+        ("def m(img):\n    ch = [c for c in range(3)]\n    return img[..., 0] > 3\n", "m(frame)",
+         "a scope"),
+        ("def m(img, k=0):\n    return img[..., k] > 3\n", "m(frame)", "a default"),
+        ("def m(img):\n    a = b\n    b = img[..., 0]\n    return a > 3\n", "m(frame)",
+         "read before it is set"),
+        ("def m(img):\n    a = img[..., 0]\n    a = a + 1\n    return a > 3\n", "m(frame)",
+         "bound twice"),
+        ("def m(img):\n    if TOL > 3:\n        return img[..., 0] > 3\n    return img[..., 1] > 3\n",
+         "m(frame)", "a branch"),
+        ("def m(img):\n    return img[..., 0] > n\n", "m(frame)", "a free name the caller binds"),
+        ("def m(img, junk):\n    return img[..., 0] > 3\n", "m(frame, frame[..., 5])",
+         "an argument numpy raises on, never read"),
+        ("def m(img):\n    junk = img[..., 7]\n    return img[..., 0] > 3\n", "m(frame)",
+         "a local numpy raises on, never read"),
+        ("def m(img):\n    junk = img[:2] > img[1:4]\n    return img[..., 0] > 3\n", "m(frame)",
+         "a local of two shapes, never read"),
+        ("def m(img):\n    return img[..., 0] > 3\n", "m(frame=frame)", "a keyword argument"),
+    ],
+)  # fmt: skip
+def test_helpers_that_are_not_one_expression_are_not_inlined(
+    helper: str, call: str, why: str
+) -> None:
+    source = (
+        HEADER
+        + "\n\n"
+        + helper
+        + f"\n\ndef check(frame, first):\n    n = 3\n    return np.count_nonzero({call}) > n\n"
+    )
+    try:
+        text = kernel_source(source)
+    except ValueError:
+        return  # outside the JIT subset altogether: the interpreter answers
+    assert f"def {fusion.FUSED_PREFIX}" not in text, why
+
+
+def test_a_view_passed_to_a_helper_is_a_fused_leaf(tmp_path: Path) -> None:
+    """``count(frame[:, half:])``: a spatial view of a frame is an (h, w, 3) uint8 array too."""
+    source = HEADER + textwrap.dedent(
+        """
+        def count_objects(img):
+            r = img[:, :, 0].astype(np.int32)
+            g = img[:, :, 1].astype(np.int32)
+            grey = np.abs(r - g) < 10
+            return np.sum(~grey)
+
+        def pair(a, b):
+            return np.count_nonzero(a[..., 0] > b[..., 0])
+
+        def check(frame, first):
+            half = frame.shape[1] // 2
+            return (count_objects(frame[:, half:]), count_objects(first[Y0:, :]),
+                    count_objects(frame[5:2]), pair(frame[:2], first[1:3]))
+        """
+    )
+    text = kernel_source(source)
+    # pair is passed views (which may differ in shape): its parameters are not leaves
+    assert text.count(f"def {fusion.FUSED_PREFIX}") == 1
+    assert compare(source, tmp_path, "fusion_view_param", seed=7) >= 10 * 3
+
+
 def test_a_kernel_too_large_with_its_fused_loops_is_built_without_them() -> None:
     cases = [f"np.count_nonzero(frame[..., {k % 3}] > {k})" for k in range(60)]
     text = kernel_source(module_text(cases))  # unfused it fits the node limit
@@ -484,6 +591,9 @@ def _numeric(depth: int) -> st.SearchStrategy[str]:
             lambda a, op, n: f"({a} {op} {n})", sub, st.sampled_from(["+", "-", "*", "/"]), _NUMBERS
         ),
         st.builds(lambda a: f"np.abs({a})", sub),
+        st.builds(
+            lambda f, a, b: f"np.{f}({a}, {b})", st.sampled_from(["maximum", "minimum"]), sub, sub
+        ),
         st.builds(lambda a: f"(-{a})", sub),
     )
 
@@ -499,6 +609,13 @@ def _mask(depth: int) -> st.SearchStrategy[str]:
         cmp,
         st.builds(lambda a, op, b: f"({a} {op} {b})", cmp, st.sampled_from(["&", "|", "^"]), cmp),
         st.builds(lambda a: f"(~{a})", cmp),
+        st.builds(
+            lambda f, a, b, c: f"np.logical_{f}.reduce([{a}, {b}, {c}])",
+            st.sampled_from(["and", "or"]),
+            cmp,
+            cmp,
+            cmp,
+        ),
     )
 
 
@@ -534,6 +651,64 @@ def generated(cases: list[str], seed: int, tmp: Path, prefix: str) -> None:
     source = module_text(kept)
     ast.parse(source)
     compare(source, tmp, f"{prefix}_{abs(hash(source)) % 10**12}", seed)
+
+
+@st.composite
+def _through_helpers(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """(helper, reduction of its call): generated masks, built in helpers of other names."""
+    out = []
+    for i in range(3):
+        mask = draw(_mask(2)).replace("frame", "img").replace("first", "ref")
+        helper = f"def mask{i}(img, ref):\n    m = {mask}\n    return m\n"
+        out.append((helper, draw(_REDUCE).format(f"mask{i}(frame, first)")))
+    return out
+
+
+def helper_module(pairs: list[tuple[str, str]]) -> str:
+    helpers = "\n\n".join(h for h, _ in pairs)
+    body = ",\n        ".join(c for _, c in pairs)
+    return (
+        HEADER
+        + f"\n\n{helpers}\n\ndef check(frame, first):\n    return (\n        {body},\n    )\n"
+    )
+
+
+def generated_through_helpers(pairs: list[tuple[str, str]], seed: int, tmp: Path) -> None:
+    frame = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    kept = []
+    for pair in pairs:
+        source = helper_module([pair])
+        try:
+            with np.errstate(all="raise"):
+                reference(source)(frame, frame)
+            if f"def {fusion.FUSED_PREFIX}" in kernel_source(source):
+                kept.append(pair)
+        except (ArithmeticError, TypeError, ValueError, SandboxError):
+            continue  # the interpreter raises, or the kernel refuses: nothing to compare
+    if kept:
+        source = helper_module(kept)
+        compare(source, tmp, f"fusion_helpers_{abs(hash(source)) % 10**12}", seed)
+
+
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pairs=_through_helpers(), seed=st.integers(0, 2**16))
+def test_generated_masks_in_helpers_agree_with_numpy(
+    pairs: list[tuple[str, str]], seed: int, tmp_path: Path
+) -> None:
+    generated_through_helpers(pairs, seed, tmp_path)
+
+
+@pytest.mark.long
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pairs=_through_helpers(), seed=st.integers(0, 2**16))
+def test_many_generated_masks_in_helpers_agree_with_numpy(
+    pairs: list[tuple[str, str]], seed: int, tmp_path: Path
+) -> None:
+    generated_through_helpers(pairs, seed, tmp_path)
 
 
 @settings(
