@@ -961,6 +961,8 @@ class _Auditor(ast.NodeVisitor):
         elif isinstance(node.value, ast.Name) and node.value.id in self.math_aliases:
             if node.attr not in MATH_NAMES:
                 self.error(node, "A504", f"math.{node.attr} is not part of the math facade")
+        elif node.attr in ("format", "format_map") and node.attr not in ALL_ATTRIBUTES:
+            self.error(node, "N415", f"str.{node.attr} string formatting")
         elif node.attr not in ALL_ATTRIBUTES:
             self.error(node, "A503", f"attribute {node.attr!r} is not on any allow-list")
         self.visit(value)

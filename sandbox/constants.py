@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -145,6 +145,24 @@ def constant_refusal(
     return _Structure(set(known), set(numpy_aliases), set(math_aliases)).reason(node)
 
 
+def _keyword_dict(node: ast.Call, known: Collection[str]) -> ast.Dict | None:
+    """``dict(red=(255, 0, 0), ...)`` as the dict literal it spells, else None.
+
+    Only keyword arguments (names as string keys), and only while the module has not bound
+    ``dict`` itself.
+    """
+    if not (
+        isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and "dict" not in known
+        and not node.args
+        and all(k.arg is not None for k in node.keywords)
+    ):
+        return None
+    keys: list[ast.expr | None] = [ast.Constant(k.arg) for k in node.keywords]
+    return ast.Dict(keys=keys, values=[k.value for k in node.keywords])
+
+
 @dataclass
 class _Structure:
     known: set[str]
@@ -181,7 +199,8 @@ class _Structure:
                     return reason
             return None
         if isinstance(node, ast.Call):
-            return self._array_call(node)
+            as_dict = _keyword_dict(node, self.known)
+            return self.reason(as_dict) if as_dict is not None else self._array_call(node)
         return f"{type(node).__name__} is not a constant expression"
 
     def _element(self, node: ast.expr) -> str | None:
@@ -365,7 +384,8 @@ class _Folder:
             self.sized(tuple(out.items()))
             return MappingProxyType(out)
         if isinstance(node, ast.Call):
-            return self.array(node)
+            as_dict = _keyword_dict(node, self.values)
+            return self.eval(as_dict) if as_dict is not None else self.array(node)
         raise self.fail(f"{type(node).__name__} is not a constant expression")
 
     def element(self, node: ast.expr) -> Any:

@@ -141,8 +141,8 @@ _RULES = (
         "depend on call history (time bombs, counters) instead of the frame.",
         "seen = []  # or: LIMIT = compute()",
         "Use constants at module level: literals, tuples/lists/dicts/sets of them (frozen), "
-        "arithmetic on earlier constants, `H, W = 64, 64`, `KEY = np.array([255, 255, 0], "
-        "dtype=np.uint8)` (a read-only array).",
+        "arithmetic on earlier constants, `H, W = 64, 64`, `COLORS = dict(key=(255, 255, 0))`, "
+        "`KEY = np.array([255, 255, 0], dtype=np.uint8)` (a read-only array).",
     ),
     Rule(
         "M205",

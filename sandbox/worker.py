@@ -163,7 +163,8 @@ def main(argv: list[str]) -> None:
         try:
             kernel = build_kernel(spec["source"], entry=spec["entry"], directory=kernel_dir)
         except Exception as err:  # the interpreter path still works: never fail the start
-            kernel = f"JIT build failed: {type(err).__name__}"
+            detail = " ".join(str(err).split())[:200]  # one line: numba's errors span many
+            kernel = f"JIT build failed: {type(err).__name__}" + (f": {detail}" if detail else "")
         _lower_file_size(config["limits"]["file_size_bytes"])
     else:
         kernel = spec.get("jit_reason") or "JIT disabled"

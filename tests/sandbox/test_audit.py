@@ -178,6 +178,16 @@ def test_module_constants_may_be_tuples_of_numbers() -> None:
     assert audit("YELLOW = (255, 255, 0)\nTOL = -3\n" + OK).ok
 
 
+def test_dict_of_keywords_is_a_module_constant() -> None:
+    assert audit("COLORS = dict(key=(255, 255, 0), door=(200, 120, 10))\n" + OK).ok
+    assert audit("COLORS = dict([('key', 1)])\n" + OK).codes == ("M204",)
+
+
+def test_str_format_is_string_formatting() -> None:
+    src = "def check(frame):\n    s = '{}'.format(1)\n    return True\n"
+    assert audit(src).codes == ("N415",)
+
+
 def test_custom_entry_name() -> None:
     src = "def is_done(frame):\n    return True\n"
     assert audit(src, entry="is_done").ok

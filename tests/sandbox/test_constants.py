@@ -51,3 +51,23 @@ def test_shared_parts_are_counted_expanded_and_quickly() -> None:
         fold("A = (0,) * 60000\nB = (A,) * 60000\n")
     assert time.monotonic() - t0 < 5  # the walk stops at the limit (3.6e9 values expanded)
     assert len(fold("A = (0,) * 100\nB = (A,) * 100\n")["B"]) == 100  # 10,100 values: fine
+
+
+def test_dict_of_keywords_is_the_dict_literal_it_spells() -> None:
+    values = fold("COLORS = dict(key=(255, 255, 0), door=(200, 120, 10))\n")
+    assert dict(values["COLORS"]) == {"key": (255, 255, 0), "door": (200, 120, 10)}  # type: ignore[call-overload]
+    with pytest.raises(TypeError):  # frozen like a literal dict
+        values["COLORS"]["key"] = (0, 0, 0)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "X = dict([('a', 1)])\n",  # positional: an iterable of pairs is not folded
+        "Y = {'a': 1}\nX = dict(**Y)\n",  # unpacking
+        "X = dict(a=[f(1)])\n",  # a value that is not a constant
+    ],
+)
+def test_other_dict_calls_are_not_constants(source: str) -> None:
+    with pytest.raises(ConstantError):
+        fold(source)

@@ -358,3 +358,18 @@ def test_ctrl_c_exits_130_without_a_traceback(files: dict[str, str]) -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in out + err
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "vlmcar", "audit", "--rules"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "M204" in done.stdout and "Traceback" not in done.stderr
