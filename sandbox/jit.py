@@ -319,6 +319,9 @@ _SHOWN_COMPARE: Mapping[type[ast.AST], str] = {
     ast.NotIn: "in",
 }
 _BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.boolop]] = {ast.And: ast.And, ast.Or: ast.Or}
+#: the nodes of an expression that only reads (no call, no binding): divmod's arguments
+_PURE_READS = (ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple,
+               ast.BinOp, ast.UnaryOp, ast.Load, ast.operator, ast.unaryop)  # fmt: skip
 
 
 class _Rebuild:
@@ -904,7 +907,7 @@ class _Rebuild:
         ``a`` then ``b`` are evaluated once, in that order; ``k`` starts at ``b`` and steps down
         while ``k > a``, so no bound is ever passed by one (``range(b - 1, a - 1, -1)`` would wrap
         at the int64 limits). The target is assigned from ``k`` at the top of each pass, so the
-        body rebinding it does not change the iteration.
+        body rebinding it does not change the iteration. With a step, :meth:`reversed_step_loop`.
         """
         inner = it.args[0] if isinstance(it, ast.Call) and len(it.args) == 1 else None
         if not (
@@ -913,9 +916,11 @@ class _Rebuild:
             and inner.func.id == "range"
             and not inner.keywords
             and not it.keywords  # type: ignore[attr-defined]
-            and 1 <= len(inner.args) <= 2
+            and 1 <= len(inner.args) <= 3
         ):
-            raise _Refused(it, "only `reversed(range(a, b))` is in the JIT subset")
+            raise _Refused(it, "only `reversed(range(...))` is in the JIT subset")
+        if len(inner.args) == 3:
+            return self.reversed_step_loop(target, inner, body)
         self.loops += 1
         low, k = f"_vlmcar_lo{self.loops}", f"_vlmcar_k{self.loops}"
         start = ast.Constant(0) if len(inner.args) == 1 else self.expr(inner.args[0])
@@ -932,6 +937,33 @@ class _Rebuild:
             orelse=[],
         )
         return [*head, loop]
+
+    def reversed_step_loop(
+        self, target: ast.expr, inner: ast.Call, body: list[ast.stmt]
+    ) -> list[ast.stmt]:
+        """``for t in reversed(range(a, b, s))``: the range's elements, last first.
+
+        ``a``, ``b``, ``s`` are evaluated once, in order, and checked as a forward range is
+        (``vlmcar_range_check``: a zero step raises, an over-long range defers); with its length
+        ``n``, pass ``i`` binds ``t = a + (n - 1 - i) * s``, which never leaves the range's
+        elements, so nothing overflows.
+        """
+        bounds, call = self.range_iter(inner)
+        lo, _stop, step = (n.id for n in call.args if isinstance(n, ast.Name))
+        k = self.loops
+        count, i = f"_vlmcar_rn{k}", f"_vlmcar_ri{k}"
+        size = _helper_call("vlmcar_range_len", [_load(n.id) for n in call.args
+                                                 if isinstance(n, ast.Name)])  # fmt: skip
+        left = ast.BinOp(ast.BinOp(_load(count), ast.Sub(), ast.Constant(1)), ast.Sub(), _load(i))
+        value = ast.BinOp(_load(lo), ast.Add(), ast.BinOp(left, ast.Mult(), _load(step)))
+        loop = ast.For(
+            target=ast.Name(i, ast.Store()),
+            iter=ast.Call(func=ast.Name("range", ast.Load()), args=[_load(count)], keywords=[]),
+            body=[_store([self.target(target)], value), *body],
+            orelse=[],
+            type_comment=None,
+        )
+        return [*bounds, _store([ast.Name(count, ast.Store())], size), loop]
 
     def fold(self, kind: str, node: ast.Call | ast.ListComp) -> ast.expr:
         """``sum/any/all/max/min(<comprehension>)`` as a call of a generated loop.
@@ -1551,6 +1583,23 @@ class _Rebuild:
             args = [self.expr(a) for a in node.args]  # a None argument is Python's to pass
             args += [ast.Name(_local(n), ast.Load()) for n in captured]
             return _helper_call(_PYNUM, [ast.Call(ast.Name(hoisted, ast.Load()), args, [])])
+        if isinstance(func, ast.Name) and func.id == "divmod" and func.id not in self.functions:
+            # divmod(a, b) is (a // b, a % b) for Python's numbers and numpy's alike; of reads
+            # and arithmetic without calls, so reading each twice changes nothing (a first read
+            # that raises raises first, as Python's one read would)
+            if (
+                node.keywords
+                or len(node.args) != 2
+                or not all(isinstance(n, _PURE_READS) for a in node.args for n in ast.walk(a))
+            ):
+                raise _Refused(
+                    node, "divmod() of names, literals, reads and arithmetic is in the JIT subset"
+                )
+            a, b = node.args
+            pair = ast.Tuple(
+                [ast.BinOp(a, ast.FloorDiv(), b), ast.BinOp(a, ast.Mod(), b)], ast.Load()
+            )
+            return self.expr(ast.copy_location(pair, node))
         if isinstance(func, ast.Name) and func.id not in (
             _BUILTINS | VISION_NAMES | self.functions
         ):

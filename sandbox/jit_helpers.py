@@ -74,6 +74,7 @@ __all__ = [
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_range_check",
+    "vlmcar_range_len",
     "vlmcar_reshape",
     "vlmcar_round",
     "vlmcar_setitem",
@@ -1241,6 +1242,23 @@ def vlmcar_range_check(start: Any, stop: Any, step: Any) -> None:
         raise JitDeferred("range longer than the int64 range")
     if step < 0 and start > stop and start - stop < 0:
         raise JitDeferred("range longer than the int64 range")
+
+
+@_jit
+def vlmcar_range_len(start: Any, stop: Any, step: Any) -> Any:
+    """``len(range(start, stop, step))`` after :func:`vlmcar_range_check` has passed.
+
+    Computed without overflow: the span ``stop - start`` fits (the check defers otherwise), one
+    less than it divided by the step's size is below it, and a step of -2**63 (whose negation
+    wraps) is larger than any span that fits, so such a range has one element.
+    """
+    if step > 0:
+        return (stop - start - 1) // step + 1 if stop > start else 0
+    if start <= stop:
+        return 0
+    if step == -9223372036854775807 - 1:
+        return 1
+    return (start - stop - 1) // (-step) + 1
 
 
 def vlmcar_invert(value: Any) -> Any:

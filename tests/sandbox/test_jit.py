@@ -90,12 +90,6 @@ REFUSED = [
         "also read by its first range",
     ),
     (
-        "reversed range with a step",
-        "def check(frame):\n    n = 0\n    for i in reversed(range(0, 9, 2)):\n        n += i\n"
-        "    return n > 1\n",
-        "reversed(range(a, b))",
-    ),
-    (
         "string method",
         "def check(frame):\n    mode = 'any'\n    return mode.upper() == 'ANY'\n",
         "attribute 'upper'",
@@ -709,7 +703,40 @@ LOWERED = [
 ]
 
 
-_LOWERED_IN_MAKE_TEST = {3, 5, 7, 9, 12}  # multi-generator max, np.array, closure, list, enumerate
+LOWERED.append(  # reversed ranges with a step: positive, negative, empty
+    src(
+        """
+        def check(frame):
+            seen = []
+            for j in reversed(range(10, -3, -4)):
+                seen.append(j)
+            for k in reversed(range(5, 5, 2)):
+                seen.append(k)
+            if seen[0] != -2 or len(seen) != 4:
+                return False
+            for y in reversed(range(1, frame.shape[0], 3)):
+                if frame[y, y % frame.shape[1], 0] > 100:
+                    return y % 2 == 0
+            return False
+        """
+    )
+)
+LOWERED.append(  # divmod of names and literals: (a // b, a % b), ints and floats
+    src(
+        """
+        import numpy as np
+
+
+        def check(frame):
+            flat = int(np.argmax(frame[..., 0]))
+            y, x = divmod(flat, frame.shape[1])
+            q, r = divmod(-7, 2)
+            f, g = divmod(7.5, -2)
+            return y > x and q == -4 and r == 1 and f == -4.0 and g == -0.5
+        """
+    )
+)
+_LOWERED_IN_MAKE_TEST = {3, 5, 7, 9, 12, len(LOWERED) - 2, len(LOWERED) - 1}  # + reversed, divmod
 
 
 @pytest.mark.parametrize(
