@@ -319,6 +319,28 @@ _SHOWN_COMPARE: Mapping[type[ast.AST], str] = {
     ast.NotIn: "in",
 }
 _BOOLOPS: Mapping[type[ast.AST], Callable[[], ast.boolop]] = {ast.And: ast.And, ast.Or: ast.Or}
+#: numpy functions (and methods) whose float versions differ from numba's on signed zeros or NaN
+#: (their float arguments are refused at typing: ``vlmcar_no_float``)
+_SIGNED_ZERO_FUNCS = frozenset(
+    {"maximum", "minimum", "fmax", "fmin", "clip", "sign", "cumsum", "median", "nanmax", "nanmin"}
+)
+
+
+def _may_be_unsigned(node: ast.Call) -> bool:
+    """Whether ``x.astype(D)`` may cast to uint32 or uint64.
+
+    numpy wraps a float out of range there and numba saturates; a dtype not named here counts.
+    """
+    if len(node.args) != 1 or node.keywords:
+        return True
+    d = node.args[0]
+    if isinstance(d, ast.Attribute):
+        return d.attr in ("uint32", "uint64", "uint", "uintp", "ulonglong")
+    if isinstance(d, ast.Name):
+        return d.id not in _BUILTIN_DTYPES
+    return True
+
+
 #: the nodes of an expression that only reads (no call, no binding): divmod's arguments
 _PURE_READS = (ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple,
                ast.BinOp, ast.UnaryOp, ast.Load, ast.operator, ast.unaryop)  # fmt: skip
@@ -1703,11 +1725,32 @@ class _Rebuild:
                     node, f"{reduction}() with axis or other arguments is outside the JIT subset"
                 )
             return _helper_call(_PYNUM, [_helper_call(_REDUCTION_TWINS[reduction], [subject])])
+        if reduction in ("max", "amax", "min", "amin") and (args or not is_numpy):
+            subject = args[0] if is_numpy else self.expr(func.value)
+            if (args[1:] if is_numpy else args) or keywords:
+                raise _Refused(node, f"{reduction}() with other arguments is outside the subset")
+            largest = ast.Constant(reduction in ("max", "amax"))
+            return _helper_call(_PYNUM, [_helper_call("vlmcar_extreme", [subject, largest])])
+        if is_numpy and func.attr in _SIGNED_ZERO_FUNCS:
+            args = [_helper_call("vlmcar_no_float", [a]) for a in args]
+            keywords = [
+                ast.keyword(arg=k.arg, value=_helper_call("vlmcar_no_float", [k.value]))
+                for k in keywords
+            ]
         if is_numpy and func.attr in _FLOAT_UFUNCS:
             args = [_helper_call("vlmcar_float_arg", [a]) for a in args]
         if is_numpy and func.attr in ("floor", "ceil", "trunc"):
             args = [_helper_call("vlmcar_int_array_refused", [a]) for a in args]
         target = self.attribute(func)
+        if (
+            not is_numpy
+            and isinstance(target, ast.Attribute)
+            and (
+                func.attr in _SIGNED_ZERO_FUNCS
+                or (func.attr == "astype" and _may_be_unsigned(node))
+            )
+        ):  # the receiver: ``x.cumsum()``, ``x.clip(0, 1)``, ``x.astype(np.uint32)``
+            target.value = _helper_call("vlmcar_no_float", [target.value])
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
 
     def unique(self, node: ast.Call) -> ast.expr:

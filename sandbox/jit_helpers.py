@@ -47,6 +47,7 @@ __all__ = [
     "vlmcar_checked_shape",
     "vlmcar_contains",
     "vlmcar_dict_cap",
+    "vlmcar_extreme",
     "vlmcar_float_arg",
     "vlmcar_floor",
     "vlmcar_floordiv",
@@ -71,6 +72,7 @@ __all__ = [
     "vlmcar_mean_axis",
     "vlmcar_min_axis",
     "vlmcar_neg",
+    "vlmcar_no_float",
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_range_check",
@@ -539,6 +541,28 @@ vlmcar_int_dtype_arg = _typing_gate(
     numpy raises for a float out of the type's range (``OverflowError``) or NaN (``ValueError``);
     numba casts natively, which never raises and is undefined out of range. Ints and bools (cast
     C-style on both paths) pass unchanged.
+    """,
+)
+
+
+def _refuse_float_value(value: Any) -> str | None:
+    kind = value.dtype if isinstance(value, types.Array) else value
+    if isinstance(kind, types.Float | types.Complex):
+        return (
+            f"a {kind} argument where numpy and numba treat signed zeros and NaN apart "
+            "(np.maximum(-0.0, 0.0) is 0.0 in numpy, -0.0 in numba); it stays on the interpreter"
+        )
+    return None
+
+
+vlmcar_no_float = _typing_gate(
+    "vlmcar_no_float",
+    _refuse_float_value,
+    """An argument of ``np.maximum/minimum/fmax/fmin/clip/sign/cumsum/median`` ... in a kernel.
+
+    For floats numba's versions pick the other of two equal zeros (``np.maximum(-0.0, 0.0)``),
+    or lose a NaN (``np.median``), where numpy does not; a later division or ``copysign`` tells
+    them apart. Float arguments are refused at typing; ints and bools pass unchanged.
     """,
 )
 vlmcar_int_array_refused = _typing_gate(
@@ -1499,10 +1523,47 @@ def _integer_array(array: Any) -> bool:
 def _no_float_reduction(name: str) -> NoReturn:
     from numba.core.errors import TypingError
 
+    if name in ("max", "min"):
+        raise TypingError(
+            f"Unsupported: {name}() along an axis of a float array: numpy's choice between "
+            "equal zeros of both signs (and its NaN handling) differs from a native loop; it "
+            "stays on the interpreter"
+        )
     raise TypingError(
         f"Unsupported: {name}() of a float array: its result depends on the summation order, "
         "which differs between numpy and a native loop; it stays on the interpreter"
     )
+
+
+def vlmcar_extreme(array: Any, largest: bool) -> Any:
+    """``np.max(array)`` (``largest``) or ``np.min(array)`` of a whole array, as numpy answers.
+
+    For floats numba keeps the first of equal elements and numpy need not (``np.max`` of
+    ``[-0.0, 0.0]`` is 0.0, of ``[0.0, -0.0]`` -0.0, and vectorised loops pick by lane): where
+    the answer is a zero and zeros of both signs occur, the kernel defers to the interpreter.
+    """
+    return np.max(array) if largest else np.min(array)
+
+
+@overload(vlmcar_extreme)
+def _vlmcar_extreme(array: Any, largest: Any) -> Any:
+    floats = isinstance(array, types.Array) and isinstance(array.dtype, types.Float)
+
+    def impl(array: Any, largest: Any) -> Any:
+        r = np.max(array) if largest else np.min(array)
+        if floats and r == 0:
+            positive = negative = False
+            for v in array.flat:
+                if v == 0:
+                    if np.signbit(v):
+                        negative = True
+                    else:
+                        positive = True
+            if positive and negative:
+                raise JitDeferred("a float max/min between zeros of both signs")
+        return r
+
+    return impl
 
 
 def vlmcar_std(array: Any) -> Any:
@@ -2307,6 +2368,18 @@ def _vlmcar_checked_shape(limit: Any, shape: Any) -> Any:
     if isinstance(shape, types.BaseTuple):
 
         def many(limit: Any, shape: Any) -> Any:
+            empty = False
+            for n in shape:
+                if n == 0:
+                    empty = True
+            if empty:  # no elements: numpy allocates nothing, but refuses a product past intp
+                wide = 1
+                for n in shape:
+                    if n > 0:
+                        if wide > 1152921504606846975 // n:  # (2**63 - 1) // 8 bytes an element
+                            raise JitDeferred("a shape whose other sides overflow")
+                        wide *= n
+                return shape
             total = 1
             for n in shape:
                 if n > 0:

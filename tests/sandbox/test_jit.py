@@ -28,6 +28,7 @@ from sandbox.jit import (
     kernel_dir,
     kernel_source,
 )
+from sandbox.jit_helpers import JitDeferred
 from sandbox.surface import NUMPY_CONSTANTS, NUMPY_DTYPES, NUMPY_FUNCTIONS
 from tests.sandbox.conftest import load_attacks, scene
 
@@ -1474,3 +1475,82 @@ def test_the_recast_name_avoids_import_aliases(cache: Path) -> None:
     )
     assert not isinstance(build_kernel(source, cache_dir=cache), str)
     assert "img_cast_ =" in kernel_source(source) or "_vlmcar_fz" in kernel_source(source)
+
+
+# --- red-team round 15: signed zeros, NaN, unsigned casts, empty shapes -----------------------
+
+#: Float arguments numba treats apart from numpy (signed zeros, NaN, an out-of-range cast to
+#: uint32/uint64): the kernel is refused and the interpreter answers.
+SIGNED_ZERO_REFUSALS = [
+    "np.maximum(x, 0.0)[0, 0] == 0",
+    "np.minimum(x, y)[0, 0] < 1",
+    "np.sign(x)[0, 0] == 0",
+    "np.cumsum(x)[0] == 0",
+    "x.cumsum()[0] == 0",
+    "np.median(x) > 1",
+    "np.clip(x, 0.0, 1.0)[0, 0] == 0",
+    "int(x.astype(np.uint32)[0, 0]) == 4294967295",
+    "int(x.astype(np.uint64)[0, 0]) > 0",
+]
+
+
+@pytest.mark.parametrize("expr", SIGNED_ZERO_REFUSALS)
+def test_float_arguments_numba_treats_apart_refuse_the_kernel(expr: str, cache: Path) -> None:
+    source = (
+        "import numpy as np\n\n\ndef check(frame):\n"
+        "    x = (frame[..., 0].astype(np.float64) - 37.0) * -1.0\n"
+        "    y = frame[..., 1].astype(np.float64) * 0.0\n"
+        f"    return bool({expr})\n"
+    )
+    reason = build_kernel(source, cache_dir=cache)
+    assert isinstance(reason, str) and "stays on the interpreter" in reason, reason
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "np.maximum(frame[..., 0], frame[..., 1]).sum() > 10",
+        "np.sign(frame[..., 0].astype(np.int16) - 100)[0, 0] > 0",
+        "int(frame.astype(np.uint32).sum()) > 10",
+        "np.clip(frame[..., 0].astype(np.int32) - 100, 0, 50).max() > 10",
+    ],
+)
+def test_the_same_calls_of_integers_stay_on_the_kernel(expr: str, cache: Path) -> None:
+    source = f"import numpy as np\n\n\ndef check(frame):\n    return bool({expr})\n"
+    kernel = build(source, cache)
+    assert run_kernel(kernel, HAND_BUILT) == compile_checker(source).batch(HAND_BUILT).tolist()
+
+
+def test_a_float_max_between_zeros_of_both_signs_is_the_interpreters(cache: Path) -> None:
+    """numpy's max of ``[-0.0, 0.0]`` is 0.0 and of ``[0.0, -0.0]`` -0.0: the kernel defers."""
+    source = src(
+        """
+        import math
+        import numpy as np
+
+
+        def check(frame):
+            z = (frame[..., 1].astype(np.float64) - 0.5) * 0.0  # -0.0 where green is 0
+            return math.copysign(1.0, float(z.max())) > 0 and math.copysign(1.0, float(np.min(z))) > 0
+        """
+    )
+    frames = np.zeros((4, 4, 4, 3), np.uint8)
+    frames[0, :2, :, 1] = 9  # +0.0 first, then -0.0
+    frames[1, 2:, :, 1] = 9  # -0.0 first, then +0.0
+    frames[2, :, :, 1] = 9  # +0.0 only
+    kernel = build(source, cache)
+    expected = compile_checker(source).batch(frames).tolist()
+    with pytest.raises(JitDeferred):
+        run_kernel(kernel, frames[:1])
+    assert run_kernel(kernel, frames[2:]) == expected[2:]
+    assert compile_checker(source, jit=True).batch(frames).tolist() == expected
+
+
+def test_a_shape_without_elements_is_no_allocation(cache: Path) -> None:
+    source = (
+        "import numpy as np\n\n\ndef check(frame):\n"
+        "    empty = np.ones((frame.shape[0] * 100000000, 0))\n"
+        "    return empty.size == 0 and frame[0, 0, 0] > 3\n"
+    )
+    kernel = build(source, cache)
+    assert run_kernel(kernel, HAND_BUILT) == compile_checker(source).batch(HAND_BUILT).tolist()
