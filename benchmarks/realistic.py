@@ -31,6 +31,7 @@ import contextlib
 import functools
 import json
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -90,6 +91,17 @@ def raw_checker(source: str) -> Callable[[np.ndarray, np.ndarray], list[bool]]:
         return [bool(check(frames[i], firsts[i])) for i in range(len(frames))]
 
     return run
+
+
+def median_us(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median µs of ``repeats`` calls after a warm-up call, and the last call's value."""
+    fn()  # warm (caches, first-call costs)
+    samples = []
+    value = None
+    for _ in range(repeats):
+        ns, value = timed_call(fn)
+        samples.append(ns / 1e3)
+    return statistics.median(samples), value
 
 
 @functools.cache

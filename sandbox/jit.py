@@ -1731,6 +1731,11 @@ class _Rebuild:
                 raise _Refused(node, f"{reduction}() with other arguments is outside the subset")
             largest = ast.Constant(reduction in ("max", "amax"))
             return _helper_call(_PYNUM, [_helper_call("vlmcar_extreme", [subject, largest])])
+        if is_numpy and func.attr in ("maximum", "minimum"):
+            if len(args) != 2 or keywords:
+                raise _Refused(node, f"np.{func.attr}() takes two arguments in the JIT subset")
+            largest = ast.Constant(func.attr == "maximum")
+            return _helper_call(_PYNUM, [_helper_call("vlmcar_pairwise", [*args, largest])])
         if is_numpy and func.attr in _SIGNED_ZERO_FUNCS:
             args = [_helper_call("vlmcar_no_float", [a]) for a in args]
             keywords = [

@@ -73,6 +73,7 @@ __all__ = [
     "vlmcar_min_axis",
     "vlmcar_neg",
     "vlmcar_no_float",
+    "vlmcar_pairwise",
     "vlmcar_prod",
     "vlmcar_pynum",
     "vlmcar_range_check",
@@ -1533,6 +1534,42 @@ def _no_float_reduction(name: str) -> NoReturn:
         f"Unsupported: {name}() of a float array: its result depends on the summation order, "
         "which differs between numpy and a native loop; it stays on the interpreter"
     )
+
+
+def vlmcar_pairwise(a: Any, b: Any, largest: bool) -> Any:
+    """``np.maximum(a, b)`` (``largest``) or ``np.minimum(a, b)`` as numpy computes them.
+
+    Of two numbers: numpy keeps ``a`` where it is larger (smaller) or NaN, else ``b`` (so
+    ``np.maximum(-0.0, 0.0)`` is 0.0 and ``np.maximum(0.0, -0.0)`` -0.0), computed here the same
+    way. Of integer or bool arrays: numba's. Float arrays are refused at typing (the checker
+    stays on the interpreter): numba picks the other of two equal zeros.
+    """
+    return np.maximum(a, b) if largest else np.minimum(a, b)
+
+
+@overload(vlmcar_pairwise)
+def _vlmcar_pairwise(a: Any, b: Any, largest: Any) -> Any:
+    numbers = isinstance(a, types.Number) and isinstance(b, types.Number)
+    if numbers and (isinstance(a, types.Float) or isinstance(b, types.Float)):
+
+        def scalar(a: Any, b: Any, largest: Any) -> Any:
+            x, y = np.float64(a), np.float64(b)
+            if largest:
+                return x if (x > y or np.isnan(x)) else y
+            return x if (x < y or np.isnan(x)) else y
+
+        return scalar
+    for value in (a, b):
+        reason = _refuse_float_value(value)
+        if reason is not None:
+            from numba.core.errors import TypingError
+
+            raise TypingError(f"Unsupported: {reason}")
+
+    def arrays(a: Any, b: Any, largest: Any) -> Any:
+        return np.maximum(a, b) if largest else np.minimum(a, b)
+
+    return arrays
 
 
 def vlmcar_extreme(array: Any, largest: bool) -> Any:

@@ -1554,3 +1554,23 @@ def test_a_shape_without_elements_is_no_allocation(cache: Path) -> None:
     )
     kernel = build(source, cache)
     assert run_kernel(kernel, HAND_BUILT) == compile_checker(source).batch(HAND_BUILT).tolist()
+
+
+def test_maximum_of_two_numbers_keeps_numpys_choice_of_zero(cache: Path) -> None:
+    source = src(
+        """
+        import math
+        import numpy as np
+
+
+        def check(frame):
+            neg = -0.0 * float(frame[0, 0, 1] + 1)  # -0.0
+            a = math.copysign(1.0, float(np.maximum(neg, 0.0)))  # numpy: 0.0
+            b = math.copysign(1.0, float(np.minimum(0.0, neg)))  # numpy: -0.0
+            c = np.maximum(float(frame[0, 0, 0]), np.nan)
+            return a > 0 and b < 0 and math.isnan(c) and frame[1, 1, 0] > 3
+        """
+    )
+    kernel = build(source, cache)
+    expected = compile_checker(source).batch(HAND_BUILT).tolist()
+    assert run_kernel(kernel, HAND_BUILT) == expected and any(expected)
