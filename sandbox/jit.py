@@ -341,9 +341,18 @@ def _may_be_unsigned(node: ast.Call) -> bool:
     return True
 
 
-#: the nodes of an expression that only reads (no call, no binding): divmod's arguments
+#: the nodes of an expression that only reads (no binding, no call but of a pure builtin):
+#: divmod's arguments
 _PURE_READS = (ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple,
                ast.BinOp, ast.UnaryOp, ast.Load, ast.operator, ast.unaryop)  # fmt: skip
+_PURE_CALLS = frozenset({"int", "float", "len", "abs"})
+
+
+def _pure_read(node: ast.AST) -> bool:
+    """Whether ``node`` is part of an expression that only reads (see ``_PURE_READS``)."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id in _PURE_CALLS and not node.keywords
+    return isinstance(node, _PURE_READS)
 
 
 class _Rebuild:
@@ -1606,13 +1615,13 @@ class _Rebuild:
             args += [ast.Name(_local(n), ast.Load()) for n in captured]
             return _helper_call(_PYNUM, [ast.Call(ast.Name(hoisted, ast.Load()), args, [])])
         if isinstance(func, ast.Name) and func.id == "divmod" and func.id not in self.functions:
-            # divmod(a, b) is (a // b, a % b) for Python's numbers and numpy's alike; of reads
-            # and arithmetic without calls, so reading each twice changes nothing (a first read
-            # that raises raises first, as Python's one read would)
+            # divmod(a, b) is (a // b, a % b) for Python's numbers and numpy's alike; of reads,
+            # arithmetic and int/float/len/abs, so reading each twice changes nothing (a first
+            # read that raises raises first, as Python's one read would)
             if (
                 node.keywords
                 or len(node.args) != 2
-                or not all(isinstance(n, _PURE_READS) for a in node.args for n in ast.walk(a))
+                or not all(_pure_read(n) for a in node.args for n in ast.walk(a))
             ):
                 raise _Refused(
                     node, "divmod() of names, literals, reads and arithmetic is in the JIT subset"

@@ -730,7 +730,7 @@ LOWERED.append(  # divmod of names and literals: (a // b, a % b), ints and float
 
         def check(frame):
             flat = int(np.argmax(frame[..., 0]))
-            y, x = divmod(flat, frame.shape[1])
+            y, x = divmod(int(flat), frame.shape[1])
             q, r = divmod(-7, 2)
             f, g = divmod(7.5, -2)
             return y > x and q == -4 and r == 1 and f == -4.0 and g == -0.5
