@@ -3,7 +3,9 @@
 The corpus (``tests/sandbox/data/corpus/``: 46 checkers in the styles GPT-4o, Claude and Qwen-VL
 write, over five environments, with frames recorded from real rollouts) is timed per checker, in
 one run, four ways on the same batch (``--batch`` frames of its environment, each with its
-episode's first frame):
+episode's first frame), interleaved: each of ``--repeats`` rounds times every mode once, in a
+balanced order, so a shared host's drift lands on all four alike and a worker's CPU idles between
+its calls as it does between env steps (medians and quartiles are reported):
 
 - ``raw``: the checker ``exec``-ed with the real numpy module, called frame by frame (no audit,
   no guards, no process boundary: the baseline);
@@ -21,7 +23,7 @@ and over the jitted checkers. Timings are never asserted; the corpus checkers ar
 own test data (trusted), which is why ``raw`` and ``restricted`` may run them in this process.
 
 Usage:
-    python benchmarks/realistic.py          # full run (~5 minutes on 2 CPUs)
+    python benchmarks/realistic.py          # full run (~6 minutes on 2 CPUs)
     python benchmarks/realistic.py --quick  # smoke run (one env, 3 checkers)
 """
 
