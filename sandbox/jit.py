@@ -837,8 +837,8 @@ class _Rebuild:
             )
         self.loops += 1
         names = [f"_vlmcar_r{self.loops}_{i}" for i in range(len(it.args))]
-        bounds: list[ast.stmt] = [
-            _store([ast.Name(n, ast.Store())], self.expr(a))
+        bounds: list[ast.stmt] = [  # ints only, as the interpreter's range takes them
+            _store([ast.Name(n, ast.Store())], _helper_call("vlmcar_range_arg", [self.expr(a)]))
             for n, a in zip(names, it.args, strict=True)
         ]
         loads: list[ast.expr] = [ast.Name(n, ast.Load()) for n in names]
@@ -954,8 +954,12 @@ class _Rebuild:
             return self.reversed_step_loop(target, inner, body)
         self.loops += 1
         low, k = f"_vlmcar_lo{self.loops}", f"_vlmcar_k{self.loops}"
-        start = ast.Constant(0) if len(inner.args) == 1 else self.expr(inner.args[0])
-        stop = self.expr(inner.args[-1])
+        start = (
+            ast.Constant(0)
+            if len(inner.args) == 1
+            else _helper_call("vlmcar_range_arg", [self.expr(inner.args[0])])
+        )
+        stop = _helper_call("vlmcar_range_arg", [self.expr(inner.args[-1])])
 
         head = [
             _store([ast.Name(low, ast.Store())], start),

@@ -76,6 +76,7 @@ __all__ = [
     "vlmcar_pairwise",
     "vlmcar_prod",
     "vlmcar_pynum",
+    "vlmcar_range_arg",
     "vlmcar_range_check",
     "vlmcar_range_len",
     "vlmcar_reshape",
@@ -556,6 +557,20 @@ def _refuse_float_value(value: Any) -> str | None:
     return None
 
 
+def _refuse_range_arg(value: Any) -> str | None:
+    if isinstance(value, types.Boolean | types.Float | types.Complex):
+        return (
+            f"a range() argument of type {value} (the interpreter's range takes ints only and "
+            "raises there; numba would iterate in floats); it stays on the interpreter"
+        )
+    return None
+
+
+vlmcar_range_arg = _typing_gate(
+    "vlmcar_range_arg",
+    _refuse_range_arg,
+    """An argument of ``range(...)`` in a kernel: bools, floats and complex refused at typing.""",
+)
 vlmcar_no_float = _typing_gate(
     "vlmcar_no_float",
     _refuse_float_value,

@@ -1574,3 +1574,26 @@ def test_maximum_of_two_numbers_keeps_numpys_choice_of_zero(cache: Path) -> None
     kernel = build(source, cache)
     expected = compile_checker(source).batch(HAND_BUILT).tolist()
     assert run_kernel(kernel, HAND_BUILT) == expected and any(expected)
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "for t in reversed(range(0, 5, s)):",
+        "for t in range(0, 5, s):",
+        "for t in reversed(range(s, 5)):",
+        "for t in range(s):",
+    ],
+)
+def test_a_range_argument_that_may_be_a_float_refuses_the_kernel(loop: str, cache: Path) -> None:
+    """The interpreter's range takes ints only; numba would iterate in floats (round 16)."""
+    source = (
+        "def check(frame):\n"
+        "    s = 1.0 if frame[0, 0, 0] == 77 else 1\n"
+        "    n = 0\n"
+        f"    {loop}\n"
+        "        n += t\n"
+        "    return n > 3\n"
+    )
+    reason = build_kernel(source, cache_dir=cache)
+    assert isinstance(reason, str) and "range() argument" in reason, reason

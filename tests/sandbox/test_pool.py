@@ -88,7 +88,11 @@ def test_worker_is_really_isolated(box: Sandbox) -> None:
     assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1] == b"-I"
 
 
-@pytest.mark.parametrize("source", [SPIN, SPIN_SWALLOW], ids=["loop", "loop-in-try-except"])
+@pytest.mark.parametrize(
+    "source",
+    [SPIN, pytest.param(SPIN_SWALLOW, marks=pytest.mark.long)],  # the second: make test-long
+    ids=["loop", "loop-in-try-except"],
+)
 def test_runaway_checker_times_out_and_worker_is_replaced(source: str) -> None:
     with Sandbox([OK_SRC, source, MAX_SRC], timeout=1.0, budgets=BIG_BUDGETS) as sandbox:
         before = sandbox.worker_pids

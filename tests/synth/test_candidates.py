@@ -125,6 +125,7 @@ def test_every_candidate_is_recorded_in_the_bundle(
     assert len(provenance["transcript"]) == 1 + 6 + 3 + 3
 
 
+@pytest.mark.long  # end to end; make test-long runs it (suite time, issue 12 stop)
 def test_replay_gated_in_this_process_gives_the_recorded_bundle_byte_for_byte(
     recorded: tuple[SynthesisResult, Path, Path], tmp_path: Path
 ) -> None:
@@ -140,6 +141,7 @@ def test_replay_gated_in_this_process_gives_the_recorded_bundle_byte_for_byte(
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
+@pytest.mark.long  # end to end; make test-long runs it (suite time, issue 12 stop)
 def test_the_cli_gates_candidates_on_ray_with_the_same_verdicts(
     recorded: tuple[SynthesisResult, Path, Path],
     tmp_path: Path,
