@@ -45,6 +45,11 @@ arguments put in place, provided every argument and local lowers as well (Python
 even where the expression does not read them). A helper's parameter is a leaf of its own when
 every call passes a frame or a spatial view of one (``sandbox.jit._frame_params``).
 
+``ys, xs = np.nonzero(mask)`` (or ``np.where(mask)``) at a function's top level, each name read
+only by ``len``, ``mean``, ``min``, ``max`` or ``sum``, is not computed: each read is a fused loop
+over the mask's true pixels, the row or column counter reduced (numpy's mean of int coordinates is
+an exact float64 total divided by the count; a mean or extreme of no pixel defers).
+
 Frame parameters (never reassigned) are the fused leaves, sliced spatially by
 int literals or module int constants; module number constants, number tuples and 3-element numeric
 arrays, and locals bound once to a literal, are the constants. Whatever falls outside this stays on
@@ -117,6 +122,9 @@ _REDUCTIONS = {
 _MASK_HELPERS = {"pixel_count": "pixels", "bbox": "bbox", "centroid": "centroid"}
 _METHOD_REDUCTIONS = frozenset({"sum", "any", "all", "mean", "max", "min"})
 _AXIS_REDUCTIONS = frozenset({"all", "any", "sum", "mean", "max", "min", "amax", "amin"})
+#: reductions of ``np.nonzero``'s coordinate arrays: the call's (or method's) name -> the op
+_NONZERO_REDUCTIONS = {"mean": "mean", "min": "min", "amin": "min", "max": "max", "amax": "max",
+                       "sum": "sum"}  # fmt: skip
 #: nodes that open a scope or bind a name in an expression: a helper holding one is not inlined
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp, ast.ListComp,
            ast.SetComp, ast.DictComp, ast.ClassDef, ast.NamedExpr, ast.Global, ast.Nonlocal,
@@ -567,6 +575,38 @@ class Fuser:
                 assert isinstance(t, ast.Name)
                 self.defs[t.id] = v
             self.statements[id(stmt)] = set(names)
+        # ``ys, xs = np.nonzero(mask)`` (or ``np.where(mask)``) at the top level, each name bound
+        # once: name -> (the mask, its axis). Reads like ``len(ys)``, ``ys.mean()``, ``xs.min()``
+        # are reductions of the mask over pixel coordinates (``_NONZERO_REDUCTIONS``).
+        self.nonzero: dict[str, tuple[ast.expr, int]] = {}
+        self.nonzero_statements: dict[int, tuple[set[str], ast.expr]] = {}
+        for stmt in fn.body:
+            if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+                continue
+            target, value = stmt.targets[0], stmt.value
+            if not (
+                isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and all(isinstance(e, ast.Name) for e in target.elts)
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and isinstance(value.func.value, ast.Name)
+                and value.func.value.id in numpy
+                and value.func.attr in ("nonzero", "where")
+                and len(value.args) == 1
+                and not value.keywords
+            ):
+                continue
+            pair = [e.id for e in target.elts if isinstance(e, ast.Name)]
+            if len(set(pair)) != 2 or any(
+                stores.get(n) != 1 or n in hidden or n in own_names for n in pair
+            ):
+                continue
+            for axis, n in enumerate(pair):
+                self.nonzero[n] = (value.args[0], axis)
+            self.nonzero_statements[id(stmt)] = (set(pair), value.args[0])
+        #: the nonzero names whose every read is fused (their statement is not compiled)
+        self.nonzero_inline: set[str] = set()
         # a view is read by its name (cheap to bind, so never dropped); one bound once at the top
         # level never changes, so inlined definitions may read it too
         self.stable_views = {n for n in self.view_names if n in self.defs}
@@ -596,6 +636,7 @@ class Fuser:
             ):  # fmt: skip
                 outside.append(node)
         hidden_ids = {id(n) for scope in outside for n in ast.walk(scope)}
+        self.nonzero_inline = set(self.nonzero)
         while True:
             allowed: set[int] = set()
             for node in ast.walk(fn):
@@ -608,6 +649,14 @@ class Fuser:
                             for n in ast.walk(sl)
                         }  # fmt: skip
                         allowed |= {id(n) for n in ast.walk(subject[1])} - bounds
+                        if subject[0].startswith("nz"):  # the read of ``ys`` itself
+                            allowed |= {
+                                id(n) for n in ast.walk(node)
+                                if isinstance(n, ast.Name) and n.id in self.nonzero
+                            }  # fmt: skip
+            for names, mask in self.nonzero_statements.values():
+                if names <= self.nonzero_inline:  # not computed: the mask's reads there are fused
+                    allowed |= {id(n) for n in ast.walk(mask)}
             per_pixel = {n for n in self.inline if self._pixels(self.defs[n], depth=1) is not None}
             for name in per_pixel:
                 allowed |= {id(n) for n in ast.walk(self.defs[name])}
@@ -624,9 +673,28 @@ class Fuser:
                 ]
                 if reads and all(id(n) in allowed for n in reads):
                     keep.add(name)
-            if keep == self.inline:
+            nonzero_keep: set[str] = set()
+            for names, mask in self.nonzero_statements.values():
+                value = self._pixels(mask, depth=1)
+                if value is None or value.vector or not self._one_shape(mask):
+                    continue  # numpy could raise there, or unpack other than two arrays
+                if all(
+                    id(n) in allowed
+                    for n in ast.walk(fn)
+                    if isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load)
+                ):
+                    nonzero_keep |= names & self.nonzero_inline
+            nonzero_keep = {
+                n for n in nonzero_keep
+                if all(m in nonzero_keep for m in self._partners(n))
+            }  # fmt: skip
+            if keep == self.inline and nonzero_keep == self.nonzero_inline:
                 return keep
-            self.inline = keep
+            self.inline, self.nonzero_inline = keep, nonzero_keep
+
+    def _partners(self, name: str) -> set[str]:
+        """The names one ``np.nonzero`` statement binds with ``name``."""
+        return next((n for n, _ in self.nonzero_statements.values() if name in n), {name})
 
     def _one_shape(self, node: ast.expr) -> bool:
         """Whether every array ``node`` reads has one shape, so computing it cannot raise.
@@ -660,8 +728,16 @@ class Fuser:
 
     def dropped(self, stmt: ast.stmt) -> bool:
         """Whether this top-level statement only binds inlined names (it is not compiled)."""
+        nonzero = self.nonzero_statements.get(id(stmt))
+        if nonzero is not None:
+            return nonzero[0] <= self.nonzero_inline
         names = self.statements.get(id(stmt))
         return names is not None and names <= self.inline
+
+    @property
+    def dropped_names(self) -> set[str]:
+        """Every name whose binding statement is not compiled (none may be read)."""
+        return self.inline | self.nonzero_inline
 
     # lowering -------------------------------------------------------------------------------
 
@@ -689,7 +765,7 @@ class Fuser:
         if found is None:
             return None
         kind, subject = found
-        ctx = _Ctx()
+        ctx = _Ctx(depth=1) if kind.startswith("nz") else _Ctx()
         try:
             value = self._value(subject, ctx)
             if not value.pixel:
@@ -713,6 +789,9 @@ class Fuser:
         func = node.func
         if node.keywords:
             return None
+        read = self._nonzero_read(node)
+        if read is not None:
+            return read
         kind: str | None = None
         subject: ast.expr | None = None
         if (
@@ -746,6 +825,35 @@ class Fuser:
         if kind is None or subject is None:
             return None
         return kind, subject
+
+    def _nonzero_read(self, node: ast.Call) -> tuple[str, ast.expr] | None:
+        """``len(ys)``, ``ys.mean()``, ``np.min(xs)`` ... of ``ys, xs = np.nonzero(mask)``.
+
+        The reduction's kind names the coordinate (``nzmean0``: the mean row of the true
+        pixels); its subject is the mask, lowered at depth 1 (it is read where it is bound).
+        """
+        func, args = node.func, node.args
+        name: str | None = None
+        op: str | None = None
+        if isinstance(func, ast.Name) and func.id == "len" and len(args) == 1:
+            target, op = args[0], "count"
+        elif (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+            and len(args) == 1
+        ):
+            target, op = args[0], _NONZERO_REDUCTIONS.get(func.attr)
+        elif isinstance(func, ast.Attribute) and not args:
+            target, op = func.value, _NONZERO_REDUCTIONS.get(func.attr)
+        else:
+            return None
+        if isinstance(target, ast.Name):
+            name = target.id
+        if op is None or name is None or name not in self.nonzero:
+            return None
+        mask, axis = self.nonzero[name]
+        return (f"nz{op}" if op == "count" else f"nz{op}{axis}"), mask
 
     def _scalar_or_vector(self, node: ast.expr, ctx: _Ctx) -> _Val:
         """A constant operand: a number, a 3-number tuple or a 3-element numeric array."""
@@ -1323,7 +1431,45 @@ class Fuser:
         ]
         step: list[str]
         end: list[str]
-        if kind == "bbox":  # as sandbox.vision._bbox_kernel
+        if kind.startswith("nz"):  # np.nonzero's coordinates of a 2-D mask, reduced
+            if value.vector:
+                raise _No
+            op, axis = kind[2:].rstrip("01"), kind[-1]
+            coord = "_vlmcar_y" if axis == "0" else "_vlmcar_x"
+            if op == "count":
+                name = name.replace(FUSED_PREFIX, FUSED_COUNT_PREFIX, 1)
+                init, step, end = (
+                    ["_vlmcar_acc = 0"],
+                    ["if _VLMCAR_T0:\n    _vlmcar_acc += 1"],
+                    ["return _vlmcar_acc"],
+                )
+            elif op == "sum":
+                name = name.replace(FUSED_PREFIX, FUSED_COUNT_PREFIX, 1)
+                init = ["_vlmcar_acc = 0"]
+                step = [f"if _VLMCAR_T0:\n    _vlmcar_acc += {coord}"]
+                end = ["return _vlmcar_acc"]
+            elif op == "mean":  # numpy: an exact float64 total of ints, divided by the count
+                init = ["_vlmcar_n = 0", "_vlmcar_acc = 0"]
+                step = [f"if _VLMCAR_T0:\n    _vlmcar_n += 1\n    _vlmcar_acc += {coord}"]
+                end = [
+                    f"if _vlmcar_n == 0:\n    {HELPERS_ALIAS}.vlmcar_fused_defer()",
+                    f"return {NUMPY_ALIAS}.float64(_vlmcar_acc) / {NUMPY_ALIAS}.float64(_vlmcar_n)",
+                ]
+            elif op in ("min", "max"):  # numpy raises on no true pixel: the interpreter answers
+                name = name.replace(FUSED_PREFIX, FUSED_COUNT_PREFIX, 1)
+                better = "<" if op == "min" else ">"
+                init = ["_vlmcar_n = 0", "_vlmcar_acc = 0"]
+                step = [
+                    f"if _VLMCAR_T0:\n    if _vlmcar_n == 0 or {coord} {better} _vlmcar_acc:\n"
+                    f"        _vlmcar_acc = {coord}\n    _vlmcar_n += 1"
+                ]
+                end = [
+                    f"if _vlmcar_n == 0:\n    {HELPERS_ALIAS}.vlmcar_fused_defer()",
+                    "return _vlmcar_acc",
+                ]
+            else:  # pragma: no cover - _NONZERO_REDUCTIONS names only these
+                raise _No
+        elif kind == "bbox":  # as sandbox.vision._bbox_kernel
             init = ["_vlmcar_y0 = _vlmcar_hh", "_vlmcar_x0 = _vlmcar_ww", "_vlmcar_y1 = -1",
                     "_vlmcar_x1 = -1"]  # fmt: skip
             step = [

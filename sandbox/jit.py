@@ -531,10 +531,10 @@ class _Rebuild:
                 self.hoist(stmt, statements, names)
             elif fuser is None or not fuser.dropped(stmt):
                 body += self.statement(stmt)
-        if fuser is not None and fuser.inline:
+        if fuser is not None and fuser.dropped_names:
             made = [*body, *self.extra[first_extra:]]
             read = {n.id for s in made for n in ast.walk(s) if isinstance(n, ast.Name)}
-            if read & fuser.inline:
+            if read & fuser.dropped_names:
                 self.fuser = None
                 self.nested = {}
                 return self._body(statements, names)

@@ -171,7 +171,10 @@ def test_panda_reference_checkers_run_on_an_expert_push():
     assert p >= 0.8 and r >= 0.5
 
 
-@pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-8x8-v0", "MiniGrid-UnlockPickup-v0"])
+@pytest.mark.parametrize(
+    "env_id",
+    ["MiniGrid-DoorKey-8x8-v0", pytest.param("MiniGrid-UnlockPickup-v0", marks=pytest.mark.long)],
+)
 def test_reference_checkers_pass_the_admission_gates_fuzzer(env_id):
     # `vlmcar refine` re-admits a kept checker through the gate, whose fuzzer also tries frames
     # of other sizes; the reference checkers once indexed past the edge of a frame too small for

@@ -56,6 +56,7 @@ def _same(a: TrainResult, b: TrainResult) -> None:
     assert a.final_success == b.final_success
 
 
+@pytest.mark.long  # 30 s: make test-long (Ray stays in make test through relabel)
 def test_seeds_on_ray_give_the_serial_results(ray_local: Any, tmp_path: Path) -> None:
     serial = run_jobs([_config(s, tmp_path / "serial") for s in (0, 1)])
     seen: list[int] = []

@@ -277,7 +277,7 @@ def test_a_mask_with_other_uses_is_kept_and_read_directly() -> None:
         def check(frame, first):
             mask = frame[..., 0] > 200
             ys, xs = np.nonzero(mask)
-            return mask.sum() > 3 and ys.mean() > 2
+            return mask.sum() > 3 and ys[0] > 2  # ys[0] needs the arrays, and they the mask
         """
     )
     text = kernel_source(source)
@@ -488,6 +488,39 @@ def test_a_view_passed_to_a_helper_is_a_fused_leaf(tmp_path: Path) -> None:
     assert compare(source, tmp_path, "fusion_view_param", seed=7) >= 10 * 3
 
 
+def test_nonzero_coordinates_reduced_are_fused_and_never_computed(tmp_path: Path) -> None:
+    """``ys, xs = np.nonzero(mask)`` read only by ``len``/``mean``/``min``/``max``/``sum``."""
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            ys, xs = np.nonzero((frame[..., 0] > 100) & (frame[..., 1] < 200))
+            cy, cx = np.where(first[Y0:, :, 2] >= 10)
+            if len(ys) == 0 or len(cx) == 0:  # numpy's min of nothing raises
+                return (float(len(ys)), float(np.sum(xs)), len(cx), cy.sum(), -1, -1)
+            return (ys.mean(), np.mean(xs), ys.min(), np.max(xs), cx.max(), np.amin(cy))
+        """
+    )
+    text = kernel_source(source)
+    assert "nonzero" not in text and "where" not in text  # neither statement is compiled
+    assert text.count(f"def {fusion.FUSED_PREFIX}") == 12
+    assert compare(source, tmp_path, "fusion_nonzero", seed=11) >= 5 * 6
+
+
+def test_nonzero_coordinates_read_otherwise_are_computed(tmp_path: Path) -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            ys, xs = np.nonzero(frame[..., 0] > 100)
+            if len(ys) == 0:
+                return (0, 0)
+            return (len(xs), int(ys[0]))
+        """
+    )
+    text = kernel_source(source)
+    assert "nonzero" in text  # ys[0] needs the array
+    assert compare(source, tmp_path, "fusion_nonzero_kept", seed=12) >= 10 * 2
+
+
 def test_a_kernel_too_large_with_its_fused_loops_is_built_without_them() -> None:
     cases = [f"np.count_nonzero(frame[..., {k % 3}] > {k})" for k in range(60)]
     text = kernel_source(module_text(cases))  # unfused it fits the node limit
@@ -644,13 +677,29 @@ def fused_alone(case: str) -> bool:
         return False  # outside the JIT subset (a float max of a cast ...)
 
 
+def compare_typed(kept: list[Any], build: Any, seed: int, tmp: Path, prefix: str) -> int:
+    """``compare`` the module of all ``kept`` cases; where numba refuses to type it, each alone.
+
+    A case numba refuses (a float ``np.maximum`` of arrays, which the kernel's twin refuses at
+    typing) would leave the checker on the interpreter: nothing to compare for that case, but
+    the others still are.
+    """
+    from numba.core.errors import TypingError
+
+    source = build(kept)
+    ast.parse(source)
+    try:
+        return compare(source, tmp, f"{prefix}_{abs(hash(source)) % 10**12}", seed)
+    except TypingError:
+        if len(kept) == 1:
+            return 0
+    return sum(compare_typed([k], build, seed, tmp, prefix) for k in kept)
+
+
 def generated(cases: list[str], seed: int, tmp: Path, prefix: str) -> None:
     kept = [c for c in cases if fused_alone(c)]
-    if not kept:
-        return
-    source = module_text(kept)
-    ast.parse(source)
-    compare(source, tmp, f"{prefix}_{abs(hash(source)) % 10**12}", seed)
+    if kept:
+        compare_typed(kept, module_text, seed, tmp, prefix)
 
 
 @st.composite
@@ -686,8 +735,34 @@ def generated_through_helpers(pairs: list[tuple[str, str]], seed: int, tmp: Path
         except (ArithmeticError, TypeError, ValueError, SandboxError):
             continue  # the interpreter raises, or the kernel refuses: nothing to compare
     if kept:
-        source = helper_module(kept)
-        compare(source, tmp, f"fusion_helpers_{abs(hash(source)) % 10**12}", seed)
+        compare_typed(kept, helper_module, seed, tmp, "fusion_helpers")
+
+
+def nonzero_module(masks: list[str]) -> str:
+    lines = [f"    ys{i}, xs{i} = np.nonzero({m})" for i, m in enumerate(masks)]
+    values = [f"len(ys{i}), int(xs{i}.sum()), int(np.sum(ys{i}))" for i in range(len(masks))]
+    body = "\n".join(lines)
+    return HEADER + f"\n\ndef check(frame, first):\n{body}\n    return ({', '.join(values)},)\n"
+
+
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(masks=st.lists(_mask(2), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_generated_nonzero_coordinates_agree_with_numpy(
+    masks: list[str], seed: int, tmp_path: Path
+) -> None:
+    frame = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    kept = []
+    for m in masks:
+        try:
+            with np.errstate(all="raise"):
+                reference(nonzero_module([m]))(frame, frame)
+        except (ArithmeticError, TypeError, ValueError, SandboxError):
+            continue
+        kept.append(m)
+    if kept:
+        compare_typed(kept, nonzero_module, seed, tmp_path, "fusion_nz")
 
 
 @settings(

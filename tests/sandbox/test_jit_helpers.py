@@ -155,6 +155,7 @@ print(out.tolist() == [bool((f * 0.1).std() > 10.0) for f in frames], kernel.cac
 """
 
 
+@pytest.mark.long  # 12 s: make test-long (test_jit checks a fresh process hits the cache)
 def test_a_cached_float_reduction_kernel_reloads_in_a_fresh_process(tmp_path: Path) -> None:
     # A recursive helper made Numba's cache unloadable: LLVM aborted the second process.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -97,6 +97,7 @@ def collect_minari(env_id: str, dataset_id: str) -> None:
     )
 
 
+@pytest.mark.long  # make test-long; test_envs_outside runs a MiniGrid env we do not ship
 def test_minigrid_task_outside_the_builtin_set_end_to_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
