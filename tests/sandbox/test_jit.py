@@ -979,7 +979,8 @@ TRY_BBOX = src(
 
     def check(frame):
         try:
-            ys, xs = np.nonzero(frame[:, :, 1] > 200)
+            pts = np.nonzero(frame[:, :, 1] > 200)  # unpacked from a name: not fused
+            ys, xs = pts[0], pts[1]
             top = ys.min()  # raises ValueError on a frame without green
             return bool(frame[top, xs.max(), 0] > 100)
         except ValueError:
@@ -1597,3 +1598,21 @@ def test_a_range_argument_that_may_be_a_float_refuses_the_kernel(loop: str, cach
     )
     reason = build_kernel(source, cache_dir=cache)
     assert isinstance(reason, str) and "range() argument" in reason, reason
+
+
+def test_a_fused_nonzero_minimum_of_no_pixel_defers_to_the_handler(cache: Path) -> None:
+    """``ys.min()`` of ``np.nonzero`` fused: no true pixel defers, and the interpreter's handler
+    answers as Python's would."""
+    source = TRY_BBOX.replace(
+        "pts = np.nonzero(frame[:, :, 1] > 200)  # unpacked from a name: not fused\n"
+        "        ys, xs = pts[0], pts[1]",
+        "ys, xs = np.nonzero(frame[:, :, 1] > 200)",
+    )
+    assert "nonzero" not in kernel_source(source)
+    kernel = build(source, cache)
+    green, plain = scene(rects=[(4, 4, 9, 9, (0, 255, 0))]), scene()
+    assert run_kernel(kernel, green[None]) == [False]
+    with pytest.raises(JitDeferred):
+        run_kernel(kernel, plain[None])
+    checker = compile_checker(source, jit=True)
+    assert checker.batch(np.stack([green, plain])).tolist() == [False, True]
