@@ -3,6 +3,7 @@
 Provides:
     Fuser: per entry function, finds the reductions it can fuse and lowers each to a loop helper.
     is_frame_view: whether an expression is a spatial view of a frame (``frame[a:b, c:d]``).
+    logical_reduce_op: ``"and"``/``"or"`` for ``np.logical_and/or.reduce(...)`` calls.
     FUSED_PREFIX: the name prefix of the generated helpers (they need no bounds checks).
 
 Model-written checkers build masks from whole-array numpy: ``mask = (frame[..., 0] > 200) &
@@ -75,6 +76,7 @@ __all__ = [
     "NUMPY_ALIAS",
     "Fuser",
     "is_frame_view",
+    "logical_reduce_op",
 ]
 
 #: the kernel module's fixed aliases (sandbox.jit uses the same)
@@ -554,17 +556,8 @@ class Fuser:
         for stmt in fn.body:
             if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
                 continue
-            pairs: list[tuple[ast.expr, ast.expr]]
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name):
-                pairs = [(target, stmt.value)]
-            elif (
-                isinstance(target, ast.Tuple)
-                and isinstance(stmt.value, ast.Tuple)
-                and len(target.elts) == len(stmt.value.elts)
-            ):
-                pairs = list(zip(target.elts, stmt.value.elts, strict=True))
-            else:
+            pairs = _assigned_pairs(stmt)
+            if pairs is None:
                 continue
             names = [t.id for t, _ in pairs if isinstance(t, ast.Name)]
             if len(names) != len(pairs) or len(set(names)) != len(names):
@@ -678,23 +671,15 @@ class Fuser:
                 value = self._pixels(mask, depth=1)
                 if value is None or value.vector or not self._one_shape(mask):
                     continue  # numpy could raise there, or unpack other than two arrays
-                if all(
+                if names <= self.nonzero_inline and all(
                     id(n) in allowed
                     for n in ast.walk(fn)
                     if isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load)
                 ):
-                    nonzero_keep |= names & self.nonzero_inline
-            nonzero_keep = {
-                n for n in nonzero_keep
-                if all(m in nonzero_keep for m in self._partners(n))
-            }  # fmt: skip
+                    nonzero_keep |= names
             if keep == self.inline and nonzero_keep == self.nonzero_inline:
                 return keep
             self.inline, self.nonzero_inline = keep, nonzero_keep
-
-    def _partners(self, name: str) -> set[str]:
-        """The names one ``np.nonzero`` statement binds with ``name``."""
-        return next((n for n, _ in self.nonzero_statements.values() if name in n), {name})
 
     def _one_shape(self, node: ast.expr) -> bool:
         """Whether every array ``node`` reads has one shape, so computing it cannot raise.
@@ -708,12 +693,15 @@ class Fuser:
             self._value(node, ctx)
         except _No:
             return True  # a literal
-        keys = {
+        return len(self._shapes(ctx)) <= 1
+
+    def _shapes(self, ctx: _Ctx) -> set[tuple[str, tuple[str, ...] | None]]:
+        """One key per distinct shape the views ``ctx`` read may have (frames share one)."""
+        return {
             (name, None) if name in self.view_names
             else ("", None if slices is None else tuple(ast.dump(s) for s in slices))
             for name, slices in ctx.views
         }  # fmt: skip
-        return len(keys) <= 1
 
     def _is_literal(self, name: str) -> bool:
         try:
@@ -1112,15 +1100,9 @@ class Fuser:
             dtype = self._dtype(node.args[0])
             inner = self._value(func.value, ctx)
             return _Val(tuple(_cast(p, dtype) for p in inner.parts))
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "reduce"
-            and isinstance(func.value, ast.Attribute)
-            and func.value.attr in ("logical_and", "logical_or")
-            and isinstance(func.value.value, ast.Name)
-            and func.value.value.id in self.numpy
-        ):
-            return self._logical_reduce(node, func.value.attr.removeprefix("logical_"), ctx)
+        reduce_op = logical_reduce_op(node, self.numpy)
+        if reduce_op is not None:
+            return self._logical_reduce(node, reduce_op, ctx)
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name is None:
             raise _No
@@ -1182,12 +1164,7 @@ class Fuser:
         """
         ctx = _Ctx(depth=depth)
         self._value(node, ctx)
-        keys = {
-            (name, None) if name in self.view_names
-            else ("", None if slices is None else tuple(ast.dump(s) for s in slices))
-            for name, slices in ctx.views
-        }  # fmt: skip
-        if len(keys) > 1:
+        if len(self._shapes(ctx)) > 1:
             raise _No
 
     def _inline(self, node: ast.Call, fn: ast.FunctionDef) -> tuple[ast.expr, list[ast.expr]]:
@@ -1223,17 +1200,8 @@ class Fuser:
         for stmt in body[:-1]:
             if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
                 raise _No
-            target = stmt.targets[0]
-            pairs: list[tuple[ast.expr, ast.expr]]
-            if isinstance(target, ast.Name):
-                pairs = [(target, stmt.value)]
-            elif (
-                isinstance(target, ast.Tuple)
-                and isinstance(stmt.value, ast.Tuple)
-                and len(target.elts) == len(stmt.value.elts)
-            ):
-                pairs = list(zip(target.elts, stmt.value.elts, strict=True))
-            else:
+            pairs = _assigned_pairs(stmt)
+            if pairs is None:
                 raise _No
             for _, v in pairs:
                 self._free_names_ok(v, env)
@@ -1565,6 +1533,35 @@ class Fuser:
         filled = _Substitute(values).visit(helper)
         assert isinstance(filled, ast.FunctionDef)
         return filled
+
+
+def _assigned_pairs(stmt: ast.Assign) -> list[tuple[ast.expr, ast.expr]] | None:
+    """``(target, value)`` of ``x = v`` or ``a, b = u, v`` (one target), else None."""
+    target = stmt.targets[0]
+    if isinstance(target, ast.Name):
+        return [(target, stmt.value)]
+    if (
+        isinstance(target, ast.Tuple)
+        and isinstance(stmt.value, ast.Tuple)
+        and len(target.elts) == len(stmt.value.elts)
+    ):
+        return list(zip(target.elts, stmt.value.elts, strict=True))
+    return None
+
+
+def logical_reduce_op(node: ast.Call, numpy: set[str]) -> str | None:
+    """``"and"``/``"or"`` for ``np.logical_and.reduce(...)``/``np.logical_or.reduce(...)``."""
+    func = node.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr == "reduce"
+        and isinstance(func.value, ast.Attribute)
+        and func.value.attr in ("logical_and", "logical_or")
+        and isinstance(func.value.value, ast.Name)
+        and func.value.value.id in numpy
+    ):
+        return func.value.attr.removeprefix("logical_")
+    return None
 
 
 def copy_node(node: ast.expr) -> ast.expr:

@@ -81,6 +81,7 @@ from sandbox.fusion import (
     NUMPY_ALIAS,
     Fuser,
     is_frame_view,
+    logical_reduce_op,
 )
 from sandbox.surface import MATH_NAMES, VISION_NAMES
 
@@ -984,11 +985,11 @@ class _Rebuild:
         elements, so nothing overflows.
         """
         bounds, call = self.range_iter(inner)
-        lo, _stop, step = (n.id for n in call.args if isinstance(n, ast.Name))
+        names = [n.id for n in call.args if isinstance(n, ast.Name)]  # the bounds' locals
+        lo, step = names[0], names[2]
         k = self.loops
         count, i = f"_vlmcar_rn{k}", f"_vlmcar_ri{k}"
-        size = _helper_call("vlmcar_range_len", [_load(n.id) for n in call.args
-                                                 if isinstance(n, ast.Name)])  # fmt: skip
+        size = _helper_call("vlmcar_range_len", [_load(n) for n in names])
         left = ast.BinOp(ast.BinOp(_load(count), ast.Sub(), ast.Constant(1)), ast.Sub(), _load(i))
         value = ast.BinOp(_load(lo), ast.Add(), ast.BinOp(left, ast.Mult(), _load(step)))
         loop = ast.For(
@@ -1791,15 +1792,8 @@ class _Rebuild:
 
     def logical_reduce(self, node: ast.Call) -> ast.expr | None:
         """``np.logical_and.reduce([a, b, ...])`` (or ``logical_or``) of a display: its twin."""
-        func = node.func
-        if not (
-            isinstance(func, ast.Attribute)
-            and func.attr == "reduce"
-            and isinstance(func.value, ast.Attribute)
-            and func.value.attr in ("logical_and", "logical_or")
-            and isinstance(func.value.value, ast.Name)
-            and func.value.value.id in self.numpy
-        ):
+        op = logical_reduce_op(node, self.numpy)
+        if op is None:
             return None
         display = node.args[0] if len(node.args) == 1 else None
         if (
@@ -1810,11 +1804,11 @@ class _Rebuild:
         ):
             raise _Refused(
                 node,
-                f"np.{func.value.attr}.reduce of anything but a display of two or more arrays "
+                f"np.logical_{op}.reduce of anything but a display of two or more arrays "
                 "is outside the JIT subset",
             )
         items = ast.Tuple([self.expr(e) for e in display.elts], ast.Load())
-        return _helper_call(f"vlmcar_{func.value.attr}_reduce", [items])
+        return _helper_call(f"vlmcar_logical_{op}_reduce", [items])
 
     def _axis_reduction(
         self,
