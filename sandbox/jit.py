@@ -48,7 +48,9 @@ overflow never happens and fold ``a * a < 0`` to False, and :func:`build_kernel`
 when a probe shows that arithmetic does not wrap); ``//`` and ``%`` follow Python's floor rules
 on both (``INT64_MIN // -1`` wraps to ``INT64_MIN``); ``int()`` and one-argument ``round()`` of NaN,
 infinity or a float outside the 64-bit range raise on both. Pixels and numpy scalar results are
-Python numbers on the interpreter path and int64/float64 in the kernel. What the construction cannot
+Python numbers on the interpreter path and int64/float64 in the kernel. Array arithmetic keeps
+numpy's result dtypes: :mod:`sandbox.jit_helpers` keeps Numba's array-expression rewrite out of
+kernels (it computed ``uint8 + uint8`` in int64 inside ``a < a + a``). What the construction cannot
 prove, :meth:`sandbox.Checker.attach_kernel` checks: the kernel is enabled only after both paths
 agree on diverse and adversarial probe frames.
 """
@@ -102,7 +104,7 @@ JIT_NUMPY = frozenset(
     abs absolute all amax amin any arange arccos arcsin arctan arctan2 argmax argmin argwhere ceil
     clip cos count_nonzero cumsum deg2rad diff exp flatnonzero floor full hypot isfinite isinf isnan
     log log10 log1p log2 logical_and logical_not logical_or logical_xor max maximum mean median min
-    minimum nonzero ones ones_like prod rad2deg round sign sin sqrt square std sum tan var where
+    minimum nonzero ones ones_like prod ptp rad2deg round sign sin sqrt square std sum tan var where
     zeros zeros_like
     bool_ float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 e inf nan pi
     """.split()
@@ -1745,6 +1747,10 @@ class _Rebuild:
                 raise _Refused(node, f"{reduction}() with other arguments is outside the subset")
             largest = ast.Constant(reduction in ("max", "amax"))
             return _helper_call(_PYNUM, [_helper_call("vlmcar_extreme", [subject, largest])])
+        if is_numpy and func.attr == "ptp":
+            if len(args) != 1 or keywords:
+                raise _Refused(node, "np.ptp() with axis or other arguments is outside the subset")
+            return _helper_call(_PYNUM, [_helper_call("vlmcar_ptp", args)])
         if is_numpy and func.attr in ("maximum", "minimum"):
             if len(args) != 2 or keywords:
                 raise _Refused(node, f"np.{func.attr}() takes two arguments in the JIT subset")

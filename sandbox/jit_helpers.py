@@ -75,6 +75,7 @@ __all__ = [
     "vlmcar_no_float",
     "vlmcar_pairwise",
     "vlmcar_prod",
+    "vlmcar_ptp",
     "vlmcar_pynum",
     "vlmcar_range_arg",
     "vlmcar_range_check",
@@ -184,14 +185,62 @@ def _wrapping_integer_arithmetic() -> bool:
     return patched > 0
 
 
+#: Module-name prefixes whose functions Numba must not rewrite into array expressions: the
+#: generated kernels (``sandbox.jit`` names them ``vlmcar_jit_<hash>``) and these twins.
+UNFUSED_PREFIXES = ("vlmcar_jit_", __name__)
+
+
+def _no_array_expressions_in_kernels() -> bool:
+    """Keep Numba's array-expression rewrite out of kernels, so array arithmetic keeps its dtype.
+
+    Numba rewrites a compound array expression (``a < a + a``) into one loop over scalars and
+    types the inner operations as *scalar* arithmetic, where ``uint8 + uint8`` is int64: the
+    sum of two pixels of 200 is 400 there and 144 in numpy (and in Numba's own ufunc for the same
+    ``a + a`` alone). Kernels and the interpreter would then answer differently, on exactly the
+    frames where a small-integer operation wraps, which a checker can make rare. The engine's own
+    fusion (:mod:`sandbox.fusion`) lowers the expressions it can prove to per-pixel loops with
+    numpy's dtypes; the rest run as Numba's ufuncs, one temporary each, with numpy's result types.
+
+    The rewrite stays registered for every other module (a user's own Numba code is not
+    changed): the registered class is replaced by a subclass that matches nothing in a function
+    of :data:`UNFUSED_PREFIXES`. Returns whether the replacement is in place.
+    """
+    try:
+        from numba.core.rewrites.registry import rewrite_registry
+        from numba.np.ufunc.array_exprs import RewriteArrayExprs
+    except ImportError:
+        return False
+    after = rewrite_registry.rewrites.get("after-inference")
+    if after is None:
+        return False
+    for i, cls in enumerate(after):
+        if getattr(cls, "vlmcar_scoped", False):
+            return True
+        if cls is RewriteArrayExprs:
+
+            class ScopedArrayExprs(RewriteArrayExprs):
+                vlmcar_scoped = True
+
+                def match(self, func_ir: Any, block: Any, typemap: Any, calltypes: Any) -> Any:
+                    modname = str(getattr(func_ir.func_id, "modname", ""))
+                    if modname.startswith(UNFUSED_PREFIXES):
+                        return False
+                    return super().match(func_ir, block, typemap, calltypes)  # type: ignore[no-untyped-call]
+
+            after[i] = ScopedArrayExprs
+            return True
+    return False
+
+
 #: True once signed integer arithmetic in kernels is patched to wrap (see
-#: :func:`_wrapping_integer_arithmetic`); :func:`arithmetic_wraps` checks that it does.
-JIT_WRAPS = _wrapping_integer_arithmetic()
+#: :func:`_wrapping_integer_arithmetic`) and array expressions keep numpy's dtypes (see
+#: :func:`_no_array_expressions_in_kernels`); :func:`arithmetic_wraps` checks that both hold.
+JIT_WRAPS = _wrapping_integer_arithmetic() and _no_array_expressions_in_kernels()
 _WRAPS_CHECKED: list[bool] = []
 
 
 def arithmetic_wraps() -> bool:
-    """Whether compiled signed arithmetic wraps here (compiles a three-line probe once)."""
+    """Whether compiled arithmetic wraps here as the interpreter's does (two small probes, once)."""
     if not _WRAPS_CHECKED:
         ok = JIT_WRAPS
         if ok:
@@ -200,8 +249,13 @@ def arithmetic_wraps() -> bool:
             def probe(a: Any, b: Any) -> Any:
                 return (a * a < 0) and (a + b < 0) and (-a - b > 0)
 
+            @numba.njit(cache=False)
+            def compound(a: Any) -> Any:
+                return (a < a + a)[0]  # 200 < 144 in uint8; an array expression says 200 < 400
+
             big = 3037000500  # big * big > INT64_MAX; big + INT64_MAX wraps too
             ok = bool(probe(np.int64(big), np.int64(9223372036854775807)))
+            ok = ok and not bool(compound(np.full(1, 200, np.uint8)))
         _WRAPS_CHECKED.append(ok)
     return _WRAPS_CHECKED[0]
 
@@ -1618,6 +1672,30 @@ def _vlmcar_extreme(array: Any, largest: Any) -> Any:
     return impl
 
 
+def vlmcar_ptp(array: Any) -> Any:
+    """``np.ptp(array)`` of a whole integer or float array: its max minus its min, as numpy.
+
+    Both extremes come from :func:`vlmcar_extreme` (which defers where numpy's choice between
+    zeros of both signs decides the answer); bool arrays are refused, as numpy refuses them.
+    """
+    return np.ptp(array)
+
+
+@overload(vlmcar_ptp)
+def _vlmcar_ptp(array: Any) -> Any:
+    if not isinstance(array, types.Array) or not isinstance(
+        array.dtype, types.Integer | types.Float
+    ):
+        from numba.core.errors import TypingError
+
+        raise TypingError("Unsupported: np.ptp() of anything but an integer or float array")
+
+    def impl(array: Any) -> Any:
+        return vlmcar_extreme(array, True) - vlmcar_extreme(array, False)
+
+    return impl
+
+
 def vlmcar_std(array: Any) -> Any:
     """``array.std()`` (whole array, ``ddof=0``), bit for bit as numpy computes it."""
     return np.std(array)
@@ -1892,12 +1970,12 @@ def vlmcar_any_axis(array: Any, axis: Any) -> Any:
 
 
 def vlmcar_max_axis(array: Any, axis: Any) -> Any:
-    """``np.max(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    """``np.max(array, axis=axis)`` for a 2-D or 3-D integer, bool or float64 array."""
     return np.max(array, axis=axis)
 
 
 def vlmcar_min_axis(array: Any, axis: Any) -> Any:
-    """``np.min(array, axis=axis)`` for a 2-D or 3-D integer or bool array."""
+    """``np.min(array, axis=axis)`` for a 2-D or 3-D integer, bool or float64 array."""
     return np.min(array, axis=axis)
 
 
@@ -1953,6 +2031,46 @@ def _row_min(row: Any) -> Any:
     for v in row:
         best = min(best, v)
     return best
+
+
+@_jit
+def _row_extreme_float(row: Any, largest: Any) -> Any:
+    """The max (``largest``) or min of float64 values, where every order gives numpy's answer.
+
+    numpy's vectorised loops choose between equal zeros of both signs by lane, and between NaNs
+    by position: a row whose answer is a zero while zeros of both signs occur, or that holds a
+    NaN, defers to the interpreter. Every other answer is the one value that is largest
+    (smallest), whatever the order.
+    """
+    if row.size == 0:
+        if largest:
+            raise ValueError("zero-size array to reduction operation maximum which has no identity")
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
+    best = row.flat[0]
+    positive = negative = False
+    for v in row.flat:
+        if np.isnan(v):
+            raise JitDeferred("a float max/min along an axis over a NaN")
+        if v == 0:
+            if np.signbit(v):
+                negative = True
+            else:
+                positive = True
+        if (v > best) if largest else (v < best):
+            best = v
+    if best == 0 and positive and negative:
+        raise JitDeferred("a float max/min along an axis between zeros of both signs")
+    return best
+
+
+@_jit
+def _row_max_float(row: Any) -> Any:
+    return _row_extreme_float(row, True)
+
+
+@_jit
+def _row_min_float(row: Any) -> Any:
+    return _row_extreme_float(row, False)
 
 
 @_jit
@@ -2115,6 +2233,8 @@ def _vlmcar_any_axis(array: Any, axis: Any) -> Any:
 def _vlmcar_max_axis(array: Any, axis: Any) -> Any:
     from numba.np.numpy_support import as_dtype
 
+    if isinstance(array, types.Array) and array.dtype == types.float64:
+        return _axis_reduction(array, axis, _row_max_float, np.float64, "max_float")
     _exact_only("max", array)
     return _axis_reduction(array, axis, _row_max, as_dtype(array.dtype), "max")
 
@@ -2123,6 +2243,8 @@ def _vlmcar_max_axis(array: Any, axis: Any) -> Any:
 def _vlmcar_min_axis(array: Any, axis: Any) -> Any:
     from numba.np.numpy_support import as_dtype
 
+    if isinstance(array, types.Array) and array.dtype == types.float64:
+        return _axis_reduction(array, axis, _row_min_float, np.float64, "min_float")
     _exact_only("min", array)
     return _axis_reduction(array, axis, _row_min, as_dtype(array.dtype), "min")
 

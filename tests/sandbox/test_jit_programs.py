@@ -13,6 +13,8 @@ anywhere is a bug. No difference is tolerated.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -282,6 +284,41 @@ def test_more_generated_programs_agree_on_both_paths(
 # second red-team round). "kernel": it must get a kernel that answers exactly as the interpreter on
 # every adversarial frame (and pass the probe); "interpreter": the JIT subset must refuse it.
 AGREEMENT_CASES = {
+    "uint8 + uint8 inside a comparison wraps (no array expression)": (
+        "def check(frame):\n    r = frame[:, :, 0]\n    m = r < r + r\n    return bool(m[1, 2])\n",
+        "kernel",
+    ),
+    "uint8 * uint8 - uint8 inside a comparison wraps": (
+        "def check(frame):\n    r, g = frame[:, :, 0], frame[:, :, 1]\n"
+        "    m = (r * g - r) > g\n    return bool(m[0, 3]) or bool(m[2, 1])\n",
+        "kernel",
+    ),
+    "float max/min along an axis (saturation)": (
+        "def check(frame):\n    img = frame.astype(float) / 255.0\n"
+        "    mx = img.max(axis=2)\n    mn = img.min(axis=2)\n"
+        "    sat = (mx - mn) / (mx + 1e-6)\n    return bool(sat[1, 1] > 0.5)\n",
+        "kernel",
+    ),
+    "float max along an axis between zeros of both signs": (
+        "import numpy as np\ndef check(frame):\n    img = -(frame.astype(float) - frame[0, 0, 0])\n"
+        "    mx = np.max(img, axis=2)\n    return bool(np.arctan2(mx[0, 0], -1.0) < 0)\n",
+        "kernel",
+    ),
+    "float min along axis 0 over NaN": (
+        "import numpy as np\ndef check(frame):\n    img = frame.astype(float) / frame.astype(float)\n"
+        "    return bool(np.isnan(img.min(axis=0)[0, 0]))\n",
+        "kernel",
+    ),
+    "np.ptp of uint8, int16 and float means": (
+        "import numpy as np\ndef check(frame):\n    d = frame[:, :, 0].astype(np.int16) - frame[:, :, 1]\n"
+        "    m = frame.reshape(-1, 3).mean(axis=0)\n"
+        "    return np.ptp(frame[:, :, 2]) > 100 and np.ptp(d) > 300 or np.ptp(m) < 20.5\n",
+        "kernel",
+    ),
+    "np.ptp along an axis": (
+        "import numpy as np\ndef check(frame):\n    return bool(np.ptp(frame, axis=2)[0, 0] > 9)\n",
+        "interpreter",
+    ),
     "INT64_MIN // -1 wraps": (
         "def check(frame):\n    a = -9223372036854775807 - 1 + frame[0, 0, 0] // 256\n    return a // -1 < 0\n",
         "kernel",
@@ -930,6 +967,36 @@ def test_nsw_is_kept_only_in_the_trusted_vision_kernels() -> None:
     ):
         assert all(op[1] != "nsw" for op in _lowered_arithmetic(module)), module
     assert [op[1] for op in _lowered_arithmetic("sandbox.vision")] == ["nsw", "nsw"]
+
+
+def test_array_expressions_keep_numpys_dtypes_in_kernels_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba's array-expression rewrite computed ``uint8 + uint8`` in int64 inside ``a < a + a``;
+    kernels and twins go without it, a user's own numba code keeps it (the registry entry is a
+    scoped subclass of numba's rewrite)."""
+    import types
+
+    import numba
+    from numba.core.rewrites.registry import rewrite_registry
+    from numba.np.ufunc.array_exprs import RewriteArrayExprs
+
+    from sandbox import jit_helpers
+
+    after = rewrite_registry.rewrites["after-inference"]
+    scoped = [c for c in after if getattr(c, "vlmcar_scoped", False)]
+    assert len(scoped) == 1 and issubclass(scoped[0], RewriteArrayExprs)
+    assert RewriteArrayExprs not in after
+
+    def compound(a: np.ndarray) -> bool:
+        return bool((a < a + a)[0])
+
+    kernel_module = "vlmcar_jit_0123456789abcdef01234567"  # build_kernel registers its module
+    monkeypatch.setitem(sys.modules, kernel_module, types.ModuleType(kernel_module))
+    for module in (kernel_module, jit_helpers.__name__):
+        fn = types.FunctionType(compound.__code__, {}, "compound")
+        fn.__module__ = module
+        assert numba.njit(cache=False)(fn)(np.full(1, 200, np.uint8)) is False, module
 
 
 #: Cases whose kernels are slow to build and whose twins the unit tests of test_jit_helpers
