@@ -1779,22 +1779,28 @@ class _Rebuild:
         return _helper_call(_PYNUM, [ast.Call(func=target, args=args, keywords=keywords)])
 
     def unique(self, node: ast.Call) -> ast.expr:
-        """``np.unique(a)`` and ``np.unique(a, axis=0)`` of integer arrays: their twins."""
+        """``np.unique(a[, axis=0][, return_counts=True])`` of integer arrays: their twins."""
         axis: int | None = None
+        counts = False
         for k in node.keywords:
             value = _int_literal(k.value)
             none = isinstance(k.value, ast.Constant) and k.value.value is None
-            if k.arg != "axis" or not (none or value == 0):
+            flag = isinstance(k.value, ast.Constant) and type(k.value.value) is bool
+            if k.arg == "axis" and (none or value == 0):
+                axis = None if none else 0
+            elif k.arg == "return_counts" and flag:
+                counts = bool(k.value.value)  # type: ignore[attr-defined]
+            else:
                 raise _Refused(
                     node,
-                    "np.unique() with arguments other than axis=0 or axis=None is outside the "
-                    "JIT subset",
+                    "np.unique() with arguments other than axis=0 or axis=None and "
+                    "return_counts=True/False is outside the JIT subset",
                 )
-            axis = None if none else 0
         if len(node.args) != 1:
             raise _Refused(node, "np.unique() takes one array here (and axis=0)")
         twin = "vlmcar_unique" if axis is None else "vlmcar_unique_rows"
-        return _helper_call(_PYNUM, [_helper_call(twin, [self.some(node.args[0])])])
+        call = _helper_call(twin + ("_counts" if counts else ""), [self.some(node.args[0])])
+        return call if counts else _helper_call(_PYNUM, [call])  # a tuple of two arrays
 
     def logical_reduce(self, node: ast.Call) -> ast.expr | None:
         """``np.logical_and.reduce([a, b, ...])`` (or ``logical_or``) of a display: its twin."""

@@ -105,7 +105,9 @@ __all__ = [
     "vlmcar_tuple_sub",
     "vlmcar_tuple_truediv",
     "vlmcar_unique",
+    "vlmcar_unique_counts",
     "vlmcar_unique_rows",
+    "vlmcar_unique_rows_counts",
     "vlmcar_var",
 ]
 
@@ -680,15 +682,23 @@ def _unique_dtype(a: Any, what: str) -> None:
 
 
 @_jit
-def _sorted_distinct(values: Any) -> Any:
+def _distinct_counted(values: Any) -> Any:
+    """The distinct values of a 1-D array, sorted, and how often each occurs (int64)."""
     ordered = np.sort(values)
     out = np.empty_like(ordered)
+    counts = np.zeros(ordered.size, np.int64)
     count = 0
     for i in range(ordered.size):
         if i == 0 or ordered[i] != ordered[i - 1]:
             out[count] = ordered[i]
             count += 1
-    return out[:count].copy()
+        counts[count - 1] += 1
+    return out[:count].copy(), counts[:count].copy()
+
+
+@_jit
+def _sorted_distinct(values: Any) -> Any:
+    return _distinct_counted(values)[0]
 
 
 def vlmcar_unique(a: Any) -> Any:
@@ -706,6 +716,21 @@ def _vlmcar_unique(a: Any) -> Any:
     return impl
 
 
+def vlmcar_unique_counts(a: Any) -> Any:
+    """``np.unique(a, return_counts=True)`` of an integer array: (values, int64 counts)."""
+    return np.unique(a, return_counts=True)  # pragma: no cover - only called in kernels
+
+
+@overload(vlmcar_unique_counts)
+def _vlmcar_unique_counts(a: Any) -> Any:
+    _unique_dtype(a, "np.unique")
+
+    def impl(a: Any) -> Any:
+        return _distinct_counted(a.ravel())
+
+    return impl
+
+
 def vlmcar_unique_rows(a: Any) -> Any:
     """``np.unique(a, axis=0)`` of a 2-D integer array in a kernel: its distinct rows, sorted.
 
@@ -718,8 +743,13 @@ def vlmcar_unique_rows(a: Any) -> Any:
     return np.unique(a, axis=0)  # pragma: no cover - only called in kernels
 
 
-@overload(vlmcar_unique_rows)
-def _vlmcar_unique_rows(a: Any) -> Any:
+def vlmcar_unique_rows_counts(a: Any) -> Any:
+    """``np.unique(a, axis=0, return_counts=True)``: the distinct rows and how often each occurs."""
+    return np.unique(a, axis=0, return_counts=True)  # pragma: no cover - only called in kernels
+
+
+def _unique_rows(a: Any, counted: bool) -> Any:
+    """The implementation of :func:`vlmcar_unique_rows` (with the counts when ``counted``)."""
     _unique_dtype(a, "np.unique(..., axis=0)")
     if a.ndim != 2:
         from numba.core.errors import TypingError
@@ -743,7 +773,7 @@ def _vlmcar_unique_rows(a: Any) -> Any:
                 )
                 key = (key << np.uint64(bits)) | part if bits < 64 else part
             keys[i] = key
-        distinct = _sorted_distinct(keys)
+        distinct, counts = _distinct_counted(keys)
         out = np.empty((distinct.size, width), dtype)
         for i in range(distinct.size):
             key = distinct[i]
@@ -751,9 +781,22 @@ def _vlmcar_unique_rows(a: Any) -> Any:
                 part = key & np.uint64(mask)
                 out[i, j] = np.int64(part) - offset if offset else part
                 key = key >> np.uint64(bits) if bits < 64 else np.uint64(0)
+        if counted:
+            return out, counts
         return out
 
-    return impl
+    # code objects of their own: numba would reuse one variant's implementation for the other
+    return _renamed(impl, "counted" if counted else "rows")
+
+
+@overload(vlmcar_unique_rows)
+def _vlmcar_unique_rows(a: Any) -> Any:
+    return _unique_rows(a, False)
+
+
+@overload(vlmcar_unique_rows_counts)
+def _vlmcar_unique_rows_counts(a: Any) -> Any:
+    return _unique_rows(a, True)
 
 
 def vlmcar_isin(element: Any, test_elements: Any) -> Any:

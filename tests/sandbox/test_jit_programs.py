@@ -315,6 +315,19 @@ AGREEMENT_CASES = {
         "    return np.ptp(frame[:, :, 2]) > 100 and np.ptp(d) > 300 or np.ptp(m) < 20.5\n",
         "kernel",
     ),
+    "np.unique with return_counts of colours and of values": (
+        "import numpy as np\ndef check(frame):\n"
+        "    colors, counts = np.unique(frame.reshape(-1, 3), axis=0, return_counts=True)\n"
+        "    v, c = np.unique(frame[:, :, 0] // 64, return_counts=True)\n"
+        "    top = colors[np.argmax(counts)]\n"
+        "    return bool(top[0] > 100) or (c[0] > 9 and v[-1] == 3 and len(colors) > 4)\n",
+        "kernel",
+    ),
+    "np.unique with return_inverse": (
+        "import numpy as np\ndef check(frame):\n"
+        "    v, inv = np.unique(frame[:, :, 0], return_inverse=True)\n    return bool(inv[0, 0] > 2)\n",
+        "interpreter",
+    ),
     "np.ptp along an axis": (
         "import numpy as np\ndef check(frame):\n    return bool(np.ptp(frame, axis=2)[0, 0] > 9)\n",
         "interpreter",
@@ -623,7 +636,7 @@ AGREEMENT_CASES = {
     "np.unique with return_counts": (
         "import numpy as np\ndef check(frame):\n"
         "    v, n = np.unique(frame[:, :, 0], return_counts=True)\n    return n.max() > 3\n",
-        "interpreter",
+        "kernel",
     ),
     "np.unique of a float array (numpy merges NaNs)": (
         "import numpy as np\ndef check(frame):\n"
