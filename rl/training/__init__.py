@@ -240,7 +240,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import Logger, configure
 
     from rl.callbacks import CodeRewardCallback, RewardDiagnosisCallback
 
@@ -295,8 +295,11 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             device="cpu",
             verbose=0,
         )
-        if log_dir is not None:
-            model.set_logger(configure(str(log_dir), ["csv"]))
+        # Without a logger of its own, SB3 makes an empty SB3-<time> directory in the system's
+        # temporary directory on every learn(): a run without log_dir logs nowhere instead.
+        model.set_logger(
+            configure(str(log_dir), ["csv"]) if log_dir is not None else Logger(None, [])
+        )
         callback = _make_callback(
             config, eval_env, progress, log_dir / "eval.csv" if log_dir is not None else None
         )

@@ -15,6 +15,7 @@ import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
@@ -129,6 +130,7 @@ def test_potential_gamma_different_from_the_learner_warns(box: Sandbox) -> None:
         gamma=0.9,
     )
     model = PPO("MlpPolicy", venv, n_steps=8, batch_size=8, n_epochs=1, gamma=0.99, device="cpu")
+    model.set_logger(Logger(None, []))  # SB3 would make an empty directory under /tmp
     with pytest.warns(RewardStackWarning, match="gamma=0.9"):
         model.learn(8, callback=CodeRewardCallback())
     venv.close()

@@ -302,3 +302,18 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_a_run_without_log_dir_leaves_no_directory_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SB3 makes an empty SB3-<time> directory in the temporary directory on every learn() of a
+    # model without a logger of its own; 90 of them had piled up in this machine's /tmp.
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = train(
+        _config(tmp_path, "sparse", log_dir=None, timesteps=256, eval_every=10**6), progress=False
+    )
+    assert result.timesteps >= 256
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []

@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, VecTransposeImage
 
 import sandbox
@@ -451,6 +452,7 @@ def test_owned_sandbox_closed_shared_sandbox_kept(clean_box):
 def test_ppo_learns_end_to_end(clean_box):
     venv = CodeRewardVecEnv(make_venv(3, 4, 5, 6), make_program(CLEAN), sandbox=clean_box)
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.set_logger(Logger(None, []))  # SB3 would make an empty directory under /tmp
     model.learn(total_timesteps=256)
     # SB3 put VecTransposeImage outside; the code reward saw HWC frames, innermost
     assert isinstance(model.get_env(), VecTransposeImage)
