@@ -2,9 +2,9 @@
 
 The corpus (``tests/sandbox/data/corpus/``: 46 checkers in the styles GPT-4o, Claude and Qwen-VL
 write, over five environments, with frames recorded from real rollouts) is timed per checker, in
-one run, four ways on the same batch (``--batch`` frames of its environment, each with its
+one run, five ways on the same batch (``--batch`` frames of its environment, each with its
 episode's first frame), interleaved: each of ``--repeats`` rounds times every mode once, in a
-balanced order, so a shared host's drift lands on all four alike and a worker's CPU idles between
+balanced order, so a shared host's drift lands on all modes alike and a worker's CPU idles between
 its calls as it does between env steps (medians and quartiles are reported):
 
 - ``raw``: the checker ``exec``-ed with the real numpy module, called frame by frame (no audit,
@@ -13,12 +13,15 @@ its calls as it does between env steps (medians and quartiles are reported):
   + budgets, the interpreter path, ``checker.batch``);
 - ``sandbox``: ``Sandbox([source], jit=False)``, strongest isolation: the process boundary;
 - ``sandbox_jit``: ``Sandbox([source])``: the Numba kernel where the checker fits the subset
-  (which path it ran on is reported).
+  (which path it ran on is reported);
+- ``staged_jit``: the same, on the path ``CodeRewardVecEnv`` takes: each batch's frames written
+  into the sandbox's shared memory (``Sandbox.stage``), the first frames once (they change only
+  at resets), then ``Sandbox.evaluate_stage`` (no second copy, no re-validation).
 
 Plus the single-core memory-read bound of the batch (a Numba loop summing its bytes): what no
 checker that reads every pixel can beat. Reported per checker: µs per frame of each mode, the
 speed-up of sandbox + JIT over raw ``exec``, the fraction of the read bound it reaches, and whether
-all four modes gave the same answers on every frame. Summaries: geometric means over the corpus
+all five modes gave the same answers on every frame. Summaries: geometric means over the corpus
 and over the jitted checkers. Timings are never asserted; the corpus checkers are this project's
 own test data (trusted), which is why ``raw`` and ``restricted`` may run them in this process.
 
@@ -58,7 +61,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from tools import build_corpus  # noqa: E402
 
-MODES = ("raw", "restricted", "sandbox", "sandbox_jit")
+MODES = ("raw", "restricted", "sandbox", "sandbox_jit", "staged_jit")
 
 
 @dataclass
@@ -136,10 +139,10 @@ def read_bound_us(frames: np.ndarray, repeats: int) -> float:
 def measure(
     name: str, source: str, frames: np.ndarray, firsts: np.ndarray, args: Args
 ) -> dict[str, Any]:
-    """Time the four modes of one checker interleaved, round by round, on the same batch.
+    """Time the five modes of one checker interleaved, round by round, on the same batch.
 
     Each round times every mode once, in a balanced order (``balanced_order``), so drift of a
-    shared host over the checker's seconds lands on all four modes alike; the row keeps each
+    shared host over the checker's seconds lands on all modes alike; the row keeps each
     mode's median and inter-quartile points over the rounds.
     """
     from sandbox import compile_checker
@@ -158,8 +161,11 @@ def measure(
             mode: stack.enter_context(
                 Sandbox([source], names=[name], jit=jit, timeout=30.0, spare=False)
             )
-            for mode, jit in (("sandbox", False), ("sandbox_jit", True))
+            for mode, jit in (("sandbox", False), ("sandbox_jit", True), ("staged_jit", True))
         }
+        stage = boxes["staged_jit"].stage(n, frames.shape[1:3], firsts=True)
+        if stage.firsts is not None:
+            stage.firsts[...] = firsts  # once: the wrapper writes them at episode starts
         runs: dict[str, Callable[[], list[bool]]] = {
             "raw": lambda: raw(ro_frames, ro_firsts),
             "restricted": lambda: [bool(v) for v in checker.batch(ro_frames, ro_firsts)],
@@ -168,7 +174,11 @@ def measure(
         for mode, box in boxes.items():
 
             def run(box: Sandbox = box, mode: str = mode) -> list[bool]:
-                result = box.evaluate(frames, firsts)
+                if mode == "staged_jit":
+                    stage.frames[...] = frames  # the wrapper's per-step frame writes
+                    result = box.evaluate_stage(stage)
+                else:
+                    result = box.evaluate(frames, firsts)
                 oks[mode] = oks.get(mode, True) and bool(result.ok)
                 return [bool(v) for v in result.results[0]]
 
@@ -187,7 +197,7 @@ def measure(
         stats = summary(samples[mode])
         row[f"{mode}_us"] = stats["median"]
         row[f"{mode}_p25_us"], row[f"{mode}_p75_us"] = stats["p25"], stats["p75"]
-    for mode in ("sandbox", "sandbox_jit"):
+    for mode in ("sandbox", "sandbox_jit", "staged_jit"):
         row[f"{mode}_ok"] = oks[mode]
     row["agree"] = steady and all(answers[m] == answers["raw"] for m in MODES)
     try:  # the corpus is trusted test data: its kernel text may be built in this process
@@ -196,6 +206,7 @@ def measure(
         row["fused"] = 0
     row["read_bound_us"] = read_bound_us(frames, args.repeats)
     row["jit_over_raw"] = row["raw_us"] / row["sandbox_jit_us"]
+    row["staged_over_raw"] = row["raw_us"] / row["staged_jit_us"]
     # the same ratio from the quartiles of both (the spread a reader should allow for)
     row["jit_over_raw_low"] = row["raw_p25_us"] / row["sandbox_jit_p75_us"]
     row["jit_over_raw_high"] = row["raw_p75_us"] / row["sandbox_jit_p25_us"]
@@ -226,6 +237,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ),
         "restricted_over_raw_geomean": geomean([r["raw_us"] / r["restricted_us"] for r in rows]),
         "sandbox_over_raw_geomean": geomean([r["raw_us"] / r["sandbox_us"] for r in rows]),
+        "staged_over_raw_geomean": geomean([r["staged_over_raw"] for r in rows]),
+        "staged_over_raw_geomean_jitted": geomean([r["staged_over_raw"] for r in jitted]),
     }
     return out
 
@@ -241,7 +254,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{s['checkers']} checkers, batches of {a['batch']} recorded frames of each checker's env "
         "(native size: MiniGrid tile 8, PandaPush 64×64), each with its first frame; median of "
-        f"{a['repeats']} rounds, each timing the four modes once in a balanced order; "
+        f"{a['repeats']} rounds, each timing the five modes once in a balanced order; "
         f"isolation `{results['isolation']}`. {m['platform']}, "
         f"{m['cpu_count']} CPUs, load {', '.join(f'{x:.1f}' for x in m['load_avg'] or [])}, "
         f"{m['timestamp']}; total {results['elapsed_seconds'] / 60:.1f} min"
@@ -249,13 +262,16 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Summary",
         "",
-        f"- jitted: {s['jitted']} of {s['checkers']}; all four modes give the same answers on "
+        f"- jitted: {s['jitted']} of {s['checkers']}; all five modes give the same answers on "
         f"every frame: {'yes' if s['all_agree'] else 'NO'}",
         f"- sandbox + JIT over raw `exec` (geometric mean): {_fmt(s['jit_over_raw_geomean'])}× "
         f"over the corpus ({_fmt(s['jit_over_raw_geomean_low'])}–"
         f"{_fmt(s['jit_over_raw_geomean_high'])}× from the quartiles), "
         f"{_fmt(s['jit_over_raw_geomean_jitted'])}× over the jitted checkers "
         "(issue 12's target: ≥ 5×)",
+        f"- the same on the vectorised wrapper's path (frames written into the shared memory, "
+        f"first frames once; `staged`): {_fmt(s.get('staged_over_raw_geomean'))}× over the "
+        f"corpus, {_fmt(s.get('staged_over_raw_geomean_jitted'))}× over the jitted checkers",
         f"- fraction of the single-core read bound (geometric mean): "
         f"{_fmt(s['read_bound_fraction_geomean'], '.3f')} over the corpus, "
         f"{_fmt(s['read_bound_fraction_geomean_jitted'], '.3f')} over the jitted checkers "
@@ -265,23 +281,28 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Per checker (µs per frame)",
         "",
-        "| checker | env | raw | restricted | sandbox | sandbox + JIT | path | fused | JIT / raw | "
-        "(quartiles) | of read bound | agree |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|---|",
+        "| checker | env | raw | restricted | sandbox | sandbox + JIT | staged | path | fused | "
+        "JIT / raw | (quartiles) | staged / raw | of read bound | agree |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|",
     ]
     for r in results["rows"]:
         lines.append(
             f"| {r['checker']} | {r['env']} | {r['raw_us_per_frame']:.1f} | "
             f"{r['restricted_us_per_frame']:.1f} | {r['sandbox_us_per_frame']:.1f} | "
-            f"{r['sandbox_jit_us_per_frame']:.1f} | {r['path']} | {r.get('fused', 0)} | "
+            f"{r['sandbox_jit_us_per_frame']:.1f} | {r['staged_jit_us_per_frame']:.1f} | "
+            f"{r['path']} | {r.get('fused', 0)} | "
             f"{r['jit_over_raw']:.2f}× | {r['jit_over_raw_low']:.2f}–{r['jit_over_raw_high']:.2f} | "
+            f"{r['staged_over_raw']:.2f}× | "
             f"{r['fraction_of_read_bound']:.3f} | {'yes' if r['agree'] else 'NO'} |"
         )
     lines += [
         "",
         "*raw*: `exec` with real numpy, frame by frame. *restricted*: audit + RestrictedPython + "
         "guards in this process. *sandbox*: the process boundary, interpreter path. *sandbox + "
-        "JIT*: the Numba kernel where the checker fits (else the interpreter again; `path`). The "
+        "JIT*: the Numba kernel where the checker fits (else the interpreter again; `path`), through "
+        "`Sandbox.evaluate` (frames and first frames copied every batch). *staged*: the same "
+        "kernel on the vectorised wrapper's path (each batch's frames written into the shared "
+        "memory, first frames once, `evaluate_stage`). The "
         "sandbox modes include the per-batch fixed cost (frame copy and the hop, ~150–350 µs a "
         "batch here: `frame_path.md`). *fused*: reductions lowered to one pass "
         "(`sandbox.fusion`, `fusion.md`). Read bound: one pass summing the batch's bytes.",
