@@ -49,8 +49,9 @@ when a probe shows that arithmetic does not wrap); ``//`` and ``%`` follow Pytho
 on both (``INT64_MIN // -1`` wraps to ``INT64_MIN``); ``int()`` and one-argument ``round()`` of NaN,
 infinity or a float outside the 64-bit range raise on both. Pixels and numpy scalar results are
 Python numbers on the interpreter path and int64/float64 in the kernel. Array arithmetic keeps
-numpy's result dtypes: :mod:`sandbox.jit_helpers` keeps Numba's array-expression rewrite out of
-kernels (it computed ``uint8 + uint8`` in int64 inside ``a < a + a``). What the construction cannot
+numpy's result dtypes: in kernels, :mod:`sandbox.jit_helpers` lets Numba's array-expression
+rewrite fuse only operations that give bools (it computed ``uint8 + uint8`` in int64 inside
+``a < a + a``). What the construction cannot
 prove, :meth:`sandbox.Checker.attach_kernel` checks: the kernel is enabled only after both paths
 agree on diverse and adversarial probe frames.
 """
@@ -1407,6 +1408,8 @@ class _Rebuild:
                 return twin
         if isinstance(op, ast.FloorDiv):
             return _helper_call(_FLOORDIV, [left, right])
+        if isinstance(op, ast.Mod):  # numpy's MIN % -1 is 0; numba's integer ufunc traps
+            return _helper_call("vlmcar_mod", [left, right])
         if isinstance(op, ast.Sub):
             return _helper_call(_SUB, [left, right])  # numpy refuses bool - bool arrays
         if isinstance(op, ast.Div):  # numpy's float64 for small ints; Python's int rounding

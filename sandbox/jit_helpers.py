@@ -71,6 +71,7 @@ __all__ = [
     "vlmcar_mean",
     "vlmcar_mean_axis",
     "vlmcar_min_axis",
+    "vlmcar_mod",
     "vlmcar_neg",
     "vlmcar_no_float",
     "vlmcar_pairwise",
@@ -187,25 +188,65 @@ def _wrapping_integer_arithmetic() -> bool:
     return patched > 0
 
 
-#: Module-name prefixes whose functions Numba must not rewrite into array expressions: the
-#: generated kernels (``sandbox.jit`` names them ``vlmcar_jit_<hash>``) and these twins.
-UNFUSED_PREFIXES = ("vlmcar_jit_", __name__)
+#: Module-name prefixes whose functions Numba rewrites into array expressions only where the
+#: fused loop computes what the ufuncs would: the generated kernels (``sandbox.jit`` names them
+#: ``vlmcar_jit_<hash>``) and these twins.
+SCOPED_PREFIXES = ("vlmcar_jit_", __name__)
+_COMPARISONS = frozenset(
+    {operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne}
+)
+_BOOL_BINARY = frozenset({operator.and_, operator.or_, operator.xor})
+_BOOL_UFUNCS = frozenset({np.logical_and, np.logical_or, np.logical_xor, np.logical_not})
+_FLOAT_TESTS = frozenset({np.isnan, np.isinf, np.isfinite})
 
 
-def _no_array_expressions_in_kernels() -> bool:
-    """Keep Numba's array-expression rewrite out of kernels, so array arithmetic keeps its dtype.
+def _element_type(value: Any) -> Any:
+    return value.dtype if isinstance(value, types.Array) else value
+
+
+def _fuses_exactly(instr: Any, typemap: Any) -> bool:
+    """Whether an array operation gives the same values computed on scalars in a fused loop.
+
+    True for comparisons (of anything but uint64, which scalar and ufunc typing compare
+    differently), ``& | ^ ~`` and the logical ufuncs of bools, and ``isnan/isinf/isfinite`` of
+    float64: the result is bool either way and no intermediate value can wrap.
+    """
+    expr = instr.value
+    operands = [_element_type(typemap[v.name]) for v in expr.list_vars()]
+    if expr.op == "call":
+        key = typemap[expr.func.name].typing_key
+        operands = [_element_type(typemap[v.name]) for v in expr.args]
+        if key in _BOOL_UFUNCS:
+            return all(t == types.boolean for t in operands)
+        return key in _FLOAT_TESTS and all(t == types.float64 for t in operands)
+    if expr.op == "binop" and expr.fn in _COMPARISONS:
+        return all(
+            isinstance(t, types.Integer | types.Float | types.Boolean) for t in operands
+        ) and (types.uint64 not in operands)
+    if expr.op == "binop" and expr.fn in _BOOL_BINARY:
+        return all(t == types.boolean for t in operands)
+    if expr.op == "unary" and expr.fn is operator.invert:
+        return all(t == types.boolean for t in operands)
+    return False
+
+
+def _exact_array_expressions_in_kernels() -> bool:
+    """Let Numba fuse only the array expressions whose fused loop computes numpy's values.
 
     Numba rewrites a compound array expression (``a < a + a``) into one loop over scalars and
     types the inner operations as *scalar* arithmetic, where ``uint8 + uint8`` is int64: the
     sum of two pixels of 200 is 400 there and 144 in numpy (and in Numba's own ufunc for the same
     ``a + a`` alone). Kernels and the interpreter would then answer differently, on exactly the
-    frames where a small-integer operation wraps, which a checker can make rare. The engine's own
-    fusion (:mod:`sandbox.fusion`) lowers the expressions it can prove to per-pixel loops with
-    numpy's dtypes; the rest run as Numba's ufuncs, one temporary each, with numpy's result types.
+    frames where a small-integer operation wraps, which a checker can make rare. In kernels the
+    rewrite keeps only operations that give bools whatever their operands' types
+    (:func:`_fuses_exactly`): the mask idiom ``(r > 200) & (g < 60) & (b < 60)`` is still one
+    pass; arithmetic runs as Numba's ufuncs, one temporary each, with numpy's result types. The
+    engine's own fusion (:mod:`sandbox.fusion`) lowers the reductions it can prove to per-pixel
+    loops with numpy's dtypes.
 
-    The rewrite stays registered for every other module (a user's own Numba code is not
-    changed): the registered class is replaced by a subclass that matches nothing in a function
-    of :data:`UNFUSED_PREFIXES`. Returns whether the replacement is in place.
+    The rewrite is unchanged for every other module (a user's own Numba code): the registered
+    class is replaced by a subclass that filters its matches in functions of
+    :data:`SCOPED_PREFIXES`. Returns whether the replacement is in place.
     """
     try:
         from numba.core.rewrites.registry import rewrite_registry
@@ -224,10 +265,18 @@ def _no_array_expressions_in_kernels() -> bool:
                 vlmcar_scoped = True
 
                 def match(self, func_ir: Any, block: Any, typemap: Any, calltypes: Any) -> Any:
+                    found = super().match(func_ir, block, typemap, calltypes)  # type: ignore[no-untyped-call]
                     modname = str(getattr(func_ir.func_id, "modname", ""))
-                    if modname.startswith(UNFUSED_PREFIXES):
-                        return False
-                    return super().match(func_ir, block, typemap, calltypes)  # type: ignore[no-untyped-call]
+                    if not found or not modname.startswith(SCOPED_PREFIXES):
+                        return found
+                    kept = {
+                        name: instr
+                        for name, instr in self.array_assigns.items()
+                        if _fuses_exactly(instr, typemap)
+                    }
+                    self.array_assigns.clear()
+                    self.array_assigns.update(kept)
+                    return bool(kept)
 
             after[i] = ScopedArrayExprs
             return True
@@ -236,8 +285,8 @@ def _no_array_expressions_in_kernels() -> bool:
 
 #: True once signed integer arithmetic in kernels is patched to wrap (see
 #: :func:`_wrapping_integer_arithmetic`) and array expressions keep numpy's dtypes (see
-#: :func:`_no_array_expressions_in_kernels`); :func:`arithmetic_wraps` checks that both hold.
-JIT_WRAPS = _wrapping_integer_arithmetic() and _no_array_expressions_in_kernels()
+#: :func:`_exact_array_expressions_in_kernels`); :func:`arithmetic_wraps` checks that both hold.
+JIT_WRAPS = _wrapping_integer_arithmetic() and _exact_array_expressions_in_kernels()
 _WRAPS_CHECKED: list[bool] = []
 
 
@@ -463,6 +512,11 @@ def vlmcar_sorted(values: Any) -> Any:
 def vlmcar_floordiv(left: Any, right: Any) -> Any:
     """``a // b``; for two integers ``INT64_MIN // -1`` wraps to ``INT64_MIN`` as in the guards."""
     return left // right
+
+
+def vlmcar_mod(left: Any, right: Any) -> Any:
+    """``a % b``; of signed integer arrays as numpy computes it (``MIN % -1`` is 0, no trap)."""
+    return left % right
 
 
 def vlmcar_sub(left: Any, right: Any) -> Any:
@@ -1719,7 +1773,8 @@ def vlmcar_ptp(array: Any) -> Any:
     """``np.ptp(array)`` of a whole integer or float array: its max minus its min, as numpy.
 
     Both extremes come from :func:`vlmcar_extreme` (which defers where numpy's choice between
-    zeros of both signs decides the answer); bool arrays are refused, as numpy refuses them.
+    zeros of both signs decides the answer); integers are subtracted in the array's dtype (an
+    int8 ptp wraps, as numpy's does); bool arrays are refused, as numpy refuses them.
     """
     return np.ptp(array)
 
@@ -1732,11 +1787,21 @@ def _vlmcar_ptp(array: Any) -> Any:
         from numba.core.errors import TypingError
 
         raise TypingError("Unsupported: np.ptp() of anything but an integer or float array")
+    if isinstance(array.dtype, types.Integer):
+        from numba.np.numpy_support import as_dtype
 
-    def impl(array: Any) -> Any:
+        cast = as_dtype(array.dtype).type
+
+        def ints(array: Any) -> Any:
+            # numpy subtracts in the array's dtype: int8 from -128 to 127 spans -1
+            return cast(vlmcar_extreme(array, True) - vlmcar_extreme(array, False))
+
+        return ints
+
+    def floats(array: Any) -> Any:
         return vlmcar_extreme(array, True) - vlmcar_extreme(array, False)
 
-    return impl
+    return floats
 
 
 def vlmcar_std(array: Any) -> Any:
@@ -2438,8 +2503,92 @@ def _vlmcar_round(value: Any) -> Any:
     return None
 
 
+@_jit
+def _floordiv_one(a: Any, b: Any) -> Any:
+    if b == 0:
+        return 0  # numpy's answer (with a warning the interpreter silences)
+    if b == -1:
+        return -a  # wraps where it is stored: numpy's MIN // -1 is MIN, numba's ufunc gives 0
+    return a // b
+
+
+@_jit
+def _mod_one(a: Any, b: Any) -> Any:
+    if b == 0 or b == -1:
+        return 0  # the CPU traps on MIN % -1 (SIGFPE): numba's ufunc would kill the worker
+    return a % b
+
+
+def _signed_array_division(left: Any, right: Any, mod: bool) -> Any:
+    """``//`` or ``%`` with a signed integer result and an integer array operand, or None.
+
+    numba's integer ufuncs answer ``MIN // -1`` with 0 and trap on ``MIN % -1`` (the process
+    dies of SIGFPE), where numpy gives MIN and 0. The twin computes each element in the result
+    dtype numpy picks, with numpy's answers for a divisor of 0 and -1. Arrays of two different
+    shapes (broadcasting) defer to the interpreter.
+    """
+    from numba.np.numpy_support import as_dtype
+
+    arrays = [isinstance(t, types.Array) for t in (left, right)]
+    kinds = [t.dtype if isinstance(t, types.Array) else t for t in (left, right)]
+    if not any(arrays) or not all(isinstance(k, types.Integer) for k in kinds):
+        return None
+    result = np.result_type(*(as_dtype(k) for k in kinds))
+    if result.kind != "i":
+        return None
+    cast = result.type
+    one = _mod_one if mod else _floordiv_one
+    kind = "mod" if mod else "floordiv"
+    if all(arrays):
+
+        def both(left: Any, right: Any) -> Any:
+            if left.shape != right.shape:
+                raise JitDeferred("// or % of integer arrays of two shapes (broadcast)")
+            out = np.empty(left.shape, cast)
+            a, b, flat = left.ravel(), right.ravel(), out.reshape(-1)
+            for i in range(flat.size):
+                flat[i] = one(cast(a[i]), cast(b[i]))
+            return out
+
+        return _renamed(both, f"{kind}_both")
+    if arrays[0]:
+
+        def array_left(left: Any, right: Any) -> Any:
+            out = np.empty(left.shape, cast)
+            a, b, flat = left.ravel(), cast(right), out.reshape(-1)
+            for i in range(flat.size):
+                flat[i] = one(cast(a[i]), b)
+            return out
+
+        return _renamed(array_left, f"{kind}_left")
+
+    def array_right(left: Any, right: Any) -> Any:
+        out = np.empty(right.shape, cast)
+        a, b, flat = cast(left), right.ravel(), out.reshape(-1)
+        for i in range(flat.size):
+            flat[i] = one(a, cast(b[i]))
+        return out
+
+    return _renamed(array_right, f"{kind}_right")
+
+
+@overload(vlmcar_mod)
+def _vlmcar_mod(left: Any, right: Any) -> Any:
+    signed = _signed_array_division(left, right, True)
+    if signed is not None:
+        return signed
+
+    def other(left: Any, right: Any) -> Any:
+        return left % right
+
+    return other
+
+
 @overload(vlmcar_floordiv)
 def _vlmcar_floordiv(left: Any, right: Any) -> Any:
+    signed = _signed_array_division(left, right, False)
+    if signed is not None:
+        return signed
     if isinstance(left, types.Integer) and isinstance(right, types.Integer):
 
         def ints(left: Any, right: Any) -> Any:

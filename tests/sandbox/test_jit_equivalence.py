@@ -481,12 +481,19 @@ def _array_expressions() -> st.SearchStrategy[str]:
 @st.composite
 def selected_masks(draw: st.DrawFn) -> str:
     """A checker that picks one of six compound array comparisons by a pixel, then reads it."""
+
+    def comparison() -> str:
+        left, right = draw(_array_expressions()), draw(_array_expressions())
+        return f"({left} {draw(st.sampled_from(('<', '>', '==', '!=')))} {right})"
+
     branches = []
     for k in range(6):
-        left, right = draw(_array_expressions()), draw(_array_expressions())
-        op = draw(st.sampled_from(("<", ">", "==", "!=")))
+        mask = comparison()
+        for _ in range(draw(st.integers(0, 2))):  # bool logic over comparisons: numba fuses it
+            joined = draw(st.sampled_from(("&", "|", "^")))
+            mask = f"({mask} {joined} {draw(st.sampled_from(('', '~')))}{comparison()})"
         keyword = "if" if k == 0 else "elif"
-        branches.append(f"    {keyword} sel == {k}:\n        m = {left} {op} {right}\n")
+        branches.append(f"    {keyword} sel == {k}:\n        m = {mask}\n")
     return (
         "import numpy as np\n\ndef check(frame):\n"
         "    r = frame[..., 0]\n    g = frame[..., 1]\n    b = frame[..., 2]\n"
@@ -500,7 +507,7 @@ def selected_masks(draw: st.DrawFn) -> str:
 def test_compound_small_integer_arithmetic_matches_the_interpreter(source: str, seed: int) -> None:
     # numba's array-expression rewrite typed the inner operations of `a < a + a` as scalars, so
     # uint8 + uint8 was computed in int64 (400 where numpy's 144): kernels now keep numpy's dtypes
-    # (sandbox.jit_helpers.UNFUSED_PREFIXES). Compared here without the agreement probes.
+    # (sandbox.jit_helpers.SCOPED_PREFIXES). Compared here without the agreement probes.
     kernel = build_kernel(source)
     if not isinstance(kernel, Kernel):
         return  # outside the subset: the interpreter answers, nothing to compare

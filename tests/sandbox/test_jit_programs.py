@@ -13,7 +13,9 @@ anywhere is a bug. No difference is tolerated.
 
 from __future__ import annotations
 
+import io
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -327,6 +329,27 @@ AGREEMENT_CASES = {
         "import numpy as np\ndef check(frame):\n"
         "    v, inv = np.unique(frame[:, :, 0], return_inverse=True)\n    return bool(inv[0, 0] > 2)\n",
         "interpreter",
+    ),
+    "np.ptp of int8 and int16 arrays wraps in their dtype": (
+        "import numpy as np\ndef check(frame):\n    r = frame[:, :, 0].astype(np.int8)\n"
+        "    x = (frame.astype(np.int64) * 200 - 25000).astype(np.int16)\n"
+        "    return np.ptp(r) > 200 or np.ptp(x) < 0\n",
+        "kernel",
+    ),
+    "MIN // -1 and MIN % -1 of int8 and int64 arrays (numba's ufunc gave 0 and trapped)": (
+        "import numpy as np\ndef check(frame):\n    r = frame[:, :, 0].astype(np.int8)\n"
+        "    m1 = (frame[:, :, 1] * 0 - 1).astype(np.int8)\n    q = r // m1\n    s = r % m1\n"
+        "    x = frame[:, :, 0].astype(np.int64) - 9223372036854775807 - 1\n"
+        "    return bool(q[0, 0] == -128) or int((x // -1)[0, 1]) < 0 and int((x % -1)[1, 0]) == 0"
+        " and int(s[0, 1]) == 0\n",
+        "kernel",
+    ),
+    "// and % of int16 arrays by arrays holding 0 and -1, and of two shapes": (
+        "import numpy as np\ndef check(frame):\n    a = frame[:, :, 0].astype(np.int16) - 128\n"
+        "    b = frame[:, :, 1].astype(np.int16) % 3 - 1\n    q = a // b\n    m = a % b\n"
+        "    row = b[:1, :]\n    w = a // row\n"
+        "    return bool(q[1, 1] < m[2, 2]) or int(w[0, 0]) > 5\n",
+        "kernel",
     ),
     "np.ptp along an axis": (
         "import numpy as np\ndef check(frame):\n    return bool(np.ptp(frame, axis=2)[0, 0] > 9)\n",
@@ -982,12 +1005,13 @@ def test_nsw_is_kept_only_in_the_trusted_vision_kernels() -> None:
     assert [op[1] for op in _lowered_arithmetic("sandbox.vision")] == ["nsw", "nsw"]
 
 
-def test_array_expressions_keep_numpys_dtypes_in_kernels_only(
+def test_kernels_fuse_only_array_expressions_that_keep_numpys_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """numba's array-expression rewrite computed ``uint8 + uint8`` in int64 inside ``a < a + a``;
-    kernels and twins go without it, a user's own numba code keeps it (the registry entry is a
-    scoped subclass of numba's rewrite)."""
+    in kernels and twins it keeps only operations that give bools (the mask idiom stays one
+    pass), and a user's own numba code keeps all of it (the registry entry is a scoped subclass
+    of numba's rewrite)."""
     import types
 
     import numba
@@ -1004,12 +1028,30 @@ def test_array_expressions_keep_numpys_dtypes_in_kernels_only(
     def compound(a: np.ndarray) -> bool:
         return bool((a < a + a)[0])
 
+    def mask(a: np.ndarray) -> bool:
+        return bool(((a > 100) & (a < 250) | ~(a == 7))[0])
+
+    def annotated(dispatcher: Any) -> str:
+        text = io.StringIO()
+        dispatcher.inspect_types(file=text)
+        return text.getvalue()
+
+    def compiled(function: Any, module: str) -> Any:
+        fn = types.FunctionType(function.__code__, {}, function.__name__)
+        fn.__module__ = module
+        return numba.njit(cache=False)(fn)
+
     kernel_module = "vlmcar_jit_0123456789abcdef01234567"  # build_kernel registers its module
     monkeypatch.setitem(sys.modules, kernel_module, types.ModuleType(kernel_module))
+    pixels = np.full(1, 200, np.uint8)
     for module in (kernel_module, jit_helpers.__name__):
-        fn = types.FunctionType(compound.__code__, {}, "compound")
-        fn.__module__ = module
-        assert numba.njit(cache=False)(fn)(np.full(1, 200, np.uint8)) is False, module
+        kept = compiled(compound, module)
+        assert kept(pixels) is False, module
+        fused_lines = [line for line in annotated(kept).splitlines() if "arrayexpr" in line]
+        assert fused_lines and not any("function add" in line for line in fused_lines)
+        fused = compiled(mask, module)
+        assert fused(pixels) is True
+        assert "arrayexpr" in annotated(fused)
 
 
 #: Cases whose kernels are slow to build and whose twins the unit tests of test_jit_helpers
