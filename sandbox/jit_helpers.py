@@ -2514,7 +2514,7 @@ def _floordiv_one(a: Any, b: Any) -> Any:
 
 @_jit
 def _mod_one(a: Any, b: Any) -> Any:
-    if b == 0 or b == -1:
+    if b == 0 or b == -1:  # noqa: PLR1714 - two compares, no tuple built in a kernel
         return 0  # the CPU traps on MIN % -1 (SIGFPE): numba's ufunc would kill the worker
     return a % b
 
