@@ -2908,13 +2908,15 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
             return abs(int(t.literal_value)) <= _WIDENED_LIMIT
         return getattr(t, "bitwidth", 64) <= 32
 
-    def name(var: Any) -> str:
-        return str(var.name).split(".")[0].lstrip("$")
+    def named(var: Any) -> str:
+        label = str(var.name)
+        # Numba's temporaries ($648call.5) name nothing the checker's author wrote
+        return "" if label.startswith("$") else f"`{label.split('.', 1)[0]}`: "
 
     def refuse(var: Any, what: str) -> str:
         return (
-            f"`{name(var)}`: {what}; Numba computes it in float64 where the interpreter keeps "
-            "an int, so the checker stays on the interpreter"
+            f"{named(var)}{what}; Numba computes it in float64 where the interpreter keeps an int, "
+            "so the checker stays on the interpreter"
         )
 
     def callee(expr: Any) -> Any:
@@ -2980,7 +2982,7 @@ def _flow_problem(annotation: Any, own_module: str, ir: Any, types: Any) -> str 
                 return refuse(target, "a tuple's int element becomes a float element")
             if isinstance(t_value, types.Boolean) and isinstance(t_target, types.Integer):
                 return (
-                    f"`{name(target)}`: a bool is moved into an int variable; Numba makes it an "
+                    f"{named(target)}a bool is moved into an int variable; Numba makes it an "
                     "int where the interpreter keeps a bool (`range(True)`, `a[True]`, `~True` "
                     "differ), so the checker stays on the interpreter"
                 )

@@ -661,8 +661,9 @@ def _refuse_float_value(value: Any) -> str | None:
     kind = value.dtype if isinstance(value, types.Array) else value
     if isinstance(kind, types.Float | types.Complex):
         return (
-            f"a {kind} argument where numpy and numba treat signed zeros and NaN apart "
-            "(np.maximum(-0.0, 0.0) is 0.0 in numpy, -0.0 in numba); it stays on the interpreter"
+            f"a {kind} argument where numpy and numba can answer differently (signed zeros and "
+            "NaN: np.maximum(-0.0, 0.0) is 0.0 in numpy, -0.0 in numba; a float cast to uint32 "
+            "or uint64 out of range: numpy wraps, numba saturates); it stays on the interpreter"
         )
     return None
 
