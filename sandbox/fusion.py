@@ -598,6 +598,8 @@ class Fuser:
             for axis, n in enumerate(pair):
                 self.nonzero[n] = (value.args[0], axis)
             self.nonzero_statements[id(stmt)] = (set(pair), value.args[0])
+        if self.nonzero:  # ``ys.size`` is ``len(ys)`` for these 1-D arrays: one fused read
+            _SizeAsLen(set(self.nonzero)).visit(fn)
         #: the nonzero names whose every read is fused (their statement is not compiled)
         self.nonzero_inline: set[str] = set()
         # a view is read by its name (cheap to bind, so never dropped); one bound once at the top
@@ -1578,6 +1580,26 @@ class _Rename(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if isinstance(node.ctx, ast.Load) and node.id in self.env:
             return copy_node(self.env[node.id])
+        return node
+
+
+class _SizeAsLen(ast.NodeTransformer):
+    """``ys.size`` as ``len(ys)`` for names bound to a 1-D ``np.nonzero`` coordinate array."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        self.generic_visit(node)
+        value = node.value
+        if (
+            node.attr == "size"
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(value, ast.Name)
+            and value.id in self.names
+        ):
+            call = ast.Call(func=ast.Name("len", ast.Load()), args=[value], keywords=[])
+            return ast.copy_location(call, node)
         return node
 
 

@@ -102,7 +102,7 @@ __all__ = [
 #: numpy names admitted into the subset (whether numba types a given call is checked on compile).
 JIT_NUMPY = frozenset(
     """
-    abs absolute all amax amin any arange arccos arcsin arctan arctan2 argmax argmin argwhere ceil
+    abs absolute all amax amin any arange arccos arcsin arctan arctan2 argmax argmin argwhere bincount ceil
     clip cos count_nonzero cumsum deg2rad diff exp flatnonzero floor full hypot isfinite isinf isnan
     log log10 log1p log2 logical_and logical_not logical_or logical_xor max maximum mean median min
     minimum nonzero ones ones_like prod ptp rad2deg round sign sin sqrt square std sum tan var where
@@ -1730,6 +1730,16 @@ class _Rebuild:
                 if keywords or not 1 <= len(args) <= 3:
                     raise _Refused(node, "np.arange() takes 1-3 positional arguments in the subset")
                 return _helper_call(_PYNUM, [_helper_call(_ARANGE, [limit, *args])])
+            if func.attr == "bincount":
+                minlength = [k.value for k in keywords if k.arg == "minlength"]
+                if len(args) != 1 or len(minlength) != len(keywords):
+                    raise _Refused(
+                        node,
+                        "np.bincount() with weights (or minlength by position) is outside the "
+                        "JIT subset",
+                    )
+                count = [limit, args[0], minlength[0] if minlength else ast.Constant(0)]
+                return _helper_call("vlmcar_bincount", count)
         reduction = func.attr
         is_numpy = isinstance(func.value, ast.Name) and func.value.id in self.numpy
         if reduction in _AXIS_TWINS:

@@ -42,6 +42,7 @@ __all__ = [
     "vlmcar_any_axis",
     "vlmcar_array_of",
     "vlmcar_array_of_typed",
+    "vlmcar_bincount",
     "vlmcar_ceil",
     "vlmcar_checked_arange",
     "vlmcar_checked_shape",
@@ -1492,6 +1493,51 @@ vlmcar_slice = slice
 def vlmcar_checked_shape(limit: int, shape: Any) -> Any:
     """Return ``shape`` after checking that an array of it has at most ``limit`` elements."""
     return shape
+
+
+def vlmcar_bincount(limit: int, x: Any, minlength: Any) -> Any:
+    """``np.bincount(x, minlength=minlength)`` of a 1-D integer or bool array, as numpy counts.
+
+    numpy refuses negative values and ``minlength``, and types it cannot cast to int64 safely
+    (uint64, floats: refused at typing here); an output of more than ``limit`` elements raises
+    MemoryError, so the interpreter, budgets first, answers the batch.
+    """
+    return np.bincount(x, minlength=minlength)
+
+
+@overload(vlmcar_bincount)
+def _vlmcar_bincount(limit: Any, x: Any, minlength: Any) -> Any:
+    from numba.core.errors import TypingError
+
+    if not (
+        isinstance(x, types.Array)
+        and x.ndim == 1
+        and isinstance(x.dtype, types.Integer | types.Boolean)
+        and x.dtype != types.uint64
+        and isinstance(minlength, types.Integer)
+    ):
+        raise TypingError(
+            f"Unsupported: np.bincount() of {x} (1-D integer or bool arrays only, no uint64 or "
+            "weights); it stays on the interpreter"
+        )
+
+    def impl(limit: Any, x: Any, minlength: Any) -> Any:
+        if minlength < 0:
+            raise ValueError("'minlength' must not be negative")
+        top = np.int64(0)
+        for v in x:
+            if v < 0:
+                raise ValueError("'list' argument must have no negative elements")
+            top = max(top, np.int64(v) + 1)
+        n = max(top, np.int64(minlength))
+        if n > limit:
+            raise MemoryError("array allocation exceeds the kernel's allocation budget")
+        out = np.zeros(n, np.int64)
+        for v in x:
+            out[np.int64(v)] += 1
+        return out
+
+    return impl
 
 
 def vlmcar_checked_arange(limit: int, *args: Any) -> Any:

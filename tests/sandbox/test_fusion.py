@@ -507,6 +507,22 @@ def test_nonzero_coordinates_reduced_are_fused_and_never_computed(tmp_path: Path
     assert compare(source, tmp_path, "fusion_nonzero", seed=11) >= 5 * 6
 
 
+def test_nonzero_size_is_a_fused_count(tmp_path: Path) -> None:
+    """``ys.size`` (corpus checker 10's emptiness test) reads like ``len(ys)``."""
+    source = HEADER + textwrap.dedent(
+        """
+        def check(frame, first):
+            ys, xs = np.where((frame[..., 1] > 200) & (frame[..., 0] < 60))
+            if ys.size == 0:
+                return (xs.size, 0, 0)
+            return (ys.size, ys.min(), xs.max())
+        """
+    )
+    text = kernel_source(source)
+    assert "where" not in text and ".size" not in text
+    assert compare(source, tmp_path, "fusion_nonzero_size", seed=13) >= 10 * 3
+
+
 def test_nonzero_coordinates_read_otherwise_are_computed(tmp_path: Path) -> None:
     source = HEADER + textwrap.dedent(
         """

@@ -351,6 +351,27 @@ AGREEMENT_CASES = {
         "    return bool(q[1, 1] < m[2, 2]) or int(w[0, 0]) > 5\n",
         "kernel",
     ),
+    "np.bincount of colour codes, with minlength, of bools and of an empty array": (
+        "import numpy as np\ndef check(frame):\n"
+        "    codes = (frame[:, :, 0] // 64 * 16 + frame[:, :, 1] // 64 * 4 + frame[:, :, 2] // 64)\n"
+        "    hist = np.bincount(codes.ravel(), minlength=64)\n"
+        "    bright = np.bincount((frame[:, :, 0] > 128).ravel())\n"
+        "    none = np.bincount(codes.ravel()[:0], minlength=3)\n"
+        "    return int(np.argmax(hist)) > 20 and len(bright) == 2 or len(none) == 3 and hist[63] > 2\n",
+        "kernel",
+    ),
+    "np.bincount of negative values raises on both paths": (
+        "import numpy as np\ndef check(frame):\n"
+        "    d = frame[:, :, 0].astype(np.int16) - frame[:, :, 1]\n"
+        "    return int(np.bincount(d.ravel()).max()) > 3\n",
+        "kernel",
+    ),
+    "np.bincount with weights": (
+        "import numpy as np\ndef check(frame):\n"
+        "    w = np.bincount(frame[:, :, 0].ravel() // 64, frame[:, :, 1].ravel())\n"
+        "    return bool(w[0] > 10)\n",
+        "interpreter",
+    ),
     "np.ptp along an axis": (
         "import numpy as np\ndef check(frame):\n    return bool(np.ptp(frame, axis=2)[0, 0] > 9)\n",
         "interpreter",
