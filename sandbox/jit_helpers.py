@@ -661,10 +661,9 @@ vlmcar_int_dtype_arg = _typing_gate(
 def _refuse_float_value(value: Any) -> str | None:
     kind = value.dtype if isinstance(value, types.Array) else value
     if isinstance(kind, types.Float | types.Complex):
-        return (
-            f"a {kind} argument where numpy and numba can answer differently (signed zeros and "
-            "NaN: np.maximum(-0.0, 0.0) is 0.0 in numpy, -0.0 in numba; a float cast to uint32 "
-            "or uint64 out of range: numpy wraps, numba saturates); it stays on the interpreter"
+        return (  # kept short: the reason is cut at 200 characters
+            f"a {kind} argument where numpy and numba differ (signed zeros, NaN; uint32/uint64 "
+            "casts out of range); it stays on the interpreter"
         )
     return None
 
