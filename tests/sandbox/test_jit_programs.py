@@ -1083,6 +1083,10 @@ LONG_CASES = frozenset(
         "sums over axes (0, 2) and (-1, 0) of a uint8 frame",
         "a bool array over a uint8 array, a uint8 scalar over a bool array",
         "astype(int) differences, a helper with defaults called by keyword",
+        "uint8 * uint8 - uint8 inside a comparison wraps",
+        "float min along axis 0 over NaN",
+        "np.bincount of negative values raises on both paths",
+        "// and % of int16 arrays by arrays holding 0 and -1, and of two shapes",
     }
 )
 
