@@ -1634,7 +1634,9 @@ class _Rebuild:
                 or not all(_pure_read(n) for a in node.args for n in ast.walk(a))
             ):
                 raise _Refused(
-                    node, "divmod() of names, literals, reads and arithmetic is in the JIT subset"
+                    node,
+                    "divmod() of anything but names, literals, reads and arithmetic (a method "
+                    "call, a numpy call) is outside the JIT subset",
                 )
             a, b = node.args
             pair = ast.Tuple(

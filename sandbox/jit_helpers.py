@@ -516,7 +516,7 @@ def vlmcar_floordiv(left: Any, right: Any) -> Any:
 
 
 def vlmcar_mod(left: Any, right: Any) -> Any:
-    """``a % b``; of signed integer arrays as numpy computes it (``MIN % -1`` is 0, no trap)."""
+    """``a % b``; of integer and float arrays as numpy computes it (``MIN % -1`` is 0, no trap)."""
     return left % right
 
 
@@ -1527,6 +1527,8 @@ def _vlmcar_bincount(limit: Any, x: Any, minlength: Any) -> Any:
         for v in x:
             if v < 0:
                 raise ValueError("'list' argument must have no negative elements")
+            if np.int64(v) >= limit:  # before adding 1, which wraps at INT64_MAX
+                raise MemoryError("array allocation exceeds the kernel's allocation budget")
             top = max(top, np.int64(v) + 1)
         n = max(top, np.int64(minlength))
         if n > limit:
@@ -2565,26 +2567,42 @@ def _mod_one(a: Any, b: Any) -> Any:
     return a % b
 
 
-def _signed_array_division(left: Any, right: Any, mod: bool) -> Any:
-    """``//`` or ``%`` with a signed integer result and an integer array operand, or None.
+@_jit
+def _float_floordiv_one(a: Any, b: Any) -> Any:
+    return a // b  # numba's scalar rule is numpy's (CPython's divmod); 0 raises: interpreter's
+
+
+@_jit
+def _float_mod_one(a: Any, b: Any) -> Any:
+    return a % b  # a zero remainder takes the divisor's sign, as numpy's
+
+
+def _array_division(left: Any, right: Any, mod: bool) -> Any:
+    """``//`` or ``%`` of an array with a signed integer or float64 result, or None.
 
     numba's integer ufuncs answer ``MIN // -1`` with 0 and trap on ``MIN % -1`` (the process
-    dies of SIGFPE), where numpy gives MIN and 0. The twin computes each element in the result
-    dtype numpy picks, with numpy's answers for a divisor of 0 and -1. Arrays of two different
-    shapes (broadcasting) defer to the interpreter.
+    dies of SIGFPE), where numpy gives MIN and 0; its float ufuncs compute ``floor(a / b)``
+    (``1.0 // 0.1`` is 10.0, numpy's 9.0) and give a zero remainder the wrong sign. The twin
+    computes each element in the result dtype numpy picks (uint64 with a signed int is float64),
+    by numpy's rules: for integers, 0 for a divisor of 0 and numpy's answers for -1; for floats,
+    numba's scalar ``//`` and ``%``, which are numpy's (a zero divisor raises, and the
+    interpreter answers). Arrays of two different shapes (broadcasting) defer to the interpreter.
     """
     from numba.np.numpy_support import as_dtype
 
     arrays = [isinstance(t, types.Array) for t in (left, right)]
     kinds = [t.dtype if isinstance(t, types.Array) else t for t in (left, right)]
-    if not any(arrays) or not all(isinstance(k, types.Integer) for k in kinds):
+    if not any(arrays) or not all(isinstance(k, types.Integer | types.Float) for k in kinds):
         return None
     result = np.result_type(*(as_dtype(k) for k in kinds))
-    if result.kind != "i":
+    if result.kind == "i":
+        one = _mod_one if mod else _floordiv_one
+    elif result == np.float64:
+        one = _float_mod_one if mod else _float_floordiv_one
+    else:
         return None
     cast = result.type
-    one = _mod_one if mod else _floordiv_one
-    kind = "mod" if mod else "floordiv"
+    kind = ("mod" if mod else "floordiv") + result.kind
     if all(arrays):
 
         def both(left: Any, right: Any) -> Any:
@@ -2620,7 +2638,7 @@ def _signed_array_division(left: Any, right: Any, mod: bool) -> Any:
 
 @overload(vlmcar_mod)
 def _vlmcar_mod(left: Any, right: Any) -> Any:
-    signed = _signed_array_division(left, right, True)
+    signed = _array_division(left, right, True)
     if signed is not None:
         return signed
 
@@ -2632,7 +2650,7 @@ def _vlmcar_mod(left: Any, right: Any) -> Any:
 
 @overload(vlmcar_floordiv)
 def _vlmcar_floordiv(left: Any, right: Any) -> Any:
-    signed = _signed_array_division(left, right, False)
+    signed = _array_division(left, right, False)
     if signed is not None:
         return signed
     if isinstance(left, types.Integer) and isinstance(right, types.Integer):

@@ -1084,8 +1084,14 @@ LONG_CASES = frozenset(
         "a bool array over a uint8 array, a uint8 scalar over a bool array",
         "astype(int) differences, a helper with defaults called by keyword",
         "uint8 * uint8 - uint8 inside a comparison wraps",
-        "float min along axis 0 over NaN",
+        "float max/min along an axis (saturation)",
         "np.bincount of negative values raises on both paths",
+        "tile labels in a list, counts in a local dict, `in`",
+        "sorted() of pixel values: unpacked, indexed, looped over",
+        "float axis sum and mean of fractions and of NaN (deferred)",
+        "np.unique of values outside a background, np.isin, a 2-D mask",
+        "np.unique of colour rows against a tuple constant made an array",
+        "mean over two axes of a float64 tile",
         "// and % of int16 arrays by arrays holding 0 and -1, and of two shapes",
     }
 )
@@ -1151,3 +1157,72 @@ def test_uint8_arrays_divide_in_float64_as_numpy_does(
     ro = readonly_batch(frames)
     kernel.run(ro, ro, out)
     assert out.tolist() == [True] == compile_checker(source).batch(frames).tolist()
+
+
+#: Red-team round 18: the float path of ``//`` and ``%`` on arrays, and np.bincount at INT64_MAX.
+#: Each case: a checker and the constant pixel its frame holds (pixel (0, 0) set apart when a
+#: fourth value is given).
+DIVISION_CASES = {
+    "1.0 // 0.1 is 9.0 (numba's ufunc said 10.0)": (
+        "def check(frame):\n    x = frame[..., 0].astype(np.float64)\n"
+        "    return bool((x // 0.1)[0, 0] == 10.0)\n",
+        (1, 0, 0),
+    ),
+    "-100.0 // inf is -1.0": (
+        "def check(frame):\n    x = frame[..., 0].astype(np.float64) - 100.0\n"
+        "    return bool((x // np.inf)[0, 0] == -1.0)\n",
+        (0, 0, 0),
+    ),
+    "uint64 // -1 is float64": (
+        "def check(frame):\n    a = frame[..., 0].astype(np.uint64)\n"
+        "    return bool((a // -1)[0, 0] == -1.0)\n",
+        (1, 0, 0),
+    ),
+    "a zero remainder takes the divisor's sign": (
+        "def check(frame):\n    x = frame[..., 0].astype(np.float64)\n    r = x % -2.0\n"
+        "    return bool(np.arctan2(r, -1.0)[0, 0] < 0)\n",
+        (4, 0, 0),
+    ),
+    "divmod of a float array, gated by a pixel": (
+        "def check(frame):\n    if frame[0, 0, 0] == 201:\n"
+        "        q, r = divmod(frame[..., 1].astype(np.float64), 0.1)\n"
+        "        return bool(q[1, 1] == 10.0)\n    return False\n",
+        (0, 1, 0, 201),
+    ),
+    "np.bincount of INT64_MAX (the length wrapped; the write went before the buffer)": (
+        "def check(frame):\n    x = (frame[..., 0].ravel() == 127) * 9223372036854775807\n"
+        "    return int(np.bincount(x).size) > 0\n",
+        (127, 0, 0),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "pixel"), list(DIVISION_CASES.values()), ids=list(DIVISION_CASES)
+)
+def test_array_division_and_bincount_edges_agree(
+    source: str, pixel: tuple[int, ...], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    source = "import numpy as np\n" + source
+    kernel = build_kernel(source, cache_dir=tmp_path_factory.getbasetemp() / "jit")
+    if isinstance(kernel, str):  # refused: the interpreter answers, nothing can differ
+        assert "outside" in kernel or "stays on the interpreter" in kernel, kernel
+        return
+    for shape in ((4, 5, 3), (64, 64, 3)):
+        frame = np.zeros(shape, np.uint8)
+        frame[...] = pixel[:3]
+        if len(pixel) > 3:
+            frame[0, 0, 0] = pixel[3]
+            frame[0, 0, 1] = 7
+        try:
+            expected: object = compile_checker(source)(frame)
+        except CheckerRuntimeError as err:
+            expected = err.status
+        out = np.zeros(1, np.bool_)
+        ro = readonly_batch(frame[None])
+        try:
+            kernel.run(ro, ro, out)
+            got: object = bool(out[0])
+        except Exception:  # deferred or raised: the interpreter answers this frame
+            got = expected
+        assert got == expected, f"{shape}: kernel {got!r}, interpreter {expected!r}"
