@@ -14,14 +14,14 @@ import importlib
 import math
 import operator
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 import numba  # untyped: decorated functions are Any
 import numpy as np
 from numba.core import types
-from numba.extending import overload
+from numba.extending import overload as _numba_overload
 
 from sandbox.errors import JitDeferred
 from sandbox.guards import ARRAY_ITER_CHUNK
@@ -112,6 +112,22 @@ __all__ = [
     "vlmcar_unique_rows_counts",
     "vlmcar_var",
 ]
+
+
+def overload(func: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Numba's ``overload``, its implementations compiled with bounds checks.
+
+    An overload does not inherit the kernel's ``boundscheck``, and the twins index arrays by
+    values a checker controls: a twin's bug (a length that wraps) would otherwise be a write
+    outside an array in the worker, where now it is an IndexError, which the interpreter answers.
+    """
+    jit_options = {"boundscheck": True, **options.pop("jit_options", {})}
+    decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = _numba_overload(
+        func,
+        jit_options=jit_options,  # type: ignore[arg-type]  # numba types only its own keys
+        **options,
+    )
+    return decorate
 
 
 #: Modules whose compiled functions keep LLVM's ``nsw`` flag: trusted kernels whose integer
@@ -902,8 +918,8 @@ def vlmcar_masked(a: Any, index: Any) -> Any:
     return a[index]  # pragma: no cover - only called in kernels
 
 
-# boundscheck: an overload does not inherit the kernel's, and the index can be anything
-@overload(vlmcar_masked, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
+# the index can be anything: the bounds checks every overload here has matter most (overload)
+@overload(vlmcar_masked)
 def _vlmcar_masked(a: Any, index: Any) -> Any:
     if isinstance(a, types.DictType) and not _dict_key_fits(a, index):
         from numba.core.errors import TypingError
@@ -2713,8 +2729,8 @@ def _vlmcar_neg(value: Any) -> Any:
     return negate
 
 
-# boundscheck: an overload does not inherit the kernel's, and the index can be anything
-@overload(vlmcar_setitem, jit_options={"boundscheck": True})  # type: ignore[typeddict-unknown-key]
+# the index can be anything: the bounds checks every overload here has matter most (overload)
+@overload(vlmcar_setitem)
 def _vlmcar_setitem(array: Any, index: Any, value: Any) -> Any:
     if isinstance(array, types.Array):
         _refuse_boolean_index(index)  # a mask store: numba checks no mask's length

@@ -311,3 +311,26 @@ def test_a_kernels_lists_and_dicts_defer_past_the_container_cap() -> None:
         entries[k] = k
     with pytest.raises(JitDeferred):
         jit_helpers.vlmcar_dict_cap(entries)
+
+
+def test_twins_are_compiled_with_bounds_checks() -> None:
+    """An overload does not inherit the kernel's boundscheck; the module's ``overload`` sets it,
+    so a twin's wrong index is an IndexError (the interpreter answers), not a stray write."""
+
+    def peek(a: Any, i: Any) -> Any:
+        return a[i]  # pragma: no cover - only called in compiled code
+
+    @jit_helpers.overload(peek)
+    def _peek(a: Any, i: Any) -> Any:
+        def impl(a: Any, i: Any) -> Any:
+            return a[i]
+
+        return impl
+
+    @numba.njit(cache=False)
+    def call(a: Any, i: Any) -> Any:
+        return peek(a, i)
+
+    assert call(np.arange(3), 2) == 2
+    with pytest.raises(IndexError):
+        call(np.arange(3), 5)
