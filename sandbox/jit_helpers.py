@@ -229,13 +229,13 @@ def _fuses_exactly(instr: Any, typemap: Any) -> bool:
     float64: the result is bool either way and no intermediate value can wrap.
     """
     expr = instr.value
-    operands = [_element_type(typemap[v.name]) for v in expr.list_vars()]
     if expr.op == "call":
         key = typemap[expr.func.name].typing_key
         operands = [_element_type(typemap[v.name]) for v in expr.args]
         if key in _BOOL_UFUNCS:
             return all(t == types.boolean for t in operands)
         return key in _FLOAT_TESTS and all(t == types.float64 for t in operands)
+    operands = [_element_type(typemap[v.name]) for v in expr.list_vars()]
     if expr.op == "binop" and expr.fn in _COMPARISONS:
         return all(
             isinstance(t, types.Integer | types.Float | types.Boolean) for t in operands
